@@ -1,0 +1,55 @@
+import type { Notification } from "../core/types.ts";
+import type { Channel } from "./channel.ts";
+
+/** Options of {@link consoleChannel}. */
+export interface ConsoleChannelOptions {
+  /**
+   * Where each notification's text goes.
+   * @defaultValue writes to `process.stdout`
+   */
+  write?: (text: string) => void;
+  /** @defaultValue `"console"` */
+  name?: string;
+}
+
+const HEADLINES: Record<Notification["kind"], string> = {
+  request: "Approval requested",
+  reminder: "Reminder: approval still waiting",
+  escalation: "Escalated to you: approval waiting",
+  decided: "Approval decided",
+  timed_out: "Approval timed out",
+  cancelled: "Approval cancelled",
+};
+
+/**
+ * Prints each notification as a short readable block: for development, demos and terminals.
+ *
+ * @example
+ * createApprovals({ ..., channels: [consoleChannel()] });
+ */
+export function consoleChannel(options: ConsoleChannelOptions = {}): Channel {
+  const write = options.write ?? ((text: string) => void process.stdout.write(text));
+  return {
+    name: options.name ?? "console",
+    async send(notification) {
+      write(formatNotification(notification));
+    },
+  };
+}
+
+export function formatNotification(n: Notification): string {
+  const { approval, decision } = n;
+  const lines = [`[countersign] ${HEADLINES[n.kind]}: ${approval.title} (${approval.type})`];
+  lines.push(`  for:       ${n.reviewer}`, `  asked by:  ${approval.requestedBy}`);
+  if (approval.step.count > 1) {
+    lines.push(`  step:      ${approval.step.index + 1} of ${approval.step.count}, "${approval.step.name}"`);
+  }
+  if (decision) {
+    const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
+    lines.push(`  outcome:   ${decision.status}${by} via ${decision.via} at ${decision.decidedAt.toISOString()}`);
+    if (decision.comment) lines.push(`  comment:   ${decision.comment}`);
+  } else {
+    lines.push(`  deadline:  ${approval.deadline.toISOString()}`, `  review:    ${n.links.view}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,179 @@
+import type pg from "pg";
+import { z } from "zod";
+import type { Channel } from "./channels/channel.ts";
+import type { Duration } from "./core/duration.ts";
+import type { TimeoutAction } from "./core/types.ts";
+import { SILENT_LOGGER, type Logger } from "./logger.ts";
+import { durationMs, parseInput, positiveDurationMs } from "./validation.ts";
+
+/** Options of {@link createApprovals}. */
+export interface ApprovalsOptions {
+  /** PostgreSQL connection string. Give this or `pool`. */
+  connectionString?: string;
+  /** A `pg.Pool` owned by the host app; countersign uses it and never ends it. Give this or `connectionString`. */
+  pool?: pg.Pool;
+  /**
+   * The schema countersign's tables live in.
+   * @defaultValue `"countersign"`
+   */
+  schema?: string;
+  /**
+   * The schema of countersign's own graphile-worker queue.
+   * @defaultValue `` `${schema}_worker` ``
+   */
+  workerSchema?: string;
+  /** Absolute URL where the HTTP handler is mounted; notification links point under it. */
+  publicUrl: string;
+  /** At least 32 characters; derives reviewer tokens and signs links and webhooks. Keep it stable. */
+  secret: string;
+  /**
+   * Where reviewers are notified.
+   * @defaultValue `[]`
+   */
+  channels?: Channel[];
+  /** Receives what the library and its worker have to say. @defaultValue silent */
+  logger?: Logger;
+  /** Defaults for requests that leave these out. */
+  defaults?: {
+    /** @defaultValue `["5m", "30m"]` (counted from the start of each step) */
+    reminders?: Duration[];
+    /** @defaultValue `"30m"` (each escalation level waits this long) */
+    escalateAfter?: Duration;
+    /** @defaultValue `{ after: "8h", action: "reject" }` */
+    timeout?: { after?: Duration; action?: TimeoutAction };
+  };
+  /** The graphile-worker runner started by `start()`. */
+  worker?: {
+    /** @defaultValue `4` */
+    concurrency?: number;
+    /** How often future jobs (reminders, timeouts, retries) are looked for. @defaultValue `"1s"` */
+    pollInterval?: Duration;
+  };
+  /** Notification delivery. */
+  delivery?: {
+    /**
+     * Attempts per (reviewer, channel, notification), with graphile-worker's exponential backoff
+     * (e^attempt seconds: 3 s, 7 s, 20 s, 55 s, 2.5 min between the default six).
+     * @defaultValue `6`
+     */
+    maxAttempts?: number;
+  };
+}
+
+export interface ResolvedOptions {
+  connectionString: string | undefined;
+  pool: pg.Pool | undefined;
+  schema: string;
+  workerSchema: string;
+  publicUrl: string;
+  secret: string;
+  channels: Channel[];
+  logger: Logger;
+  defaults: { remindersMs: number[]; escalateAfterMs: number; timeoutMs: number; timeoutAction: TimeoutAction };
+  worker: { concurrency: number; pollIntervalMs: number };
+  delivery: { maxAttempts: number };
+}
+
+export const DEFAULT_SCHEMA = "countersign";
+export const DEFAULTS = {
+  reminders: ["5m", "30m"],
+  escalateAfter: "30m",
+  timeout: { after: "8h", action: "reject" },
+  workerConcurrency: 4,
+  pollInterval: "1s",
+  deliveryAttempts: 6,
+} as const;
+
+const schemaName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lower-case SQL identifier (letters, digits, _; at most 63)" });
+
+const channel = z.custom<Channel>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Channel).name === "string" &&
+    typeof (value as Channel).send === "function",
+  { error: "must be a channel: { name: string; send(notification): Promise<void> }" },
+);
+
+const logger = z.custom<Logger>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    ["debug", "info", "warn", "error"].every((level) => typeof (value as Record<string, unknown>)[level] === "function"),
+  { error: "must have debug, info, warn and error methods" },
+);
+
+const optionsSchema = z
+  .strictObject({
+    connectionString: z.string().min(1).optional(),
+    pool: z
+      .custom<pg.Pool>((value) => typeof value === "object" && value !== null && typeof (value as pg.Pool).connect === "function", {
+        error: "must be a pg.Pool",
+      })
+      .optional(),
+    schema: schemaName.default(DEFAULT_SCHEMA),
+    workerSchema: schemaName.optional(),
+    publicUrl: z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" }),
+    secret: z.string({ error: "is required" }).min(32, { error: "must be at least 32 characters" }),
+    channels: z.array(channel).default([]),
+    logger: logger.default(SILENT_LOGGER),
+    defaults: z
+      .strictObject({
+        reminders: z.array(positiveDurationMs).max(20).prefault([...DEFAULTS.reminders]),
+        escalateAfter: positiveDurationMs.prefault(DEFAULTS.escalateAfter),
+        timeout: z
+          .strictObject({
+            after: positiveDurationMs.prefault(DEFAULTS.timeout.after),
+            action: z.enum(["approve", "reject", "cancel"]).default(DEFAULTS.timeout.action),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    worker: z
+      .strictObject({
+        concurrency: z.int().min(1).max(100).default(DEFAULTS.workerConcurrency),
+        pollInterval: durationMs.pipe(z.number().min(10).max(60_000)).prefault(DEFAULTS.pollInterval),
+      })
+      .prefault({}),
+    delivery: z.strictObject({ maxAttempts: z.int().min(1).max(25).default(DEFAULTS.deliveryAttempts) }).prefault({}),
+  })
+  .superRefine((options, ctx) => {
+    if ((options.connectionString === undefined) === (options.pool === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["connectionString"], message: "give either connectionString or pool (exactly one)" });
+    }
+    const workerSchema = options.workerSchema ?? `${options.schema}_worker`;
+    if (workerSchema === options.schema) {
+      ctx.addIssue({ code: "custom", path: ["workerSchema"], message: "must differ from schema" });
+    }
+    const names = options.channels.map((c) => c.name);
+    const repeated = names.find((name, i) => names.indexOf(name) !== i);
+    if (repeated !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["channels"], message: `two channels are named "${repeated}"; names must be unique` });
+    }
+  });
+
+/** Validates createApprovals' options once and fills in every default. */
+export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
+  const parsed = parseInput(optionsSchema, options, "createApprovals options");
+  return {
+    connectionString: parsed.connectionString,
+    pool: parsed.pool,
+    schema: parsed.schema,
+    workerSchema: parsed.workerSchema ?? `${parsed.schema}_worker`,
+    publicUrl: parsed.publicUrl.replace(/\/+$/, ""),
+    secret: parsed.secret,
+    channels: parsed.channels,
+    logger: parsed.logger,
+    defaults: {
+      remindersMs: parsed.defaults.reminders,
+      escalateAfterMs: parsed.defaults.escalateAfter,
+      timeoutMs: parsed.defaults.timeout.after,
+      timeoutAction: parsed.defaults.timeout.action,
+    },
+    worker: { concurrency: parsed.worker.concurrency, pollIntervalMs: parsed.worker.pollInterval },
+    delivery: parsed.delivery,
+  };
+}
+

@@ -1,0 +1,244 @@
+import { run, type Runner } from "graphile-worker";
+import pg from "pg";
+import { resolveOptions, type ApprovalsOptions, type ResolvedOptions } from "../config.ts";
+import { ApprovalError, ERROR_CODES, NotFoundError, ValidationError, WaitTimeoutError } from "../errors.ts";
+import { createTaskList } from "../scheduler/tasks.ts";
+import { toWorkerLogger } from "../scheduler/worker-logger.ts";
+import { listApprovalIds, loadApproval, loadApprovals } from "../store/approval-store.ts";
+import { createDatabase, type Database, type WriteOptions } from "../store/connection.ts";
+import { listEvents } from "../store/event-store.ts";
+import { checkSchema, migrate, migrationSql } from "../store/migrate.ts";
+import { toDecision } from "../store/rows.ts";
+import { parseInput } from "../validation.ts";
+import { ChangeListener } from "./change-listener.ts";
+import { cancel, decide, requestApproval, type EngineContext } from "./engine.ts";
+import {
+  approvalId,
+  cancelSchema,
+  decideSchema,
+  listSchema,
+  waitSchema,
+  type ApprovalRequest,
+  type CancelInput,
+  type DecideInput,
+  type ListQuery,
+  type WaitOptions,
+} from "./inputs.ts";
+import { isFinal } from "./lifecycle.ts";
+import type { Approval, AuditEvent, Decision } from "./types.ts";
+
+/** A page of {@link Approvals.list}. */
+export interface ApprovalPage {
+  items: Approval[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+/** What {@link createApprovals} returns. Write methods take `{ db }` to join the host's transaction. */
+export interface Approvals {
+  /** The schema countersign's tables live in. */
+  readonly schema: string;
+  /** Creates or upgrades countersign's tables and its worker schema. Idempotent and safe to run concurrently. */
+  migrate(): Promise<{ applied: string[] }>;
+  /** Runs the graphile-worker runner (notifications, reminders, escalation, timeouts) in this process. */
+  start(): Promise<void>;
+  /** Stops the runner and the listener, ends the pool if countersign created it, and ends pending waits. */
+  stop(): Promise<void>;
+  /** Creates an approval, its tokens, first audit event and timers, in one transaction. */
+  requestApproval(request: ApprovalRequest, options?: WriteOptions): Promise<Approval>;
+  /** Resolves when the approval is decided, times out or is cancelled. */
+  waitForDecision(id: string, options?: WaitOptions): Promise<Decision>;
+  /** Records a reviewer's vote; the first final decision wins. */
+  decide(id: string, input: DecideInput, options?: WriteOptions): Promise<Approval>;
+  cancel(id: string, input: CancelInput, options?: WriteOptions): Promise<Approval>;
+  get(id: string): Promise<Approval>;
+  /** Newest first. */
+  list(query?: ListQuery): Promise<ApprovalPage>;
+  /** The audit trail, oldest first. */
+  events(id: string): Promise<AuditEvent[]>;
+  /** The SQL of countersign's migrations for this instance's schema, for the host's own migration tool. */
+  migrationSql(): string;
+}
+
+/**
+ * Creates the approvals service, backed by the host's PostgreSQL.
+ *
+ * @example
+ * const approvals = createApprovals({
+ *   connectionString: process.env.DATABASE_URL,
+ *   publicUrl: "https://app.example.com/approvals",
+ *   secret: process.env.COUNTERSIGN_SECRET,
+ *   channels: [consoleChannel()],
+ * });
+ * await approvals.migrate();
+ * await approvals.start();
+ */
+export function createApprovals(options: ApprovalsOptions): Approvals {
+  const resolved = resolveOptions(options);
+  const { pool, ownsPool } = openPool(resolved);
+  const database = createDatabase(pool, resolved.schema, resolved.workerSchema);
+  const ctx: EngineContext = { database, options: resolved };
+  const listener = new ChangeListener(pool, resolved.schema, resolved.logger);
+  const waits = new Set<(error: Error) => void>();
+  let runner: Promise<Runner> | undefined;
+  let stopped = false;
+
+  const get = async (id: string): Promise<Approval> => {
+    parseInput(approvalId, id, "approval id");
+    const approval = await database.read((db) => loadApproval(db, id));
+    if (!approval) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
+    return approval;
+  };
+
+  return {
+    schema: resolved.schema,
+
+    migrate: () => migrate({ pool, schema: resolved.schema, workerSchema: resolved.workerSchema, logger: resolved.logger }),
+
+    async start() {
+      if (stopped) throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped; create a new one.");
+      runner ??= startRunner(ctx, pool);
+      await runner;
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const end of waits) end(new ApprovalError(ERROR_CODES.STOPPED, "countersign was stopped while waiting for a decision."));
+      await Promise.all([runner?.then((r) => r.stop()).catch(() => {}), listener.stop()]);
+      if (ownsPool) await pool.end();
+    },
+
+    requestApproval: (request, writeOptions) => requestApproval(ctx, request, writeOptions?.db),
+
+    decide(id, input, writeOptions) {
+      parseInput(approvalId, id, "approval id");
+      const vote = parseInput(decideSchema, input, "decide input");
+      return decide(ctx, id, vote, writeOptions?.db);
+    },
+
+    cancel(id, input, writeOptions) {
+      parseInput(approvalId, id, "approval id");
+      return cancel(ctx, id, parseInput(cancelSchema, input, "cancel input"), writeOptions?.db);
+    },
+
+    get,
+
+    async list(query = {}) {
+      const { cursor, ...filter } = parseInput(listSchema, query, "list query");
+      return database.read(async (db) => {
+        const rows = await listApprovalIds(db, { ...filter, limit: filter.limit + 1, after: cursor ? decodeCursor(cursor) : undefined });
+        const page = rows.slice(0, filter.limit);
+        const last = page.at(-1);
+        return {
+          items: await loadApprovals(db, page.map((row) => row.id)),
+          nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null,
+        };
+      });
+    },
+
+    async events(id) {
+      await get(id);
+      return database.read((db) => listEvents(db, id));
+    },
+
+    waitForDecision(id, waitOptions = {}) {
+      parseInput(approvalId, id, "approval id");
+      const { timeout, signal } = parseInput(waitSchema, waitOptions, "waitForDecision options");
+      if (stopped) return Promise.reject(new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped."));
+      return waitForDecision(database, listener, waits, id, timeout, signal);
+    },
+
+    migrationSql: () => migrationSql({ schema: resolved.schema }),
+  };
+}
+
+function openPool(options: ResolvedOptions): { pool: pg.Pool; ownsPool: boolean } {
+  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 10 });
+  // A connection error (say, a restarted server) must not crash the host: without these handlers pg
+  // throws it as an unhandled 'error' event. Host pools that already handle errors are left alone.
+  const { logger } = options;
+  if (pool.listenerCount("error") === 0) {
+    pool.on("error", (error) => logger.warn({ error: error.message }, "countersign: idle database connection failed"));
+  }
+  if (pool.listenerCount("connect") === 0) {
+    pool.on("connect", (client) =>
+      client.on("error", (error) => logger.warn({ error: error.message }, "countersign: database connection failed")),
+    );
+  }
+  return { pool, ownsPool: !options.pool };
+}
+
+async function startRunner(ctx: EngineContext, pool: pg.Pool): Promise<Runner> {
+  const { options } = ctx;
+  await checkSchema(pool, options.schema, options.logger);
+  const runner = await run({
+    pgPool: pool,
+    schema: options.workerSchema,
+    taskList: createTaskList(ctx),
+    concurrency: options.worker.concurrency,
+    pollInterval: options.worker.pollIntervalMs,
+    noHandleSignals: true,
+    crontab: "",
+    logger: toWorkerLogger(options.logger),
+  });
+  runner.promise.catch((error: unknown) => options.logger.error({ error: String(error) }, "countersign: the worker stopped with an error"));
+  return runner;
+}
+
+function waitForDecision(
+  database: Database,
+  listener: ChangeListener,
+  waits: Set<(error: Error) => void>,
+  id: string,
+  timeoutMs: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Decision> {
+  return new Promise<Decision>((resolve, reject) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (outcome: { decision: Decision } | { error: unknown }) => {
+      if (settled) return;
+      settled = true;
+      unsubscribe();
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      waits.delete(end);
+      if ("decision" in outcome) resolve(outcome.decision);
+      else reject(outcome.error);
+    };
+    const end = (error: Error) => settle({ error });
+    const onAbort = () => settle({ error: signal?.reason });
+    const check = () => {
+      database
+        .read((db) => db.selectFrom("approval").selectAll().where("id", "=", id).executeTakeFirst())
+        .then((row) => {
+          if (!row) settle({ error: new NotFoundError(`Approval ${id}`, { approvalId: id }) });
+          else {
+            const decision = toDecision(row);
+            if (decision) settle({ decision });
+          }
+        })
+        .catch((error: unknown) => settle({ error }));
+    };
+    if (signal?.aborted) return reject(signal.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    waits.add(end);
+    if (timeoutMs !== undefined) timer = setTimeout(() => settle({ error: new WaitTimeoutError(id, timeoutMs) }), timeoutMs);
+    // Subscribing first and checking once LISTEN is active leaves no gap for a decision to slip through.
+    const unsubscribe = listener.subscribe(id, {
+      onChange: (change) => isFinal(change.status) && check(),
+      onListening: check,
+    });
+  });
+}
+
+function encodeCursor(position: { id: string; createdAtMicros: string }): string {
+  return Buffer.from(`${position.createdAtMicros}.${position.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAtMicros: string; id: string } {
+  const match = /^(\d{1,20})\.([0-9a-f-]{36})$/.exec(Buffer.from(cursor, "base64url").toString());
+  if (!match?.[1] || !match[2]) throw new ValidationError("list query", [{ path: "cursor", message: "is not a cursor returned by list()" }]);
+  return { createdAtMicros: match[1], id: match[2] };
+}

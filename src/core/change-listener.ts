@@ -1,0 +1,120 @@
+/**
+ * One LISTEN connection per `createApprovals` instance, shared by every waiter. When the connection
+ * drops it reconnects with backoff and tells each subscriber, which re-reads its row: a decision that
+ * committed while nobody was listening is still seen.
+ */
+import type pg from "pg";
+import type { Logger } from "../logger.ts";
+import { changeChannel, parseChange, type Change } from "../store/changes.ts";
+
+export interface Subscriber {
+  /** A change was announced for this approval (or for any, when subscribed to `*`). */
+  onChange(change: Change): void;
+  /** LISTEN is active (first time or after a reconnect): re-check anything that may have been missed. */
+  onListening(): void;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+export class ChangeListener {
+  readonly #pool: pg.Pool;
+  readonly #channel: string;
+  readonly #logger: Logger;
+  readonly #subscribers = new Map<string, Set<Subscriber>>();
+  #client: pg.PoolClient | undefined;
+  #connecting: Promise<void> | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #stopped = false;
+
+  constructor(pool: pg.Pool, schema: string, logger: Logger) {
+    this.#pool = pool;
+    this.#channel = changeChannel(schema);
+    this.#logger = logger;
+  }
+
+  /** Subscribes to one approval's changes, or to all with `"*"`. Returns the unsubscribe function. */
+  subscribe(id: string, subscriber: Subscriber): () => void {
+    let set = this.#subscribers.get(id);
+    if (!set) this.#subscribers.set(id, (set = new Set()));
+    set.add(subscriber);
+    if (this.#client) subscriber.onListening();
+    else this.#ensureConnected();
+    return () => {
+      set.delete(subscriber);
+      if (set.size === 0) this.#subscribers.delete(id);
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    await this.#connecting?.catch(() => {});
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) {
+      client.removeAllListeners("notification");
+      await client.query(`unlisten ${client.escapeIdentifier(this.#channel)}`).catch(() => {});
+      client.release();
+    }
+  }
+
+  #ensureConnected(): void {
+    if (this.#client || this.#connecting || this.#retryTimer || this.#stopped) return;
+    this.#connecting = this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+  }
+
+  async #connect(): Promise<void> {
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#pool.connect();
+      const connection = client;
+      connection.on("error", (error) => this.#lost(connection, error));
+      connection.on("end", () => this.#lost(connection, new Error("connection ended")));
+      connection.on("notification", (message) => {
+        if (message.channel === this.#channel) this.#dispatch(parseChange(message.payload));
+      });
+      await connection.query("set application_name = 'countersign:listen'");
+      await connection.query(`listen ${connection.escapeIdentifier(this.#channel)}`);
+      if (this.#stopped) {
+        connection.release();
+        return;
+      }
+      this.#client = connection;
+      this.#failures = 0;
+      this.#logger.debug({ channel: this.#channel }, "countersign: listening for decisions");
+      for (const set of this.#subscribers.values()) for (const subscriber of set) subscriber.onListening();
+    } catch (error) {
+      client?.release(error as Error);
+      this.#scheduleRetry(error);
+    }
+  }
+
+  #lost(client: pg.PoolClient, error: Error): void {
+    if (this.#client !== client) return;
+    this.#client = undefined;
+    client.release(error);
+    if (this.#stopped) return;
+    this.#logger.warn({ error: error.message }, "countersign: lost the LISTEN connection, reconnecting");
+    this.#scheduleRetry(error);
+  }
+
+  #scheduleRetry(error: unknown): void {
+    if (this.#stopped) return;
+    const delay = Math.min(100 * 2 ** this.#failures++, MAX_BACKOFF_MS);
+    this.#logger.debug({ delay, error: String(error) }, "countersign: LISTEN connection retry scheduled");
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#subscribers.size > 0) this.#ensureConnected();
+    }, delay);
+  }
+
+  #dispatch(change: Change | undefined): void {
+    if (!change) return;
+    for (const key of [change.id, "*"]) {
+      for (const subscriber of this.#subscribers.get(key) ?? []) subscriber.onChange(change);
+    }
+  }
+}

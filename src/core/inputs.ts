@@ -1,0 +1,238 @@
+/** The public methods' inputs: zod schemas (validation at the edge) and the plan a request becomes. */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { APPROVAL_STATUSES } from "./lifecycle.ts";
+import type { Duration } from "./duration.ts";
+import type { JsonValue, TimeoutAction, VoteOutcome } from "./types.ts";
+import { parseInput, positiveDurationMs, text } from "../validation.ts";
+import type { ResolvedOptions } from "../config.ts";
+
+/** One sign-off stage. */
+export interface StepInput {
+  name: string;
+  reviewers: string[];
+  /** Distinct approvals needed. @defaultValue `1` */
+  quorum?: number;
+  /** Reviewers added level by level when nobody decides. @defaultValue `[]` */
+  escalation?: string[][];
+  /** @defaultValue the request's `reminders` */
+  reminders?: Duration[];
+  /** @defaultValue the request's `escalateAfter` */
+  escalateAfter?: Duration;
+}
+
+/** Input of `requestApproval`. Give `reviewers` (one step, quorum 1) or `steps`. */
+export interface ApprovalRequest {
+  /** A stable name for this kind of approval, e.g. `report.review_approval.v1`. */
+  type: string;
+  title: string;
+  /** What the reviewer judges; any JSON value (at most 256 KiB). @defaultValue `{}` */
+  payload?: JsonValue;
+  /** Who asks, e.g. `agent://myorg/production/report-generator`. */
+  requestedBy: string;
+  reviewers?: string[];
+  steps?: StepInput[];
+  /** Escalation levels for `reviewers`; each waits `escalateAfter`. @defaultValue `[]` */
+  escalation?: string[][];
+  /** Reminder times counted from the start of each step. @defaultValue `["5m", "30m"]` */
+  reminders?: Duration[];
+  /** @defaultValue `"30m"` */
+  escalateAfter?: Duration;
+  /** @defaultValue `{ after: "8h", action: "reject" }` */
+  timeout?: { after?: Duration; action?: TimeoutAction };
+  /** The same key returns the same approval instead of creating another. */
+  idempotencyKey?: string;
+}
+
+export interface DecideInput {
+  reviewer: string;
+  outcome: VoteOutcome;
+  comment?: string;
+  /** The channel the decision came through. @defaultValue `"api"` */
+  via?: string;
+}
+
+export interface CancelInput {
+  reason: string;
+  /** Who cancels. @defaultValue `"api"` */
+  by?: string;
+}
+
+export interface ListQuery {
+  status?: (typeof APPROVAL_STATUSES)[number];
+  /** Approvals that name this reviewer on any step or escalation level. */
+  reviewer?: string;
+  type?: string;
+  /** @defaultValue `50` (at most 500) */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface WaitOptions {
+  /** Give up after this long with a WaitTimeoutError; the approval stays pending. @defaultValue no limit */
+  timeout?: Duration;
+  signal?: AbortSignal;
+}
+
+const MAX_PAYLOAD_BYTES = 256 * 1024;
+const reviewerId = text(320);
+const reviewerList = z.array(reviewerId).min(1, { error: "must list at least one reviewer" });
+const escalationLevels = z.array(reviewerList).max(10, { error: "at most 10 escalation levels" });
+const reminders = z.array(positiveDurationMs).max(20, { error: "at most 20 reminders" });
+
+/** A reviewer appears once per step (across levels), and the quorum must be reachable. */
+function checkStepReviewers(levels: string[][], quorum: number, ctx: z.RefinementCtx, path: (string | number)[]) {
+  const all = levels.flat();
+  const repeated = all.find((reviewer, i) => all.indexOf(reviewer) !== i);
+  if (repeated !== undefined) {
+    ctx.addIssue({ code: "custom", path: [...path, "reviewers"], message: `lists "${repeated}" twice in one step` });
+  }
+  if (quorum > all.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...path, "quorum"],
+      message: `is ${quorum} but the step names only ${all.length} reviewer${all.length === 1 ? "" : "s"}`,
+    });
+  }
+}
+
+const stepSchema = z
+  .strictObject({
+    name: text(100),
+    reviewers: reviewerList,
+    quorum: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).default(1),
+    escalation: escalationLevels.default([]),
+    reminders: reminders.optional(),
+    escalateAfter: positiveDurationMs.optional(),
+  })
+  .superRefine((step, ctx) => checkStepReviewers([step.reviewers, ...step.escalation], step.quorum, ctx, []));
+
+const payloadSchema = z.json({ error: "must be a JSON value" }).refine(
+  (value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_PAYLOAD_BYTES,
+  { error: `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON` },
+);
+
+const requestSchema = z
+  .strictObject({
+    type: text(200),
+    title: text(500),
+    payload: payloadSchema.default({}),
+    requestedBy: text(500),
+    reviewers: reviewerList.optional(),
+    steps: z.array(stepSchema).min(1, { error: "must have at least one step" }).max(20, { error: "at most 20 steps" }).optional(),
+    escalation: escalationLevels.optional(),
+    reminders: reminders.optional(),
+    escalateAfter: positiveDurationMs.optional(),
+    timeout: z
+      .strictObject({ after: positiveDurationMs.optional(), action: z.enum(["approve", "reject", "cancel"]).optional() })
+      .optional(),
+    idempotencyKey: text(200).optional(),
+  })
+  .superRefine((input, ctx) => {
+    if ((input.reviewers === undefined) === (input.steps === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["reviewers"], message: "give either reviewers or steps (exactly one)" });
+    }
+    if (input.steps && input.escalation) {
+      ctx.addIssue({ code: "custom", path: ["escalation"], message: "with steps, give each step its own escalation" });
+    }
+    if (input.reviewers) checkStepReviewers([input.reviewers, ...(input.escalation ?? [])], 1, ctx, []);
+    const steps = input.steps ?? [];
+    steps.forEach((step, index) => {
+      if (steps.findIndex((other) => other.name === step.name) !== index) {
+        ctx.addIssue({ code: "custom", path: ["steps", index, "name"], message: `"${step.name}" is used by two steps` });
+      }
+    });
+  });
+
+export type RequestPlanStep = {
+  name: string;
+  quorum: number;
+  /** levels[0] are the step's reviewers; levels[n] join at escalation level n. */
+  levels: string[][];
+  schedule: { remindersMs: number[]; escalateAfterMs: number };
+};
+
+export interface RequestPlan {
+  type: string;
+  title: string;
+  payload: JsonValue;
+  requestedBy: string;
+  steps: RequestPlanStep[];
+  timeoutMs: number;
+  timeoutAction: TimeoutAction;
+  idempotencyKey: string | null;
+  /** Digest of everything above but the key, to spot a key reused for a different request. */
+  fingerprint: string;
+}
+
+/** Validates a request and fills in defaults; throws a ValidationError naming each bad field. */
+export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["defaults"]): RequestPlan {
+  const parsed = parseInput(requestSchema, input, "requestApproval input");
+  const remindersMs = parsed.reminders ?? defaults.remindersMs;
+  const escalateAfterMs = parsed.escalateAfter ?? defaults.escalateAfterMs;
+  const steps: RequestPlanStep[] = (
+    parsed.steps ?? [{ name: "review", reviewers: parsed.reviewers ?? [], quorum: 1, escalation: parsed.escalation ?? [] }]
+  ).map((step) => ({
+    name: step.name,
+    quorum: step.quorum,
+    levels: [step.reviewers, ...step.escalation],
+    schedule: {
+      remindersMs: [...(step.reminders ?? remindersMs)].sort((a, b) => a - b),
+      escalateAfterMs: step.escalateAfter ?? escalateAfterMs,
+    },
+  }));
+  const plan = {
+    type: parsed.type,
+    title: parsed.title,
+    payload: parsed.payload as JsonValue,
+    requestedBy: parsed.requestedBy,
+    steps,
+    timeoutMs: parsed.timeout?.after ?? defaults.timeoutMs,
+    timeoutAction: parsed.timeout?.action ?? defaults.timeoutAction,
+  };
+  return { ...plan, idempotencyKey: parsed.idempotencyKey ?? null, fingerprint: fingerprint(plan) };
+}
+
+/** JSON with object keys sorted, so equal values give equal text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function fingerprint(plan: object): string {
+  return createHash("sha256").update(canonicalJson(plan)).digest("hex");
+}
+
+export const decideSchema = z.strictObject({
+  reviewer: reviewerId,
+  outcome: z.enum(["approve", "reject"], { error: 'must be "approve" or "reject"' }),
+  comment: z
+    .string({ error: "must be a string" })
+    .trim()
+    .max(2000, { error: "must be at most 2000 characters" })
+    .optional()
+    .transform((value) => (value ? value : null)),
+  via: text(50).default("api"),
+});
+
+export const cancelSchema = z.strictObject({ reason: text(2000), by: text(320).default("api") });
+
+export const listSchema = z.strictObject({
+  status: z.enum(APPROVAL_STATUSES).optional(),
+  reviewer: reviewerId.optional(),
+  type: text(200).optional(),
+  limit: z.int().min(1).max(500).default(50),
+  cursor: z.string().optional(),
+});
+
+export const waitSchema = z.strictObject({
+  timeout: positiveDurationMs.optional(),
+  signal: z.instanceof(AbortSignal, { error: "must be an AbortSignal" }).optional(),
+});
+
+export const approvalId = z.uuid({ error: "must be an approval id (a UUID)" });

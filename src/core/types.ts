@@ -1,0 +1,147 @@
+/**
+ * Glossary
+ *
+ * - **approval**: one question put to humans ("may the agent send this report?"), with a payload, a
+ *   deadline and a timeout action. It is `pending` until it becomes final (see `core/lifecycle.ts`).
+ * - **step**: one sign-off stage of an approval. Steps run in order; a step passes when `quorum` distinct
+ *   reviewers of that step approve. `reviewers: [a, b]` is a single step with quorum 1.
+ * - **reviewer**: an opaque identifier of a person or team (`cfo@company.com`, `slack:#finance`). A step
+ *   has its own reviewers (level 0) and optional escalation levels (1, 2, …) that join when escalated.
+ * - **vote**: one reviewer's approve/reject on one step. Any reject rejects the whole approval.
+ * - **decision**: the final outcome of an approval: approved, rejected, timed out or cancelled.
+ * - **channel**: a way to reach reviewers (console, Slack, email, webhook); see `channels/channel.ts`.
+ * - **event**: one entry of the append-only audit trail.
+ */
+import type { ApprovalStatus, FinalStatus } from "./lifecycle.ts";
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** What happens when nobody decides before the deadline. */
+export type TimeoutAction = "approve" | "reject" | "cancel";
+
+export type VoteOutcome = "approve" | "reject";
+
+/** The final outcome of an approval, as `waitForDecision` returns it. */
+export interface Decision {
+  id: string;
+  status: FinalStatus;
+  /** May the agent proceed? On timeout this follows the timeout action. */
+  approved: boolean;
+  /** The reviewer whose vote made it final, the canceller, or null on timeout. */
+  decidedBy: string | null;
+  comment: string | null;
+  /** The channel the decision came through (`api`, `http`, `slack`, `cli`, `timeout`, …). */
+  via: string | null;
+  decidedAt: Date;
+  payload: JsonValue;
+}
+
+export interface Vote {
+  outcome: VoteOutcome;
+  comment: string | null;
+  via: string;
+  at: Date;
+}
+
+export interface StepReviewer {
+  reviewer: string;
+  /** 0 for the step's own reviewers, n for the n-th escalation level. */
+  level: number;
+  /** May this reviewer decide now (their level has been reached)? */
+  active: boolean;
+  vote: Vote | null;
+}
+
+/** `waiting` steps have not started; `closed` is a step that ended without passing. */
+export type StepStatus = "waiting" | "active" | "passed" | "rejected" | "closed";
+
+export interface ApprovalStep {
+  index: number;
+  name: string;
+  quorum: number;
+  status: StepStatus;
+  escalationLevel: number;
+  startedAt: Date | null;
+  passedAt: Date | null;
+  reviewers: StepReviewer[];
+}
+
+export interface Approval {
+  id: string;
+  type: string;
+  title: string;
+  payload: JsonValue;
+  requestedBy: string;
+  status: ApprovalStatus;
+  /** Index into `steps` of the step being decided (or that was last decided). */
+  currentStep: number;
+  steps: ApprovalStep[];
+  deadline: Date;
+  timeoutAction: TimeoutAction;
+  idempotencyKey: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  /** Set once the approval is final. */
+  decision: Decision | null;
+}
+
+export const EVENT_TYPES = [
+  "requested",
+  "viewed",
+  "notified",
+  "notify_failed",
+  "reminded",
+  "escalated",
+  "step_passed",
+  "approved",
+  "rejected",
+  "timed_out",
+  "cancelled",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One entry of the append-only audit trail. */
+export interface AuditEvent {
+  id: string;
+  approvalId: string;
+  type: EventType;
+  /** Who acted: a reviewer, the requester, or `system` for timers. */
+  actor: string;
+  /** The channel involved, for notifications and decisions. */
+  channel: string | null;
+  /** The step index the event concerns, if any. */
+  step: number | null;
+  comment: string | null;
+  data: Record<string, JsonValue>;
+  at: Date;
+}
+
+export type NotificationKind = "request" | "reminder" | "escalation" | "decided" | "timed_out" | "cancelled";
+
+/** What a channel is asked to deliver: one message, for one reviewer. */
+export interface Notification {
+  kind: NotificationKind;
+  /**
+   * Stable identity of this notification (approval, kind, step, round), the same on every retry, so a
+   * channel can deduplicate or thread.
+   */
+  key: string;
+  reviewer: string;
+  approval: {
+    id: string;
+    type: string;
+    title: string;
+    payload: JsonValue;
+    requestedBy: string;
+    status: ApprovalStatus;
+    deadline: Date;
+    createdAt: Date;
+    step: { index: number; name: string; quorum: number; count: number };
+  };
+  /** Links under `publicUrl` carrying this reviewer's token. Opening one never decides by itself. */
+  links: { view: string; approve: string; reject: string };
+  /** Set for `decided`, `timed_out` and `cancelled`. */
+  decision: Decision | null;
+  /** 1 for the first attempt, counting up on retries. */
+  attempt: number;
+}

@@ -1,0 +1,36 @@
+export { createApprovals, type Approvals, type ApprovalPage } from "./core/approvals.ts";
+export type { ApprovalsOptions } from "./config.ts";
+export type { Channel } from "./channels/channel.ts";
+export { consoleChannel, type ConsoleChannelOptions } from "./channels/console.ts";
+export type {
+  Approval,
+  ApprovalStep,
+  AuditEvent,
+  Decision,
+  EventType,
+  JsonValue,
+  Notification,
+  NotificationKind,
+  StepReviewer,
+  StepStatus,
+  TimeoutAction,
+  Vote,
+  VoteOutcome,
+} from "./core/types.ts";
+export type { ApprovalStatus, FinalStatus } from "./core/lifecycle.ts";
+export type { ApprovalRequest, CancelInput, DecideInput, ListQuery, StepInput, WaitOptions } from "./core/inputs.ts";
+export type { Duration } from "./core/duration.ts";
+export type { HostDb, WriteOptions } from "./store/connection.ts";
+export type { Logger } from "./logger.ts";
+export { migrationSql } from "./store/migrate.ts";
+export {
+  AlreadyDecidedError,
+  ApprovalError,
+  ERROR_CODES,
+  NotAReviewerError,
+  NotFoundError,
+  ValidationError,
+  WaitTimeoutError,
+  type ErrorCode,
+  type ValidationIssue,
+} from "./errors.ts";

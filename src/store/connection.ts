@@ -1,0 +1,88 @@
+import { Kysely, PostgresDialect, type PostgresPool } from "kysely";
+import type pg from "pg";
+import { ApprovalError, ERROR_CODES } from "../errors.ts";
+import type { CountersignDatabase } from "./database.ts";
+
+/** Queries run through this: schema-qualified, without the host's kysely plugins. */
+export type Db = Kysely<CountersignDatabase>;
+
+/**
+ * The host's own transaction, so an approval commits or rolls back with the host's rows: a kysely
+ * `Transaction` (or `Kysely` instance), or a `pg` client. A pg client outside `BEGIN` gets a transaction
+ * of its own, so a write is never half done.
+ */
+// biome-ignore lint: the host's database type is theirs
+export type HostDb = Kysely<any> | pg.ClientBase;
+
+/** The `{ db }` that every write method accepts. */
+export interface WriteOptions {
+  /** Run inside the host's transaction instead of a new one. */
+  db?: HostDb;
+}
+
+export interface Database {
+  readonly schema: string;
+  readonly workerSchema: string;
+  /** Runs `work` as one transaction: the host's when given, else a new one. */
+  transaction<T>(work: (db: Db) => Promise<T>, host?: HostDb): Promise<T>;
+  /** Runs a read outside any transaction. */
+  read<T>(work: (db: Db) => Promise<T>): Promise<T>;
+}
+
+export function createDatabase(pool: pg.Pool, schema: string, workerSchema: string): Database {
+  const db = new Kysely<CountersignDatabase>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema);
+  return {
+    schema,
+    workerSchema,
+    transaction: (work, host) =>
+      translateErrors(async () => {
+        if (!host) return db.transaction().execute(work);
+        const hostDb = isKysely(host) ? host : kyselyOverClient(host);
+        const scoped = (hostDb.withoutPlugins() as Kysely<CountersignDatabase>).withSchema(schema);
+        if (scoped.isTransaction || (!isKysely(host) && (await insideTransactionBlock(host)))) return work(scoped);
+        return scoped.transaction().execute(work);
+      }),
+    read: (work) => translateErrors(() => work(db)),
+  };
+}
+
+function isKysely(host: HostDb): host is Kysely<unknown> {
+  return typeof (host as Kysely<unknown>).selectFrom === "function";
+}
+
+/** Inside BEGIN, now() is the transaction's start, earlier than this statement's own timestamp. */
+async function insideTransactionBlock(client: pg.ClientBase): Promise<boolean> {
+  const result = await client.query<{ inside: boolean }>("select now() <> statement_timestamp() as inside");
+  return result.rows[0]?.inside === true;
+}
+
+function kyselyOverClient(client: pg.ClientBase): Kysely<unknown> {
+  const pool: PostgresPool = {
+    options: {},
+    connect: async () => ({
+      query: ((text: string, parameters: unknown[]) => client.query(text, parameters)) as never,
+      release: () => {},
+    }),
+    end: async () => {},
+  };
+  return new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+}
+
+const MISSING_SCHEMA_CODES = new Set(["42P01", "3F000", "42883"]);
+
+async function translateErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && MISSING_SCHEMA_CODES.has(code)) {
+      throw new ApprovalError(
+        ERROR_CODES.NOT_MIGRATED,
+        `countersign's tables are missing (${(error as Error).message}). Call approvals.migrate() once, or apply migrationSql() with your own migration tool.`,
+        {},
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,108 @@
+/** Table types of countersign's schema (see sql/). Rows become domain objects only in `rows.ts`. */
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+import type { ApprovalStatus } from "../core/lifecycle.ts";
+import type { EventType, JsonValue, TimeoutAction, VoteOutcome } from "../core/types.ts";
+
+/** jsonb: read as parsed JSON, written as a JSON string (pg would turn JS arrays into SQL arrays). */
+type Json<T = JsonValue> = ColumnType<T, string, string>;
+
+export interface ApprovalTable {
+  id: string;
+  type: string;
+  title: string;
+  payload: Json;
+  requested_by: string;
+  status: ColumnType<ApprovalStatus, ApprovalStatus | undefined, ApprovalStatus>;
+  current_step: ColumnType<number, number | undefined, number>;
+  step_count: number;
+  deadline: Date;
+  timeout_action: TimeoutAction;
+  idempotency_key: string | null;
+  fingerprint: string;
+  decided_by: string | null;
+  decision_comment: string | null;
+  decided_via: string | null;
+  decided_at: Date | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+/** Offsets in milliseconds from the step's start. */
+export interface StepSchedule {
+  remindersMs: number[];
+  escalateAfterMs: number;
+}
+
+export interface StepTable {
+  approval_id: string;
+  position: number;
+  name: string;
+  quorum: number;
+  schedule: Json<StepSchedule>;
+  escalation_level: Generated<number>;
+  escalation_levels: number;
+  started_at: Date | null;
+  passed_at: Date | null;
+}
+
+export interface ReviewerTable {
+  approval_id: string;
+  position: number;
+  reviewer: string;
+  level: number;
+}
+
+export interface TokenTable {
+  approval_id: string;
+  reviewer: string;
+  nonce: Buffer;
+  token_hash: Buffer;
+  expires_at: Date;
+}
+
+export interface VoteTable {
+  approval_id: string;
+  position: number;
+  reviewer: string;
+  outcome: VoteOutcome;
+  comment: string | null;
+  via: string;
+  created_at: Generated<Date>;
+}
+
+export interface EventTable {
+  id: Generated<string>;
+  approval_id: string;
+  type: EventType;
+  actor: string;
+  channel: string | null;
+  step: number | null;
+  comment: string | null;
+  data: Json<Record<string, JsonValue>>;
+  created_at: Generated<Date>;
+}
+
+export interface MigrationTable {
+  id: number;
+  name: string;
+  breaking: boolean;
+  applied_at: Generated<Date>;
+}
+
+export interface CountersignDatabase {
+  approval: ApprovalTable;
+  step: StepTable;
+  reviewer: ReviewerTable;
+  token: TokenTable;
+  vote: VoteTable;
+  event: EventTable;
+  migration: MigrationTable;
+}
+
+export type ApprovalRow = Selectable<ApprovalTable>;
+export type StepRow = Selectable<StepTable>;
+export type ReviewerRow = Selectable<ReviewerTable>;
+export type VoteRow = Selectable<VoteTable>;
+export type EventRow = Selectable<EventTable>;
+export type TokenRow = Selectable<TokenTable>;
+export type NewEvent = Omit<Insertable<EventTable>, "data"> & { data?: Record<string, JsonValue> };

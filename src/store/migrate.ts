@@ -1,0 +1,155 @@
+/**
+ * Migrations: numbered, append-only files in sql/ (inlined at build into migrations.generated.ts), applied
+ * in one transaction under an advisory lock and recorded in `<schema>.migration`. A migration whose file
+ * starts with `--! breaking-change` makes older versions of countersign refuse the database.
+ */
+import { runMigrations as runWorkerMigrations } from "graphile-worker";
+import type pg from "pg";
+import { ApprovalError, ERROR_CODES } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { toWorkerLogger } from "../scheduler/worker-logger.ts";
+import { MIGRATIONS } from "./migrations.generated.ts";
+
+export interface Migration {
+  id: number;
+  name: string;
+  breaking: boolean;
+  /** With `:COUNTERSIGN_SCHEMA` where the schema goes. */
+  sql: string;
+}
+
+const SCHEMA_PLACEHOLDER = /:COUNTERSIGN_SCHEMA\b/g;
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function migrationTableSql(schema: string): string {
+  return [
+    `create schema if not exists ${quoteIdent(schema)};`,
+    `create table if not exists ${quoteIdent(schema)}.migration (`,
+    "  id integer primary key,",
+    "  name text not null,",
+    "  breaking boolean not null default false,",
+    "  applied_at timestamptz not null default now()",
+    ");",
+  ].join("\n");
+}
+
+function migrationBody(migration: Migration, schema: string): string {
+  return migration.sql.replace(SCHEMA_PLACEHOLDER, quoteIdent(schema));
+}
+
+/**
+ * The SQL of countersign's migrations after `after` (default: all), for hosts that run their own
+ * migration tool. Apply it in one transaction. graphile-worker installs its own schema when the worker
+ * starts (`approvals.start()` or `countersign worker`).
+ */
+export function migrationSql(options: { schema?: string; after?: number } = {}): string {
+  const schema = options.schema ?? "countersign";
+  const after = options.after ?? 0;
+  const parts = [`-- countersign migrations ${after + 1}..${MIGRATIONS.length} for schema ${schema}`, migrationTableSql(schema)];
+  for (const migration of MIGRATIONS.filter((m) => m.id > after)) {
+    parts.push(
+      `-- ${migration.name}`,
+      migrationBody(migration, schema),
+      `insert into ${quoteIdent(schema)}.migration (id, name, breaking) values (${migration.id}, '${migration.name}', ${migration.breaking});`,
+    );
+  }
+  return `${parts.join("\n\n")}\n`;
+}
+
+export interface MigrateTarget {
+  pool: pg.Pool;
+  schema: string;
+  workerSchema: string;
+  logger: Logger;
+}
+
+/**
+ * Applies pending migrations of countersign and of its graphile-worker schema. Idempotent; concurrent
+ * callers wait for each other on a session advisory lock.
+ */
+export async function migrate(target: MigrateTarget): Promise<{ applied: string[] }> {
+  const { pool, schema, logger } = target;
+  const client = await pool.connect();
+  try {
+    await client.query("select pg_advisory_lock(hashtext('countersign'), hashtext($1))", [schema]);
+    try {
+      const applied = await applyMigrations(client, schema, logger);
+      await runWorkerMigrations({ pgPool: pool, schema: target.workerSchema, logger: toWorkerLogger(logger) });
+      if (applied.length > 0) logger.info({ schema, applied }, "countersign: migrations applied");
+      return { applied };
+    } finally {
+      await client.query("select pg_advisory_unlock(hashtext('countersign'), hashtext($1))", [schema]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+async function applyMigrations(client: pg.PoolClient, schema: string, logger: Logger): Promise<string[]> {
+  await client.query("begin");
+  try {
+    await client.query(migrationTableSql(schema));
+    const { rows } = await client.query<{ id: number; name: string; breaking: boolean }>(
+      `select id, name, breaking from ${quoteIdent(schema)}.migration order by id`,
+    );
+    assertKnownVersion(rows, schema, logger);
+    const done = new Set(rows.map((row) => row.id));
+    const applied: string[] = [];
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.id)) continue;
+      // The row goes in first: a concurrent migrator that slipped past the lock fails on the primary key.
+      await client.query(`insert into ${quoteIdent(schema)}.migration (id, name, breaking) values ($1, $2, $3)`, [
+        migration.id,
+        migration.name,
+        migration.breaking,
+      ]);
+      await client.query(migrationBody(migration, schema));
+      applied.push(migration.name);
+    }
+    await client.query("commit");
+    return applied;
+  } catch (error) {
+    await client.query("rollback");
+    throw error;
+  }
+}
+
+/** Refuses a database migrated by a newer countersign with a breaking change; warns on a compatible one. */
+function assertKnownVersion(rows: { id: number; name: string; breaking: boolean }[], schema: string, logger: Logger) {
+  const latestKnown = MIGRATIONS.length;
+  const newer = rows.filter((row) => row.id > latestKnown);
+  if (newer.length === 0) return;
+  const breaking = newer.find((row) => row.breaking);
+  if (breaking) {
+    throw new ApprovalError(
+      ERROR_CODES.SCHEMA_TOO_NEW,
+      `The database schema "${schema}" was migrated by a newer countersign (migration ${breaking.name} is a breaking change); this version knows migrations up to ${MIGRATIONS[latestKnown - 1]?.name}. Upgrade countersign in this process.`,
+      { schema, newest: newer.at(-1)?.name, breaking: breaking.name, latestKnown },
+    );
+  }
+  logger.warn(
+    { schema, newer: newer.map((row) => row.name) },
+    "countersign: the database has migrations from a newer countersign; they are backwards-compatible, continuing",
+  );
+}
+
+/** Checks, without changing anything, that the schema exists and is not too new for this version. */
+export async function checkSchema(pool: pg.Pool, schema: string, logger: Logger): Promise<void> {
+  const { rows: exists } = await pool.query<{ found: boolean }>("select to_regclass($1) is not null as found", [
+    `${quoteIdent(schema)}.migration`,
+  ]);
+  if (!exists[0]?.found) {
+    throw new ApprovalError(
+      ERROR_CODES.NOT_MIGRATED,
+      `countersign's schema "${schema}" is not migrated. Call approvals.migrate() once, or apply migrationSql() with your own migration tool.`,
+      { schema },
+    );
+  }
+  const { rows } = await pool.query<{ id: number; name: string; breaking: boolean }>(
+    `select id, name, breaking from ${quoteIdent(schema)}.migration order by id`,
+  );
+  assertKnownVersion(rows, schema, logger);
+}

@@ -1,0 +1,89 @@
+/** The one place rows become camelCase domain objects. */
+import { isApproved, isFinal } from "../core/lifecycle.ts";
+import type { Approval, ApprovalStep, AuditEvent, Decision, StepStatus } from "../core/types.ts";
+import type { ApprovalRow, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
+
+export function toDecision(row: ApprovalRow): Decision | null {
+  if (!isFinal(row.status) || row.decided_at === null) return null;
+  return {
+    id: row.id,
+    status: row.status,
+    approved: isApproved(row.status, row.timeout_action),
+    decidedBy: row.decided_by,
+    comment: row.decision_comment,
+    via: row.decided_via,
+    decidedAt: row.decided_at,
+    payload: row.payload,
+  };
+}
+
+function stepStatus(row: ApprovalRow, position: number): StepStatus {
+  if (position < row.current_step) return "passed";
+  if (position > row.current_step) return row.status === "pending" ? "waiting" : "closed";
+  switch (row.status) {
+    case "pending":
+      return "active";
+    case "approved":
+      return "passed";
+    case "rejected":
+      return "rejected";
+    default:
+      return "closed";
+  }
+}
+
+export function toApproval(row: ApprovalRow, steps: StepRow[], reviewers: ReviewerRow[], votes: VoteRow[]): Approval {
+  const approvalSteps: ApprovalStep[] = steps
+    .sort((a, b) => a.position - b.position)
+    .map((step) => ({
+      index: step.position,
+      name: step.name,
+      quorum: step.quorum,
+      status: stepStatus(row, step.position),
+      escalationLevel: step.escalation_level,
+      startedAt: step.started_at,
+      passedAt: step.passed_at,
+      reviewers: reviewers
+        .filter((r) => r.position === step.position)
+        .sort((a, b) => a.level - b.level)
+        .map((r) => {
+          const vote = votes.find((v) => v.position === step.position && v.reviewer === r.reviewer);
+          return {
+            reviewer: r.reviewer,
+            level: r.level,
+            active: step.started_at !== null && r.level <= step.escalation_level,
+            vote: vote ? { outcome: vote.outcome, comment: vote.comment, via: vote.via, at: vote.created_at } : null,
+          };
+        }),
+    }));
+  return {
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    payload: row.payload,
+    requestedBy: row.requested_by,
+    status: row.status,
+    currentStep: row.current_step,
+    steps: approvalSteps,
+    deadline: row.deadline,
+    timeoutAction: row.timeout_action,
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    decision: toDecision(row),
+  };
+}
+
+export function toEvent(row: EventRow): AuditEvent {
+  return {
+    id: row.id,
+    approvalId: row.approval_id,
+    type: row.type,
+    actor: row.actor,
+    channel: row.channel,
+    step: row.step,
+    comment: row.comment,
+    data: row.data,
+    at: row.created_at,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Each test file gets its own schema (and worker schema) in the test database, dropped after the file
+ * unless a test failed, so a failure can be inspected with psql.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, inject } from "vitest";
+import { createApprovals, type Approvals, type ApprovalsOptions, type Channel, type Notification } from "../../src/index.ts";
+
+export const TEST_SECRET = "test-secret-that-is-long-enough-0123456789";
+export const PUBLIC_URL = "https://app.example.test/approvals";
+
+export function testDatabaseUrl(): string {
+  return inject("databaseUrl");
+}
+
+export interface TestBed {
+  readonly url: string;
+  readonly schema: string;
+  readonly workerSchema: string;
+  /** For direct SQL in assertions. */
+  readonly pool: pg.Pool;
+  /** A migrated instance on this file's schema. */
+  readonly approvals: Approvals;
+  /** Another instance on the same schema (as another process would have), stopped after the file. */
+  create(options?: Partial<ApprovalsOptions>): Approvals;
+  options(overrides?: Partial<ApprovalsOptions>): ApprovalsOptions;
+}
+
+export function useTestBed(name: string, defaults: Partial<ApprovalsOptions> = {}): TestBed {
+  const schema = `t_${name.replace(/[^a-z0-9]/g, "_")}_${randomBytes(3).toString("hex")}`;
+  const instances: Approvals[] = [];
+  let pool: pg.Pool | undefined;
+  let approvals: Approvals | undefined;
+  let failed = false;
+
+  const bed: TestBed = {
+    get url() {
+      return testDatabaseUrl();
+    },
+    schema,
+    workerSchema: `${schema}_worker`,
+    get pool() {
+      if (!pool) throw new Error("the test bed is not set up yet");
+      return pool;
+    },
+    get approvals() {
+      if (!approvals) throw new Error("the test bed is not set up yet");
+      return approvals;
+    },
+    options: (overrides = {}) => ({
+      connectionString: testDatabaseUrl(),
+      schema,
+      publicUrl: PUBLIC_URL,
+      secret: TEST_SECRET,
+      worker: { pollInterval: 50 },
+      ...defaults,
+      ...overrides,
+    }),
+    create(overrides = {}) {
+      const instance = createApprovals(bed.options(overrides));
+      instances.push(instance);
+      return instance;
+    },
+  };
+
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: testDatabaseUrl(), max: 4 });
+    approvals = bed.create();
+    await approvals.migrate();
+  });
+  afterEach((context) => {
+    if (context.task.result?.state === "fail") failed = true;
+  });
+  afterAll(async () => {
+    await Promise.all(instances.map((instance) => instance.stop()));
+    if (!failed) await pool?.query(`drop schema if exists "${schema}" cascade; drop schema if exists "${schema}_worker" cascade`);
+    else console.warn(`kept schema ${schema} (and ${schema}_worker) for inspection`);
+    await pool?.end();
+  });
+  return bed;
+}
+
+/** A channel that keeps what it was asked to send. */
+export function recordingChannel(name = "recording"): Channel & { sent: Notification[] } {
+  const sent: Notification[] = [];
+  return {
+    name,
+    sent,
+    async send(notification) {
+      sent.push(notification);
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const started = Date.now();
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ""}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
