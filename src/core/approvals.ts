@@ -111,13 +111,13 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
     requestApproval: (request, writeOptions) => requestApproval(ctx, request, writeOptions?.db),
 
-    decide(id, input, writeOptions) {
+    async decide(id, input, writeOptions) {
       parseInput(approvalId, id, "approval id");
       const vote = parseInput(decideSchema, input, "decide input");
       return decide(ctx, id, vote, writeOptions?.db);
     },
 
-    cancel(id, input, writeOptions) {
+    async cancel(id, input, writeOptions) {
       parseInput(approvalId, id, "approval id");
       return cancel(ctx, id, parseInput(cancelSchema, input, "cancel input"), writeOptions?.db);
     },
@@ -142,10 +142,10 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       return database.read((db) => listEvents(db, id));
     },
 
-    waitForDecision(id, waitOptions = {}) {
+    async waitForDecision(id, waitOptions = {}) {
       parseInput(approvalId, id, "approval id");
       const { timeout, signal } = parseInput(waitSchema, waitOptions, "waitForDecision options");
-      if (stopped) return Promise.reject(new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped."));
+      if (stopped) throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped.");
       return waitForDecision(database, listener, waits, id, timeout, signal);
     },
 

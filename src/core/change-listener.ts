@@ -19,6 +19,7 @@ const MAX_BACKOFF_MS = 5_000;
 export class ChangeListener {
   readonly #pool: pg.Pool;
   readonly #channel: string;
+  readonly #applicationName: string;
   readonly #logger: Logger;
   readonly #subscribers = new Map<string, Set<Subscriber>>();
   #client: pg.PoolClient | undefined;
@@ -30,6 +31,8 @@ export class ChangeListener {
   constructor(pool: pg.Pool, schema: string, logger: Logger) {
     this.#pool = pool;
     this.#channel = changeChannel(schema);
+    // Named so operators (and tests) can tell which schema's listener a connection is.
+    this.#applicationName = `countersign:listen:${schema}`.slice(0, 63);
     this.#logger = logger;
   }
 
@@ -76,7 +79,7 @@ export class ChangeListener {
       connection.on("notification", (message) => {
         if (message.channel === this.#channel) this.#dispatch(parseChange(message.payload));
       });
-      await connection.query("set application_name = 'countersign:listen'");
+      await connection.query("select set_config('application_name', $1, false)", [this.#applicationName]);
       await connection.query(`listen ${connection.escapeIdentifier(this.#channel)}`);
       if (this.#stopped) {
         connection.release();

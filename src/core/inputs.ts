@@ -88,7 +88,7 @@ function checkStepReviewers(levels: string[][], quorum: number, ctx: z.Refinemen
   if (repeated !== undefined) {
     ctx.addIssue({ code: "custom", path: [...path, "reviewers"], message: `lists "${repeated}" twice in one step` });
   }
-  if (quorum > all.length) {
+  if (all.length > 0 && quorum > all.length) {
     ctx.addIssue({
       code: "custom",
       path: [...path, "quorum"],
@@ -108,16 +108,37 @@ const stepSchema = z
   })
   .superRefine((step, ctx) => checkStepReviewers([step.reviewers, ...step.escalation], step.quorum, ctx, []));
 
-const payloadSchema = z.json({ error: "must be a JSON value" }).refine(
-  (value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_PAYLOAD_BYTES,
-  { error: `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON` },
-);
+/** Where `value` stops being JSON (a function, a Date, NaN, a cycle…), or undefined when it is JSON. */
+function firstNonJson(value: unknown, path: (string | number)[], seen: Set<object>): { path: (string | number)[]; what: string } | undefined {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, what: String(value) };
+  if (typeof value !== "object") return { path, what: `a ${typeof value}` };
+  if (seen.has(value)) return { path, what: "a circular reference" };
+  const isPlain = Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
+  if (!isPlain) return { path, what: `a ${value.constructor?.name ?? "non-plain object"}` };
+  seen.add(value);
+  for (const [key, item] of Object.entries(value)) {
+    const found = firstNonJson(item, [...path, Array.isArray(value) ? Number(key) : key], seen);
+    if (found) return found;
+  }
+  seen.delete(value);
+  return undefined;
+}
+
+const payloadSchema = z.unknown().superRefine((value, ctx) => {
+  const found = firstNonJson(value, [], new Set());
+  if (found) {
+    ctx.addIssue({ code: "custom", path: found.path, message: `is ${found.what}; the payload must be plain JSON` });
+  } else if (Buffer.byteLength(JSON.stringify(value)) > MAX_PAYLOAD_BYTES) {
+    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON` });
+  }
+});
 
 const requestSchema = z
   .strictObject({
     type: text(200),
     title: text(500),
-    payload: payloadSchema.default({}),
+    payload: payloadSchema.optional(),
     requestedBy: text(500),
     reviewers: reviewerList.optional(),
     steps: z.array(stepSchema).min(1, { error: "must have at least one step" }).max(20, { error: "at most 20 steps" }).optional(),
@@ -185,7 +206,7 @@ export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["d
   const plan = {
     type: parsed.type,
     title: parsed.title,
-    payload: parsed.payload as JsonValue,
+    payload: (parsed.payload ?? {}) as JsonValue,
     requestedBy: parsed.requestedBy,
     steps,
     timeoutMs: parsed.timeout?.after ?? defaults.timeoutMs,

@@ -219,12 +219,11 @@ export async function findTokenByHash(db: Db, tokenHash: Buffer) {
 /** Whole approvals (steps, reviewers, votes) for the given ids, in the order given. */
 export async function loadApprovals(db: Db, ids: string[]): Promise<Approval[]> {
   if (ids.length === 0) return [];
-  const [rows, steps, reviewers, votes] = await Promise.all([
-    db.selectFrom("approval").selectAll().where("id", "in", ids).execute(),
-    db.selectFrom("step").selectAll().where("approval_id", "in", ids).execute(),
-    db.selectFrom("reviewer").selectAll().where("approval_id", "in", ids).execute(),
-    db.selectFrom("vote").selectAll().where("approval_id", "in", ids).execute(),
-  ]);
+  // One after another: inside a transaction they share one connection, where pg forbids overlapping queries.
+  const rows = await db.selectFrom("approval").selectAll().where("id", "in", ids).execute();
+  const steps = await db.selectFrom("step").selectAll().where("approval_id", "in", ids).execute();
+  const reviewers = await db.selectFrom("reviewer").selectAll().where("approval_id", "in", ids).execute();
+  const votes = await db.selectFrom("vote").selectAll().where("approval_id", "in", ids).execute();
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => {
     const row = byId.get(id);

@@ -1,0 +1,85 @@
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { createApprovals, migrationSql, type Logger } from "../../src/index.ts";
+import { PUBLIC_URL, TEST_SECRET, testDatabaseUrl } from "../support/test-bed.ts";
+import { randomBytes } from "node:crypto";
+import { afterAll } from "vitest";
+
+const schemas: string[] = [];
+const freshSchema = () => {
+  const schema = `t_migrate_${randomBytes(4).toString("hex")}`;
+  schemas.push(schema);
+  return schema;
+};
+const instances: ReturnType<typeof createApprovals>[] = [];
+const open = (schema: string, logger?: Logger) => {
+  const instance = createApprovals({ connectionString: testDatabaseUrl(), schema, publicUrl: PUBLIC_URL, secret: TEST_SECRET, logger });
+  instances.push(instance);
+  return instance;
+};
+const query = async (text: string, values: unknown[] = []) => {
+  const client = new pg.Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+};
+afterAll(async () => {
+  await Promise.all(instances.map((i) => i.stop()));
+  for (const schema of schemas) await query(`drop schema if exists "${schema}" cascade; drop schema if exists "${schema}_worker" cascade`);
+});
+
+const request = { type: "t", title: "t", requestedBy: "a", reviewers: ["r@x.com"] };
+
+describe("migrations", () => {
+  it("five processes migrating a fresh database at once all succeed, each migration applied once", async () => {
+    const schema = freshSchema();
+    const results = await Promise.all(Array.from({ length: 5 }, () => open(schema).migrate()));
+    expect(results.filter((r) => r.applied.length > 0)).toHaveLength(1);
+    expect(await query(`select id, name from "${schema}".migration`)).toEqual([{ id: 1, name: "000001_init" }]);
+    expect(await open(schema).migrate()).toEqual({ applied: [] });
+    await expect(open(schema).requestApproval(request)).resolves.toMatchObject({ status: "pending" });
+  });
+
+  it("refuses to use or start against a database migrated by a newer version with a breaking change", async () => {
+    const schema = freshSchema();
+    const approvals = open(schema);
+    await approvals.migrate();
+    await query(`insert into "${schema}".migration (id, name, breaking) values (999, '000999_future', true)`);
+    const error = await approvals.migrate().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "SCHEMA_TOO_NEW" });
+    expect((error as Error).message).toContain('migrated by a newer countersign (migration 000999_future is a breaking change)');
+    await expect(open(schema).start()).rejects.toMatchObject({ code: "SCHEMA_TOO_NEW" });
+  });
+
+  it("warns through the logger, and continues, when the newer migrations are compatible", async () => {
+    const schema = freshSchema();
+    await open(schema).migrate();
+    await query(`insert into "${schema}".migration (id, name, breaking) values (999, '000999_future', false)`);
+    const warnings: string[] = [];
+    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (_context, message) => warnings.push(message) };
+    await expect(open(schema, logger).migrate()).resolves.toEqual({ applied: [] });
+    expect(warnings.some((w) => w.includes("newer countersign"))).toBe(true);
+  });
+
+  it("hands hosts the SQL for their own migration tool, which yields a working schema", async () => {
+    const schema = freshSchema();
+    const text = migrationSql({ schema });
+    expect(text).toContain(`create table "${schema}".approval`);
+    expect(text).not.toContain(":COUNTERSIGN_SCHEMA");
+    await query(`begin; ${text} commit;`);
+    expect(await query(`select id from "${schema}".migration`)).toEqual([{ id: 1 }]);
+    const approvals = open(schema);
+    await approvals.start(); // installs the worker schema; countersign's own tables came from the SQL above
+    await expect(approvals.requestApproval(request)).resolves.toMatchObject({ status: "pending" });
+    expect(await approvals.migrate()).toEqual({ applied: [] });
+  });
+
+  it("says to migrate first when the tables are missing", async () => {
+    const approvals = open(freshSchema());
+    await expect(approvals.requestApproval(request)).rejects.toMatchObject({ code: "NOT_MIGRATED" });
+    await expect(approvals.start()).rejects.toMatchObject({ code: "NOT_MIGRATED" });
+  });
+});

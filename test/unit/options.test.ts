@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { createApprovals, ValidationError, type ApprovalsOptions } from "../../src/index.ts";
+
+const valid: ApprovalsOptions = {
+  connectionString: "postgres://localhost/never-connected",
+  publicUrl: "https://app.example.com/approvals",
+  secret: "s".repeat(32),
+};
+
+function issuesOf(options: unknown): { path: string; message: string }[] {
+  try {
+    createApprovals(options as ApprovalsOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).code).toBe("VALIDATION");
+    return (error as ValidationError).issues;
+  }
+  throw new Error("expected a ValidationError");
+}
+
+describe("createApprovals options", () => {
+  it("accepts the documented minimum without connecting", () => {
+    expect(createApprovals(valid).schema).toBe("countersign");
+  });
+
+  it("names each bad field and its rule", () => {
+    expect(issuesOf({ ...valid, secret: "short" })).toEqual([{ path: "secret", message: "must be at least 32 characters" }]);
+    expect(issuesOf({ ...valid, publicUrl: "ftp://x" })).toEqual([{ path: "publicUrl", message: "must be an absolute http(s) URL" }]);
+    expect(issuesOf({ ...valid, schema: "Bad-Name" })[0]?.path).toBe("schema");
+    expect(issuesOf({ ...valid, defaults: { reminders: ["5 minutes"] } })).toEqual([
+      { path: "defaults.reminders.0", message: '"5 minutes" is not a duration; use e.g. "30s", "5m", "8h", "2d" or milliseconds' },
+    ]);
+    expect(issuesOf({ ...valid, channels: [{ name: "x" }] })).toEqual([
+      { path: "channels.0", message: "must be a channel: { name: string; send(notification): Promise<void> }" },
+    ]);
+  });
+
+  it("requires exactly one of connectionString and pool", () => {
+    const { connectionString: _, ...withoutDatabase } = valid;
+    expect(issuesOf(withoutDatabase)).toEqual([{ path: "connectionString", message: "give either connectionString or pool (exactly one)" }]);
+  });
+
+  it("refuses unknown options and says which", () => {
+    expect(issuesOf({ ...valid, secrets: "x" })).toEqual([{ path: "", message: 'unknown option "secrets"' }]);
+  });
+
+  it("puts every issue in the message, one per line", () => {
+    try {
+      createApprovals({ publicUrl: "nope" } as unknown as ApprovalsOptions);
+    } catch (error) {
+      expect((error as Error).message).toMatch(/^Invalid createApprovals options:\n {2}- /);
+      expect((error as Error).message).toContain("secret: is required");
+      expect((error as Error).message).toContain("publicUrl: must be an absolute http(s) URL");
+    }
+  });
+});
