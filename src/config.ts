@@ -49,6 +49,11 @@ export interface ApprovalsOptions {
     /** How often future jobs (reminders, timeouts, retries) are looked for. @defaultValue `"1s"` */
     pollInterval?: Duration;
   };
+  /** The HTTP handler (`approvals.fetch`, `nodeHandler` and the framework adapters). */
+  http?: {
+    /** Larger request bodies are refused with 413. @defaultValue `131072` (128 KiB) */
+    maxBodyBytes?: number;
+  };
   /** Notification delivery. */
   delivery?: {
     /**
@@ -72,6 +77,7 @@ export interface ResolvedOptions {
   defaults: { remindersMs: number[]; escalateAfterMs: number; timeoutMs: number; timeoutAction: TimeoutAction };
   worker: { concurrency: number; pollIntervalMs: number };
   delivery: { maxAttempts: number };
+  http: { maxBodyBytes: number };
 }
 
 export const DEFAULT_SCHEMA = "countersign";
@@ -82,6 +88,7 @@ export const DEFAULTS = {
   workerConcurrency: 4,
   pollInterval: "1s",
   deliveryAttempts: 6,
+  maxBodyBytes: 128 * 1024,
 } as const;
 
 const schemaName = z
@@ -138,6 +145,7 @@ const optionsSchema = z
       })
       .prefault({}),
     delivery: z.strictObject({ maxAttempts: z.int().min(1).max(25).default(DEFAULTS.deliveryAttempts) }).prefault({}),
+    http: z.strictObject({ maxBodyBytes: z.int().min(1024).max(16 * 1024 * 1024).default(DEFAULTS.maxBodyBytes) }).prefault({}),
   })
   .superRefine((options, ctx) => {
     if ((options.connectionString === undefined) === (options.pool === undefined)) {
@@ -174,6 +182,7 @@ export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
     },
     worker: { concurrency: parsed.worker.concurrency, pollIntervalMs: parsed.worker.pollInterval },
     delivery: parsed.delivery,
+    http: parsed.http,
   };
 }
 

@@ -1,6 +1,8 @@
 export { createApprovals, type Approvals, type ApprovalPage } from "./core/approvals.ts";
 export type { ApprovalsOptions } from "./config.ts";
-export type { Channel } from "./channels/channel.ts";
+export type { Channel, ChannelActions, InboundRequest } from "./channels/channel.ts";
+export type { FetchHandler } from "./http/handler.ts";
+export type { NodeHandler } from "./http/node.ts";
 export { consoleChannel, type ConsoleChannelOptions } from "./channels/console.ts";
 export type {
   Approval,

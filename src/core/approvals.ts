@@ -2,6 +2,8 @@ import { run, type Runner } from "graphile-worker";
 import pg from "pg";
 import { resolveOptions, type ApprovalsOptions, type ResolvedOptions } from "../config.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, ValidationError, WaitTimeoutError } from "../errors.ts";
+import { createFetchHandler, type FetchHandler } from "../http/handler.ts";
+import { toNodeHandler, type NodeHandler } from "../http/node.ts";
 import { createTaskList } from "../scheduler/tasks.ts";
 import { toWorkerLogger } from "../scheduler/worker-logger.ts";
 import { listApprovalIds, loadApproval, loadApprovals } from "../store/approval-store.ts";
@@ -58,6 +60,13 @@ export interface Approvals {
   events(id: string): Promise<AuditEvent[]>;
   /** The SQL of countersign's migrations for this instance's schema, for the host's own migration tool. */
   migrationSql(): string;
+  /**
+   * The HTTP handler, fetch-style: mount it where `publicUrl` points (e.g. `honoApp.mount("/approvals",
+   * approvals.fetch)`). See `countersign/express` and `countersign/fastify` for those frameworks.
+   */
+  readonly fetch: FetchHandler;
+  /** The same handler for bare Node: `http.createServer(approvals.nodeHandler)`. */
+  readonly nodeHandler: NodeHandler;
 }
 
 /**
@@ -90,7 +99,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     return approval;
   };
 
-  return {
+  const approvals: Approvals = {
     schema: resolved.schema,
 
     migrate: () => migrate({ pool, schema: resolved.schema, workerSchema: resolved.workerSchema, logger: resolved.logger }),
@@ -150,7 +159,17 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     },
 
     migrationSql: () => migrationSql({ schema: resolved.schema }),
+    fetch: (request) => handler(request),
+    nodeHandler: (req, res) => nodeHandler(req, res),
   };
+  const handler = createFetchHandler({
+    ctx,
+    get: approvals.get,
+    events: approvals.events,
+    decide: (id, input) => approvals.decide(id, input),
+  });
+  const nodeHandler = toNodeHandler(handler);
+  return approvals;
 }
 
 function openPool(options: ResolvedOptions): { pool: pg.Pool; ownsPool: boolean } {

@@ -45,7 +45,7 @@ import { appendEvents } from "../store/event-store.ts";
 import { toDecision } from "../store/rows.ts";
 import { planRequest, type ApprovalRequest, type RequestPlan } from "./inputs.ts";
 import { isFinal, nextState, settleLostRace, type FinalStatus, type LifecycleEvent } from "./lifecycle.ts";
-import type { Approval, NotificationKind } from "./types.ts";
+import type { Approval, JsonValue, NotificationKind } from "./types.ts";
 
 export interface EngineContext {
   database: Database;
@@ -175,6 +175,7 @@ export interface Vote {
   outcome: "approve" | "reject";
   comment: string | null;
   via: string;
+  context: Record<string, JsonValue> | null;
 }
 
 export async function decide(ctx: EngineContext, id: string, vote: Vote, host?: HostDb): Promise<Approval> {
@@ -189,7 +190,8 @@ export async function decide(ctx: EngineContext, id: string, vote: Vote, host?: 
         { approvalId: id, reviewer: vote.reviewer, step: step.position },
       );
     }
-    if (!(await insertVote(db, { approvalId: id, position: step.position, ...vote }))) {
+    const { context, ...ballot } = vote;
+    if (!(await insertVote(db, { approvalId: id, position: step.position, ...ballot }))) {
       throw new AlreadyDecidedError(`${vote.reviewer} already voted on step "${step.name}" of approval ${id}.`, {
         approvalId: id,
         reviewer: vote.reviewer,
@@ -201,7 +203,7 @@ export async function decide(ctx: EngineContext, id: string, vote: Vote, host?: 
       vote.outcome === "approve"
         ? { type: "approve", approvalsOnStep: await countApproveVotes(db, id, step.position) }
         : { type: "reject" };
-    await applyEvent(ctx, db, row, step, { event, actor: vote.reviewer, via: vote.via, comment: vote.comment });
+    await applyEvent(ctx, db, row, step, { event, actor: vote.reviewer, via: vote.via, comment: vote.comment, context });
     return { approval: await mustLoad(db, id) };
   }, host);
   if ("refused" in result) throw alreadyDecided(result.refused);
@@ -315,6 +317,8 @@ interface Cause {
   actor: string;
   via: string;
   comment: string | null;
+  /** Caller-supplied facts recorded with the event. */
+  context?: Record<string, JsonValue> | null;
 }
 
 const CAUSE_EVENT_TYPES = { approve: "approved", reject: "rejected", deadline: "timed_out", cancel: "cancelled" } as const;
@@ -346,12 +350,12 @@ async function applyEvent(
       channel: cause.actor === SYSTEM_ACTOR ? null : cause.via,
       step: step.position,
       comment: cause.comment,
-      data:
-        cause.event.type === "approve"
-          ? { final, approvals: cause.event.approvalsOnStep, quorum: step.quorum }
-          : cause.event.type === "deadline"
-            ? { final, action: row.timeout_action }
-            : { final },
+      data: {
+        final,
+        ...(cause.event.type === "approve" ? { approvals: cause.event.approvalsOnStep, quorum: step.quorum } : {}),
+        ...(cause.event.type === "deadline" ? { action: row.timeout_action } : {}),
+        ...(cause.context ? { context: cause.context } : {}),
+      },
     },
   ];
   const jobs: JobSpec[] = [];

@@ -50,6 +50,8 @@ export interface DecideInput {
   comment?: string;
   /** The channel the decision came through. @defaultValue `"api"` */
   via?: string;
+  /** Extra facts for the audit trail (a user agent, a Slack user id…); plain JSON, at most 8 KiB. */
+  context?: Record<string, JsonValue>;
 }
 
 export interface CancelInput {
@@ -229,6 +231,15 @@ function fingerprint(plan: object): string {
   return createHash("sha256").update(canonicalJson(plan)).digest("hex");
 }
 
+const MAX_CONTEXT_BYTES = 8 * 1024;
+const contextSchema = z.record(z.string(), z.unknown(), { error: "must be an object" }).superRefine((value, ctx) => {
+  const found = firstNonJson(value, [], new Set());
+  if (found) ctx.addIssue({ code: "custom", path: found.path, message: `is ${found.what}; the context must be plain JSON` });
+  else if (Buffer.byteLength(JSON.stringify(value)) > MAX_CONTEXT_BYTES) {
+    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_CONTEXT_BYTES} bytes as JSON` });
+  }
+});
+
 export const decideSchema = z.strictObject({
   reviewer: reviewerId,
   outcome: z.enum(["approve", "reject"], { error: 'must be "approve" or "reject"' }),
@@ -239,6 +250,9 @@ export const decideSchema = z.strictObject({
     .optional()
     .transform((value) => (value ? value : null)),
   via: text(50).default("api"),
+  context: contextSchema
+    .optional()
+    .transform((value) => (value ?? null) as Record<string, JsonValue> | null),
 });
 
 export const cancelSchema = z.strictObject({ reason: text(2000), by: text(320).default("api") });

@@ -1,0 +1,170 @@
+/**
+ * The approval page: one small server-rendered document, no script, no external assets. Works without
+ * JavaScript, at 360 px, in dark mode and from the keyboard. Never submits itself: mail scanners and chat
+ * unfurlers open links, and only a person pressing a button decides.
+ */
+import { createHash } from "node:crypto";
+import { formatDuration } from "../core/duration.ts";
+import type { Eligibility } from "../core/reviewer-access.ts";
+import type { Approval, ApprovalStep, AuditEvent, JsonValue } from "../core/types.ts";
+import { html, trusted, type SafeHtml } from "./html.ts";
+
+const STYLE = `
+:root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --text: #1b1f24; --muted: #5b6470; --line: #d9dde3;
+  --approve: #1a7f37; --reject: #c62828; --focus: #0b57d0; --note: #eef4ff; }
+@media (prefers-color-scheme: dark) { :root { --bg: #0f1216; --card: #171b21; --text: #e6e9ee; --muted: #9aa4b1;
+  --line: #2b323c; --approve: #3fb950; --reject: #ff6b6b; --focus: #8ab4f8; --note: #1c2533; } }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--text); font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 1rem 1.25rem; margin-bottom: 1rem; }
+h1 { font-size: 1.35rem; line-height: 1.3; margin: 0 0 .25rem; overflow-wrap: anywhere; }
+h2 { font-size: 1rem; margin: 0 0 .5rem; }
+.meta { color: var(--muted); font-size: .9rem; margin: 0; overflow-wrap: anywhere; }
+dl { display: grid; grid-template-columns: minmax(6rem, max-content) 1fr; gap: .35rem 1rem; margin: 0; }
+dt { color: var(--muted); overflow-wrap: anywhere; }
+dd { margin: 0; overflow-wrap: anywhere; }
+pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font: .85rem/1.45 ui-monospace, SFMono-Regular, Menlo, monospace; }
+ol { margin: 0; padding-left: 1.2rem; }
+li { margin: .2rem 0; overflow-wrap: anywhere; }
+.status { display: inline-block; padding: .1rem .55rem; border-radius: 999px; font-size: .85rem; font-weight: 600; border: 1px solid currentColor; }
+.status.approved { color: var(--approve); } .status.rejected, .status.timed_out, .status.cancelled { color: var(--reject); }
+.note { background: var(--note); border-radius: 8px; padding: .6rem .8rem; margin: 0 0 1rem; }
+label { display: block; font-weight: 600; margin-bottom: .35rem; }
+textarea { width: 100%; min-height: 5rem; padding: .6rem; border-radius: 8px; border: 1px solid var(--line);
+  background: var(--bg); color: var(--text); font: inherit; }
+.actions { display: flex; flex-wrap: wrap; gap: .75rem; margin-top: 1rem; }
+button { flex: 1 1 10rem; min-height: 3rem; border-radius: 8px; border: 2px solid transparent; font: 600 1rem/1 inherit; color: #fff; cursor: pointer; }
+button.approve { background: var(--approve); } button.reject { background: var(--reject); }
+button.chosen { box-shadow: 0 0 0 3px var(--card), 0 0 0 5px var(--focus); }
+:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+`;
+
+const STYLE_HASH = createHash("sha256").update(STYLE).digest("base64");
+
+/** Headers every page carries. The style block is allowed by its hash: no inline script can run. */
+export const PAGE_HEADERS: Record<string, string> = {
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy": `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+};
+
+function layout(title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${title}</title>
+<style>${trusted(STYLE)}</style>
+</head>
+<body><main>${body}</main></body>
+</html>
+`.value;
+}
+
+const dateFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+const when = (date: Date) => html`<time datetime="${date.toISOString()}">${dateFormat.format(date)} UTC</time>`;
+
+function fieldValue(value: JsonValue): SafeHtml {
+  if (value !== null && typeof value === "object") return html`<pre>${JSON.stringify(value, null, 2)}</pre>`;
+  return html`${String(value)}`;
+}
+
+function payloadBlock(payload: JsonValue): SafeHtml {
+  if (payload !== null && typeof payload === "object" && !Array.isArray(payload)) {
+    const entries = Object.entries(payload);
+    if (entries.length === 0) return html`<p class="meta">No details were attached.</p>`;
+    return html`<dl>${entries.map(([key, value]) => html`<dt>${key}</dt><dd>${fieldValue(value)}</dd>`)}</dl>`;
+  }
+  return html`<pre>${JSON.stringify(payload, null, 2)}</pre>`;
+}
+
+const HISTORY: Partial<Record<AuditEvent["type"], (e: AuditEvent) => SafeHtml>> = {
+  requested: (e) => html`Requested by ${e.actor}`,
+  reminded: () => html`Reminder sent`,
+  escalated: (e) => html`Escalated to ${Array.isArray(e.data.reviewers) ? e.data.reviewers.join(", ") : "the next level"}`,
+  approved: (e) => html`Approved by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
+  rejected: (e) => html`Rejected by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
+  step_passed: (e) => html`Step “${String(e.data.name ?? e.step)}” passed`,
+  timed_out: () => html`Timed out`,
+  cancelled: (e) => html`Cancelled by ${e.actor}${e.comment ? html`: “${e.comment}”` : ""}`,
+};
+
+function historyBlock(events: AuditEvent[]): SafeHtml {
+  const items = events.flatMap((event) => {
+    const describe = HISTORY[event.type];
+    return describe ? [html`<li>${when(event.at)} — ${describe(event)}</li>`] : [];
+  });
+  return html`<section class="card" aria-labelledby="history"><h2 id="history">History</h2><ol>${items}</ol></section>`;
+}
+
+function stepLine(approval: Approval, step: ApprovalStep | undefined): SafeHtml | string {
+  if (!step || approval.steps.length === 1 && step.quorum === 1) return "";
+  const approvals = step.reviewers.filter((r) => r.vote?.outcome === "approve").length;
+  return html`<p class="meta">Step ${step.index + 1} of ${approval.steps.length}: “${step.name}”, ${step.quorum} approval${step.quorum === 1 ? "" : "s"} needed, ${approvals} so far</p>`;
+}
+
+export interface ApprovalPageModel {
+  approval: Approval;
+  reviewer: string;
+  history: AuditEvent[];
+  eligibility: Eligibility;
+  /** From `?decision=`: highlights that button; never submits. */
+  preselect?: "approve" | "reject" | undefined;
+  notice?: { text: string } | undefined;
+  now: Date;
+}
+
+const STATUS_TEXT = { pending: "Waiting for a decision", approved: "Approved", rejected: "Rejected", timed_out: "Timed out", cancelled: "Cancelled" };
+
+function decisionForm(model: ApprovalPageModel): SafeHtml {
+  const { preselect } = model;
+  const chosen = preselect
+    ? html`<p class="note" role="status">You chose <strong>${preselect === "approve" ? "Approve" : "Reject"}</strong> from the message. Add a comment if you like, then press the button to confirm.</p>`
+    : "";
+  return html`<section class="card" aria-labelledby="decide"><h2 id="decide">Your decision, ${model.reviewer}</h2>${chosen}
+<form method="post">
+<label for="comment">Comment (optional)</label>
+<textarea id="comment" name="comment" maxlength="2000" placeholder="Why? Reviewers and the agent will see this."></textarea>
+<div class="actions">
+<button type="submit" name="decision" value="approve" class="approve${preselect === "approve" ? " chosen" : ""}"${preselect === "approve" ? html` autofocus` : ""}>Approve</button>
+<button type="submit" name="decision" value="reject" class="reject${preselect === "reject" ? " chosen" : ""}"${preselect === "reject" ? html` autofocus` : ""}>Reject</button>
+</div>
+</form></section>`;
+}
+
+export function renderApprovalPage(model: ApprovalPageModel): string {
+  const { approval, now } = model;
+  const step = approval.steps[approval.currentStep];
+  const left = approval.deadline.getTime() - now.getTime();
+  const decision = approval.decision;
+  const outcome = decision
+    ? html`<section class="card"><h2>Outcome</h2><p><span class="status ${decision.status}">${STATUS_TEXT[decision.status]}</span>
+${decision.decidedBy ? html` by ${decision.decidedBy}` : ""}${decision.via ? html` via ${decision.via}` : ""} on ${when(decision.decidedAt)}</p>
+${decision.comment ? html`<p>“${decision.comment}”</p>` : ""}</section>`
+    : model.eligibility.canDecide
+      ? decisionForm(model)
+      : html`<section class="card"><p class="note" role="status">${model.eligibility.reason}</p></section>`;
+  const body = html`
+${model.notice ? html`<p class="note" role="status">${model.notice.text}</p>` : ""}
+<section class="card" aria-labelledby="title">
+<h1 id="title">${approval.title}</h1>
+<p class="meta">${approval.type} · asked by ${approval.requestedBy}</p>
+<p class="meta">${approval.status === "pending" ? html`Decide by ${when(approval.deadline)}${left > 0 ? ` (in ${formatDuration(left)})` : ""}` : html`Deadline was ${when(approval.deadline)}`}</p>
+${stepLine(approval, step)}
+</section>
+<section class="card" aria-labelledby="details"><h2 id="details">Details</h2>${payloadBlock(approval.payload)}</section>
+${outcome}
+${historyBlock(model.history)}`;
+  return layout(`${approval.status === "pending" ? "Review" : STATUS_TEXT[approval.status]}: ${approval.title}`, body);
+}
+
+/** A page for errors and plain messages (404, 400, 413…). */
+export function renderMessagePage(title: string, message: string): string {
+  return layout(title, html`<section class="card"><h1>${title}</h1><p>${message}</p></section>`);
+}
