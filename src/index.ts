@@ -1,6 +1,6 @@
 export { createApprovals, type Approvals, type ApprovalPage } from "./core/approvals.ts";
 export type { ApprovalsOptions } from "./config.ts";
-export type { Channel, ChannelActions, InboundRequest } from "./channels/channel.ts";
+export { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channels/channel.ts";
 export type { FetchHandler } from "./http/handler.ts";
 export type { NodeHandler } from "./http/node.ts";
 export { consoleChannel, type ConsoleChannelOptions } from "./channels/console.ts";

@@ -8,12 +8,34 @@ import type { Approval, JsonValue, Notification, VoteOutcome } from "../core/typ
 export interface Channel {
   /** Unique among the configured channels; recorded in audit events. */
   readonly name: string;
-  send(notification: Notification): Promise<void>;
   /**
-   * Optional: requests to `<mount>/<name>/<path>` (for example Slack's button clicks at
-   * `/slack/actions`) are handed here with the raw body, after the size limit is applied.
+   * Whether this channel can address `reviewer` (Slack takes e-mails and `slack:` ids, e-mail takes
+   * addresses). Reviewers it cannot address are not sent to on it. @defaultValue every reviewer
+   */
+  accepts?(reviewer: string): boolean;
+  /**
+   * Delivers one notification. May return a receipt (say, the id of the message posted): it is kept in
+   * the audit trail and handed back as `notification.thread` for later notifications to this reviewer.
+   * Throw {@link UndeliverableError} when retrying cannot help.
+   */
+  send(notification: Notification): Promise<void | DeliveryReceipt>;
+  /**
+   * Requests to `<mount>/<name>/<path>` (for example Slack's button clicks at `/slack/actions`), with the
+   * raw body, after the size limit is applied.
    */
   handleRequest?(inbound: InboundRequest): Promise<Response>;
+}
+
+export interface DeliveryReceipt {
+  ref: JsonValue;
+}
+
+/** A delivery that retrying cannot fix (no such user, a refused address): recorded as final at once. */
+export class UndeliverableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UndeliverableError";
+  }
 }
 
 /** What a channel's request handler may do; decisions are recorded with `via` set to the channel's name. */
@@ -23,6 +45,8 @@ export interface ChannelActions {
     id: string,
     input: { reviewer: string; outcome: VoteOutcome; comment?: string; context?: Record<string, JsonValue> },
   ): Promise<Approval>;
+  /** Records a request's digest; false when it was already seen within `windowMs` (a replay). */
+  firstSighting(digest: string, windowMs: number): Promise<boolean>;
 }
 
 export interface InboundRequest {

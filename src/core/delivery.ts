@@ -1,19 +1,23 @@
 /**
  * Notification delivery, run by worker jobs: a notify job fans a round out into one deliver job per
  * (reviewer, channel), each retried on its own with graphile-worker's exponential backoff, so a failing
- * channel never holds up another. Every attempt's result is an audit event.
+ * channel never holds up another. Every attempt's result is an audit event. A reviewer whom no channel
+ * could reach for an initial ask brings the step's next escalation level in at once.
  */
 import { z } from "zod";
+import { UndeliverableError, type Channel } from "../channels/channel.ts";
 import { enqueue, jobKeys, TASKS } from "../scheduler/enqueue.ts";
 import { deriveToken } from "../security/tokens.ts";
-import { findToken, loadApproval } from "../store/approval-store.ts";
-import { appendEvents } from "../store/event-store.ts";
+import { deliveryOutcomes, findToken, getStep, loadApproval, lockApproval } from "../store/approval-store.ts";
+import { appendEvents, firstReceipt } from "../store/event-store.ts";
 import { SYSTEM_ACTOR, type EngineContext } from "./engine.ts";
-import type { Approval, Notification, NotificationKind } from "./types.ts";
+import type { Approval, JsonValue, Notification, NotificationKind } from "./types.ts";
 
 const KINDS = ["request", "reminder", "escalation", "decided", "timed_out", "cancelled"] as const satisfies NotificationKind[];
 /** Kinds that ask for a decision: pointless once the approval is final. */
 const ASKING_KINDS = new Set<NotificationKind>(["request", "reminder", "escalation"]);
+/** The first ask of a reviewer: when nobody can be reached with it, escalation should not wait. */
+const FIRST_ASK_KINDS = new Set<NotificationKind>(["request", "escalation"]);
 
 const roundPayload = z.object({
   approvalId: z.string(),
@@ -25,28 +29,44 @@ const notifyPayload = roundPayload.extend({ recipients: z.array(z.string()) });
 const deliverPayload = roundPayload.extend({ reviewer: z.string(), channel: z.string() });
 type DeliverPayload = z.infer<typeof deliverPayload>;
 
+function channelsFor(ctx: EngineContext, reviewer: string): Channel[] {
+  return ctx.options.channels.filter((channel) => channel.accepts?.(reviewer) ?? true);
+}
+
 export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void> {
   const round = notifyPayload.parse(payload);
+  const { recipients, ...rest } = round;
   const { channels, delivery, logger } = ctx.options;
   if (channels.length === 0) {
     logger.debug({ approvalId: round.approvalId, round: round.round }, "countersign: no channels configured, nothing to deliver");
     return;
   }
-  const { recipients, ...rest } = round;
-  await ctx.database.transaction((db) =>
-    enqueue(
+  const unreachable = recipients.filter((reviewer) => channelsFor(ctx, reviewer).length === 0);
+  await ctx.database.transaction(async (db) => {
+    await enqueue(
       db,
       ctx.database.workerSchema,
       recipients.flatMap((reviewer) =>
-        channels.map((channel) => ({
+        channelsFor(ctx, reviewer).map((channel) => ({
           task: TASKS.deliver,
           key: jobKeys.deliver(round.approvalId, round.round, reviewer, channel.name),
           payload: { ...rest, reviewer, channel: channel.name },
           maxAttempts: delivery.maxAttempts,
         })),
       ),
-    ),
-  );
+    );
+    await appendEvents(
+      db,
+      unreachable.map((reviewer) => ({
+        approval_id: round.approvalId,
+        type: "notify_failed" as const,
+        actor: SYSTEM_ACTOR,
+        step: round.step,
+        data: { kind: round.kind, round: round.round, reviewer, attempt: 0, final: true, error: "no configured channel can address this reviewer" },
+      })),
+    );
+  });
+  if (unreachable.length > 0 && FIRST_ASK_KINDS.has(round.kind)) await escalateNow(ctx, round.approvalId, round.step);
 }
 
 export async function deliver(ctx: EngineContext, payload: unknown, job: { attempts: number; max_attempts: number }): Promise<void> {
@@ -54,50 +74,85 @@ export async function deliver(ctx: EngineContext, payload: unknown, job: { attem
   const { logger } = ctx.options;
   const channel = ctx.options.channels.find((c) => c.name === target.channel);
   if (!channel) {
-    await recordAttempt(ctx, target, job.attempts, `no channel named "${target.channel}" is configured in this worker`, true);
+    await recordAttempt(ctx, target, { attempt: job.attempts, error: `no channel named "${target.channel}" is configured in this worker`, final: true });
     return;
   }
   const notification = await buildNotification(ctx, target, job.attempts);
   if (!notification) return;
+  let receipt: JsonValue | undefined;
   try {
-    await channel.send(notification);
+    receipt = (await channel.send(notification))?.ref;
   } catch (error) {
-    const final = job.attempts >= job.max_attempts;
+    const final = error instanceof UndeliverableError || job.attempts >= job.max_attempts;
     const message = error instanceof Error ? error.message : String(error);
-    await recordAttempt(ctx, target, job.attempts, message, final);
+    await recordAttempt(ctx, target, { attempt: job.attempts, error: message, final });
     logger.warn(
       { approvalId: target.approvalId, channel: target.channel, reviewer: target.reviewer, attempt: job.attempts, final, error: message },
       final ? "countersign: notification failed for good" : "countersign: notification failed, will retry",
     );
-    if (final) return;
-    throw error;
+    if (!final) throw error;
+    if (FIRST_ASK_KINDS.has(target.kind) && (await unreachable(ctx, target))) await escalateNow(ctx, target.approvalId, target.step);
+    return;
   }
-  await recordAttempt(ctx, target, job.attempts, null, true);
+  await recordAttempt(ctx, target, { attempt: job.attempts, receipt });
 }
 
-async function recordAttempt(ctx: EngineContext, target: DeliverPayload, attempt: number, error: string | null, final: boolean) {
+async function recordAttempt(
+  ctx: EngineContext,
+  target: DeliverPayload,
+  outcome: { attempt: number; receipt?: JsonValue | undefined; error?: string; final?: boolean },
+) {
+  const { attempt, receipt, error, final } = outcome;
+  const base = { kind: target.kind, round: target.round, reviewer: target.reviewer, attempt };
   await ctx.database.transaction((db) =>
     appendEvents(db, [
       {
         approval_id: target.approvalId,
-        type: error === null ? "notified" : "notify_failed",
+        type: error === undefined ? "notified" : "notify_failed",
         actor: SYSTEM_ACTOR,
         channel: target.channel,
         step: target.step,
         data:
-          error === null
-            ? { kind: target.kind, reviewer: target.reviewer, attempt }
-            : { kind: target.kind, reviewer: target.reviewer, attempt, final, error },
+          error === undefined
+            ? { ...base, ...(receipt !== undefined ? { receipt } : {}) }
+            : { ...base, final: final ?? false, error },
       },
     ]),
   );
 }
 
-/** The notification for one reviewer, or undefined when it no longer makes sense to send. */
+/** True when every channel that could reach this reviewer failed for good on this round, and none delivered. */
+async function unreachable(ctx: EngineContext, target: DeliverPayload): Promise<boolean> {
+  const outcomes = await ctx.database.read((db) => deliveryOutcomes(db, target.approvalId, target.round, target.reviewer));
+  if (outcomes.delivered.length > 0) return false;
+  return channelsFor(ctx, target.reviewer).every((channel) => outcomes.failedForGood.includes(channel.name));
+}
+
+/** Brings the step's next escalation level in now instead of at its scheduled time. */
+async function escalateNow(ctx: EngineContext, approvalId: string, position: number): Promise<void> {
+  await ctx.database.transaction(async (db) => {
+    const row = await lockApproval(db, approvalId);
+    if (!row || row.status !== "pending" || row.current_step !== position) return;
+    const step = await getStep(db, approvalId, position);
+    if (!step || step.escalation_level >= step.escalation_levels) {
+      ctx.options.logger.warn({ approvalId, step: position }, "countersign: a reviewer cannot be reached and there is no escalation level left");
+      return;
+    }
+    const level = step.escalation_level + 1;
+    ctx.options.logger.info({ approvalId, step: position, level }, "countersign: a reviewer cannot be reached; escalating now");
+    // Same job key as the scheduled escalation: this moves it to now rather than adding another.
+    await enqueue(db, ctx.database.workerSchema, [
+      { task: TASKS.escalate, key: jobKeys.escalate(approvalId, position, level), payload: { approvalId, step: position, level } },
+    ]);
+  });
+}
+
+/** The notification for one reviewer on one channel, or undefined when it no longer makes sense to send. */
 async function buildNotification(ctx: EngineContext, target: DeliverPayload, attempt: number): Promise<Notification | undefined> {
-  const { approval, token } = await ctx.database.read(async (db) => ({
+  const { approval, token, thread } = await ctx.database.read(async (db) => ({
     approval: await loadApproval(db, target.approvalId),
     token: await findToken(db, target.approvalId, target.reviewer),
+    thread: await firstReceipt(db, target.approvalId, target.reviewer, target.channel),
   }));
   if (!approval || !token) return undefined;
   if (ASKING_KINDS.has(target.kind) && (approval.status !== "pending" || hasVoted(approval, target))) {
@@ -124,6 +179,7 @@ async function buildNotification(ctx: EngineContext, target: DeliverPayload, att
     },
     links: { view, approve: `${view}?decision=approve`, reject: `${view}?decision=reject` },
     decision: approval.decision,
+    thread,
     attempt,
   };
 }

@@ -142,6 +142,11 @@ export interface Notification {
   links: { view: string; approve: string; reject: string };
   /** Set for `decided`, `timed_out` and `cancelled`. */
   decision: Decision | null;
+  /**
+   * The receipt this channel returned for its first delivery to this reviewer on this approval (e.g. the
+   * Slack message to reply to or update), or null.
+   */
+  thread: JsonValue | null;
   /** 1 for the first attempt, counting up on retries. */
   attempt: number;
 }

@@ -15,6 +15,7 @@ import type { EngineContext } from "../core/engine.ts";
 import { eligibility, recordView, reviewerForToken } from "../core/reviewer-access.ts";
 import type { Approval, AuditEvent, JsonValue } from "../core/types.ts";
 import { AlreadyDecidedError, NotAReviewerError } from "../errors.ts";
+import { firstSighting } from "../store/event-store.ts";
 import { parseInput } from "../validation.ts";
 import { mediaType, parseFields, readBody } from "./body.ts";
 import { errorResponse, HttpError, type ResponseFormat } from "./errors.ts";
@@ -165,6 +166,7 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
       actions: {
         get: services.get,
         decide: (id, input) => services.decide(id, { ...input, via: channel.name }),
+        firstSighting: (digest, windowMs) => ctx.database.transaction((db) => firstSighting(db, channel.name, digest, windowMs)),
       },
     });
   }

@@ -264,3 +264,22 @@ export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id:
   }
   return query.orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit).execute();
 }
+
+/** Which channels delivered this round to this reviewer, and which failed for good. */
+export async function deliveryOutcomes(
+  db: Db,
+  approvalId: string,
+  round: string,
+  reviewer: string,
+): Promise<{ delivered: string[]; failedForGood: string[] }> {
+  const rows = await db
+    .selectFrom("event")
+    .select(["type", "channel"])
+    .where("approval_id", "=", approvalId)
+    .where("type", "in", ["notified", "notify_failed"])
+    .where(sql<boolean>`data ->> 'round' = ${round} and data ->> 'reviewer' = ${reviewer}`)
+    .where((eb) => eb.or([eb("type", "=", "notified"), eb(sql<boolean>`(data ->> 'final')::boolean`, "=", true)]))
+    .execute();
+  const channels = (type: string) => rows.filter((row) => row.type === type && row.channel !== null).map((row) => row.channel as string);
+  return { delivered: channels("notified"), failedForGood: channels("notify_failed") };
+}

@@ -89,6 +89,12 @@ export interface MigrationTable {
   applied_at: Generated<Date>;
 }
 
+export interface SeenRequestTable {
+  channel: string;
+  digest: string;
+  seen_at: Generated<Date>;
+}
+
 export interface CountersignDatabase {
   approval: ApprovalTable;
   step: StepTable;
@@ -97,6 +103,7 @@ export interface CountersignDatabase {
   vote: VoteTable;
   event: EventTable;
   migration: MigrationTable;
+  seen_request: SeenRequestTable;
 }
 
 export type ApprovalRow = Selectable<ApprovalTable>;

@@ -1,5 +1,6 @@
 /** The append-only audit trail. The database refuses UPDATE and DELETE on it (see sql/000001_init.sql). */
-import type { AuditEvent } from "../core/types.ts";
+import { sql } from "kysely";
+import type { AuditEvent, JsonValue } from "../core/types.ts";
 import type { Db } from "./connection.ts";
 import type { NewEvent } from "./database.ts";
 import { toEvent } from "./rows.ts";
@@ -16,4 +17,40 @@ export async function appendEvents(db: Db, events: NewEvent[]): Promise<void> {
 export async function listEvents(db: Db, approvalId: string): Promise<AuditEvent[]> {
   const rows = await db.selectFrom("event").selectAll().where("approval_id", "=", approvalId).orderBy("id").execute();
   return rows.map(toEvent);
+}
+
+/**
+ * Records an inbound request's digest; false when it was seen before (a replay). Entries older than
+ * `windowMs` are pruned as we go: a request that old is refused by its timestamp anyway.
+ */
+export async function firstSighting(db: Db, channel: string, digest: string, windowMs: number): Promise<boolean> {
+  await db
+    .deleteFrom("seen_request")
+    .where("seen_at", "<", sql<Date>`now() - ${windowMs}::float8 * interval '1 millisecond'`)
+    .execute();
+  const row = await db
+    .insertInto("seen_request")
+    .values({ channel, digest })
+    .onConflict((oc) => oc.columns(["channel", "digest"]).doNothing())
+    .returning("digest")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * What a channel's first successful delivery to this reviewer returned (e.g. Slack's channel and message
+ * timestamp), so reminders can reply in the same thread and outcomes can update the message.
+ */
+export async function firstReceipt(db: Db, approvalId: string, reviewer: string, channel: string): Promise<JsonValue | null> {
+  const row = await db
+    .selectFrom("event")
+    .select(sql<JsonValue>`data -> 'receipt'`.as("receipt"))
+    .where("approval_id", "=", approvalId)
+    .where("type", "=", "notified")
+    .where("channel", "=", channel)
+    .where(sql<boolean>`data ->> 'reviewer' = ${reviewer} and data ? 'receipt'`)
+    .orderBy("id")
+    .limit(1)
+    .executeTakeFirst();
+  return row?.receipt ?? null;
 }

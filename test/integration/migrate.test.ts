@@ -1,6 +1,7 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { createApprovals, migrationSql, type Logger } from "../../src/index.ts";
+import { MIGRATIONS } from "../../src/store/migrations.generated.ts";
 import { PUBLIC_URL, TEST_SECRET, testDatabaseUrl } from "../support/test-bed.ts";
 import { randomBytes } from "node:crypto";
 import { afterAll } from "vitest";
@@ -38,7 +39,7 @@ describe("migrations", () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => open(schema).migrate()));
     expect(results.filter((r) => r.applied.length > 0)).toHaveLength(1);
-    expect(await query(`select id, name from "${schema}".migration`)).toEqual([{ id: 1, name: "000001_init" }]);
+    expect(await query(`select id, name from "${schema}".migration order by id`)).toEqual(MIGRATIONS.map(({ id, name }) => ({ id, name })));
     expect(await open(schema).migrate()).toEqual({ applied: [] });
     await expect(open(schema).requestApproval(request)).resolves.toMatchObject({ status: "pending" });
   });
@@ -70,7 +71,7 @@ describe("migrations", () => {
     expect(text).toContain(`create table "${schema}".approval`);
     expect(text).not.toContain(":COUNTERSIGN_SCHEMA");
     await query(`begin; ${text} commit;`);
-    expect(await query(`select id from "${schema}".migration`)).toEqual([{ id: 1 }]);
+    expect(await query(`select id from "${schema}".migration order by id`)).toEqual(MIGRATIONS.map(({ id }) => ({ id })));
     const approvals = open(schema);
     await approvals.start(); // installs the worker schema; countersign's own tables came from the SQL above
     await expect(approvals.requestApproval(request)).resolves.toMatchObject({ status: "pending" });
