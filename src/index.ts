@@ -4,6 +4,8 @@ export { UndeliverableError, type Channel, type ChannelActions, type DeliveryRec
 export type { FetchHandler } from "./http/handler.ts";
 export type { NodeHandler } from "./http/node.ts";
 export { consoleChannel, type ConsoleChannelOptions } from "./channels/console.ts";
+export { slackChannel, type SlackChannelOptions } from "./channels/slack.ts";
+export { verifyWebhook } from "./security/signatures.ts";
 export type {
   Approval,
   ApprovalStep,

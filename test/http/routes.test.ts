@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { ADAPTERS, startServer, tokenFor, type RunningServer } from "../support/http-servers.ts";
-import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { readJson, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("http_routes", { http: { maxBodyBytes: 4096 } });
 
@@ -20,8 +20,6 @@ const form = (fields: Record<string, string>) => ({
   headers: { "content-type": "application/x-www-form-urlencoded" },
   body: new URLSearchParams(fields).toString(),
 });
-// biome-ignore lint: test responses are read loosely
-const readJson = async (response: Response): Promise<any> => response.json();
 const json = (value: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
 
 async function eventTypes(id: string) {

@@ -27,7 +27,11 @@ export interface TestBed {
   options(overrides?: Partial<ApprovalsOptions>): ApprovalsOptions;
 }
 
-export function useTestBed(name: string, defaults: Partial<ApprovalsOptions> = {}): TestBed {
+/**
+ * `defaults` may be a function, evaluated when instances are created (after earlier `beforeAll` hooks),
+ * for options that need a server started first.
+ */
+export function useTestBed(name: string, defaults: Partial<ApprovalsOptions> | (() => Partial<ApprovalsOptions>) = {}): TestBed {
   const schema = `t_${name.replace(/[^a-z0-9]/g, "_")}_${randomBytes(3).toString("hex")}`;
   const instances: Approvals[] = [];
   let pool: pg.Pool | undefined;
@@ -54,7 +58,7 @@ export function useTestBed(name: string, defaults: Partial<ApprovalsOptions> = {
       publicUrl: PUBLIC_URL,
       secret: TEST_SECRET,
       worker: { pollInterval: 50 },
-      ...defaults,
+      ...(typeof defaults === "function" ? defaults() : defaults),
       ...overrides,
     }),
     create(overrides = {}) {
@@ -112,3 +116,7 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A JSON response body, read loosely for assertions. */
+// biome-ignore lint: test responses are read loosely
+export const readJson = async (response: Response): Promise<any> => response.json();

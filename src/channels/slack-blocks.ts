@@ -1,0 +1,130 @@
+/** Block Kit messages and views for the Slack channel. Pure: data in, Block Kit JSON out. */
+import type { Decision, JsonValue, Notification } from "../core/types.ts";
+
+export const ACTION_IDS = { approve: "countersign:approve", reject: "countersign:reject", open: "countersign:open" } as const;
+export const REJECT_CALLBACK_ID = "countersign:reject";
+export const REASON_BLOCK_ID = "reason";
+
+type Block = Record<string, unknown>;
+
+/** Slack's mrkdwn needs &, < and > escaped; everything from users goes through here. */
+export function escapeMrkdwn(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+const plain = (text: string, max = 150) => ({ type: "plain_text", text: clip(text, max), emoji: true });
+const mrkdwn = (text: string) => ({ type: "mrkdwn", text: clip(text, 3000) });
+
+/** Renders in each reader's own time zone, with the ISO time as the fallback. */
+export function slackDate(date: Date): string {
+  return `<!date^${Math.floor(date.getTime() / 1000)}^{date_short_pretty} at {time}|${date.toISOString()}>`;
+}
+
+function fieldText(value: JsonValue): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function payloadFields(payload: JsonValue, max: number): Block[] {
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    return [{ type: "section", text: mrkdwn(`\`\`\`${escapeMrkdwn(clip(JSON.stringify(payload, null, 2), 2900))}\`\`\``) }];
+  }
+  const entries = Object.entries(payload).slice(0, Math.min(max, 10));
+  if (entries.length === 0) return [];
+  return [
+    {
+      type: "section",
+      fields: entries.map(([key, value]) => mrkdwn(`*${escapeMrkdwn(clip(key, 100))}*\n${escapeMrkdwn(clip(fieldText(value), 300))}`)),
+    },
+  ];
+}
+
+function headline(n: Notification): string {
+  const { approval } = n;
+  const step = approval.step.count > 1 ? ` · step ${approval.step.index + 1} of ${approval.step.count}, “${escapeMrkdwn(approval.step.name)}”` : "";
+  return `${n.kind === "escalation" ? "Escalated to you: " : ""}*${escapeMrkdwn(approval.requestedBy)}* asks for your approval${step}`;
+}
+
+/** Identifies the approval and the reviewer the message was sent to; carried by the buttons. */
+export interface ButtonValue {
+  a: string;
+  r: string;
+}
+
+function summaryBlocks(n: Notification, maxFields: number): Block[] {
+  return [
+    { type: "header", text: plain(n.approval.title) },
+    { type: "section", text: mrkdwn(headline(n)) },
+    ...payloadFields(n.approval.payload, maxFields),
+  ];
+}
+
+/** The ask: summary, deadline, Approve (primary), Reject (danger) and an Open link to the page. */
+export function requestMessage(n: Notification, maxFields: number): { text: string; blocks: Block[] } {
+  const value = JSON.stringify({ a: n.approval.id, r: n.reviewer } satisfies ButtonValue);
+  return {
+    text: `Approval needed by ${n.approval.deadline.toISOString()}: ${n.approval.title}`,
+    blocks: [
+      ...summaryBlocks(n, maxFields),
+      { type: "context", elements: [mrkdwn(`Decide by ${slackDate(n.approval.deadline)} · ${escapeMrkdwn(n.approval.type)}`)] },
+      {
+        type: "actions",
+        block_id: "countersign",
+        elements: [
+          { type: "button", action_id: ACTION_IDS.approve, style: "primary", text: plain("Approve"), value },
+          { type: "button", action_id: ACTION_IDS.reject, style: "danger", text: plain("Reject"), value },
+          { type: "button", action_id: ACTION_IDS.open, text: plain("Open"), url: n.links.view },
+        ],
+      },
+    ],
+  };
+}
+
+export function reminderMessage(n: Notification): { text: string; blocks: Block[] } {
+  const text = `Reminder: this approval is still waiting for you. Decide by ${slackDate(n.approval.deadline)}.`;
+  return { text: `Reminder: ${n.approval.title}`, blocks: [{ type: "section", text: mrkdwn(`${text} <${n.links.view}|Open>`) }] };
+}
+
+const OUTCOME = {
+  approved: "✅ Approved",
+  rejected: "❌ Rejected",
+  timed_out: "⌛ Timed out",
+  cancelled: "🚫 Cancelled",
+} as const;
+
+export function outcomeLine(decision: Decision): string {
+  const by = decision.decidedBy ? ` by ${escapeMrkdwn(decision.decidedBy)}` : "";
+  const via = decision.via && decision.via !== "timeout" ? ` via ${escapeMrkdwn(decision.via)}` : "";
+  const followed = decision.status === "timed_out" ? (decision.approved ? " (approved by default)" : " (not approved)") : "";
+  const comment = decision.comment ? `\n> ${escapeMrkdwn(clip(decision.comment, 500))}` : "";
+  return `*${OUTCOME[decision.status]}*${by}${via}${followed} · ${slackDate(decision.decidedAt)}${comment}`;
+}
+
+/** The original message once the approval is final: the summary, the outcome, and no buttons. */
+export function outcomeMessage(n: Notification, decision: Decision, maxFields: number): { text: string; blocks: Block[] } {
+  return {
+    text: `${OUTCOME[decision.status]}: ${n.approval.title}`,
+    blocks: [...summaryBlocks(n, maxFields), { type: "section", text: mrkdwn(outcomeLine(decision)) }],
+  };
+}
+
+export function rejectModal(title: string, metadata: string): Block {
+  return {
+    type: "modal",
+    callback_id: REJECT_CALLBACK_ID,
+    private_metadata: metadata,
+    title: plain("Reject", 24),
+    submit: plain("Reject", 24),
+    close: plain("Cancel", 24),
+    blocks: [
+      { type: "section", text: mrkdwn(`Reject *${escapeMrkdwn(clip(title, 200))}*?`) },
+      {
+        type: "input",
+        block_id: REASON_BLOCK_ID,
+        label: plain("Reason"),
+        hint: plain("The requester (and its agent) will see this."),
+        element: { type: "plain_text_input", action_id: REASON_BLOCK_ID, multiline: true, max_length: 2000 },
+      },
+    ],
+  };
+}

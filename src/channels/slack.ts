@@ -1,0 +1,295 @@
+/**
+ * Slack: a Block Kit message with Approve / Reject / Open in each reviewer's DM (or a team channel),
+ * reminders as thread replies, and the original message updated to show the outcome however it was
+ * decided. Button clicks arrive at `<mount>/slack/actions`, are signature-checked, mapped to a listed
+ * reviewer and recorded before Slack's 3-second deadline.
+ */
+import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from "@slack/web-api";
+import { z } from "zod";
+import type { Decision, JsonValue, Notification } from "../core/types.ts";
+import { AlreadyDecidedError, ApprovalError, NotAReviewerError } from "../errors.ts";
+import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
+import { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channel.ts";
+import {
+  ACTION_IDS,
+  outcomeLine,
+  outcomeMessage,
+  REASON_BLOCK_ID,
+  REJECT_CALLBACK_ID,
+  rejectModal,
+  reminderMessage,
+  requestMessage,
+  type ButtonValue,
+} from "./slack-blocks.ts";
+
+/** Options of {@link slackChannel}. */
+export interface SlackChannelOptions {
+  /** Bot token (`xoxb-…`) with chat:write, users:read, users:read.email and im:write. */
+  token: string;
+  /** The app's signing secret, to verify button clicks. */
+  signingSecret: string;
+  /** Slack's Web API base URL, passed to `WebClient`. @defaultValue `"https://slack.com/api/"` */
+  slackApiUrl?: string;
+  /** The channel's name, and its route: `<mount>/<name>/actions`. @defaultValue `"slack"` */
+  name?: string;
+  /** Payload fields shown in the message (Slack allows 10). @defaultValue `8` */
+  maxFields?: number;
+  /** Per Slack API call. @defaultValue `10_000` */
+  timeoutMs?: number;
+}
+
+/** Where a message goes: reviewer ids `slack:U…`/`slack:C…`/`slack:#name`, or an e-mail looked up in Slack. */
+const SLACK_PREFIX = "slack:";
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+const CACHE_MS = 60 * 60_000;
+/** Slack errors that retrying will not fix. */
+const PERMANENT = new Set([
+  "users_not_found",
+  "user_not_found",
+  "channel_not_found",
+  "not_in_channel",
+  "is_archived",
+  "account_inactive",
+  "invalid_auth",
+  "not_authed",
+  "missing_scope",
+  "cannot_dm_bot",
+]);
+
+const SILENT: SlackLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  setLevel() {},
+  getLevel: () => LogLevel.ERROR,
+  setName() {},
+};
+
+const receiptSchema = z.object({ channel: z.string(), ts: z.string() });
+const buttonValue = z.object({ a: z.string(), r: z.string() });
+const slackUser = z.object({ id: z.string(), username: z.string().optional(), name: z.string().optional(), team_id: z.string().optional() });
+const interaction = z.object({
+  type: z.string(),
+  user: slackUser,
+  trigger_id: z.string().optional(),
+  response_url: z.string().optional(),
+  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).optional(),
+  view: z
+    .object({
+      callback_id: z.string(),
+      private_metadata: z.string(),
+      state: z.object({ values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().nullish() }))) }),
+    })
+    .optional(),
+});
+type Interaction = z.infer<typeof interaction>;
+
+const json = (body: unknown, status = 200) => Response.json(body, { status });
+const ack = () => new Response(null, { status: 200 });
+
+/**
+ * @example
+ * createApprovals({ ..., channels: [
+ *   slackChannel({ token: process.env.SLACK_BOT_TOKEN, signingSecret: process.env.SLACK_SIGNING_SECRET }),
+ * ]});
+ * // Slack app → Interactivity → Request URL: https://app.example.com/approvals/slack/actions
+ */
+export function slackChannel(options: SlackChannelOptions): Channel {
+  const client = new WebClient(options.token, {
+    ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
+    logger: SILENT,
+    // Retries belong to the delivery job (with backoff and an audit event per attempt), not to the client.
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: options.timeoutMs ?? 10_000,
+  });
+  const maxFields = options.maxFields ?? 8;
+  const idsByEmail = new Map<string, { id: string; at: number }>();
+  const emailsById = new Map<string, { email: string | undefined; at: number }>();
+
+  async function userIdForEmail(email: string): Promise<string> {
+    const cached = idsByEmail.get(email.toLowerCase());
+    if (cached && Date.now() - cached.at < CACHE_MS) return cached.id;
+    const result = await client.users.lookupByEmail({ email });
+    const id = result.user?.id;
+    if (!id) throw new UndeliverableError(`Slack has no user with e-mail ${email}`);
+    idsByEmail.set(email.toLowerCase(), { id, at: Date.now() });
+    return id;
+  }
+
+  async function emailForUser(userId: string): Promise<string | undefined> {
+    const cached = emailsById.get(userId);
+    if (cached && Date.now() - cached.at < CACHE_MS) return cached.email;
+    const result = await client.users.info({ user: userId });
+    const email = result.user?.profile?.email;
+    emailsById.set(userId, { email, at: Date.now() });
+    return email;
+  }
+
+  async function destination(reviewer: string): Promise<string> {
+    if (reviewer.startsWith(SLACK_PREFIX)) return reviewer.slice(SLACK_PREFIX.length);
+    return userIdForEmail(reviewer);
+  }
+
+  async function call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const slackError = (error as { data?: { error?: string } }).data?.error;
+      if (code === ErrorCode.PlatformError && slackError && PERMANENT.has(slackError)) {
+        throw new UndeliverableError(`Slack refused: ${slackError}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async function post(notification: Notification): Promise<DeliveryReceipt> {
+    const channel = await destination(notification.reviewer);
+    const message = requestMessage(notification, maxFields);
+    const result = await client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+    if (!result.channel || !result.ts) throw new Error("Slack did not return the posted message's channel and ts");
+    return { ref: { channel: result.channel, ts: result.ts } };
+  }
+
+  async function send(notification: Notification): Promise<void | DeliveryReceipt> {
+    const thread = receiptSchema.safeParse(notification.thread);
+    return call(async () => {
+      switch (notification.kind) {
+        case "request":
+        case "escalation":
+          return post(notification);
+        case "reminder": {
+          if (!thread.success) return post(notification); // the first message never arrived: ask afresh
+          const message = reminderMessage(notification);
+          await client.chat.postMessage({ channel: thread.data.channel, thread_ts: thread.data.ts, text: message.text, blocks: message.blocks as never });
+          return undefined;
+        }
+        default: {
+          // The outcome replaces the original message, so its buttons cannot be used any more.
+          if (!thread.success || !notification.decision) return undefined;
+          const message = outcomeMessage(notification, notification.decision, maxFields);
+          await client.chat.update({ channel: thread.data.channel, ts: thread.data.ts, text: message.text, blocks: message.blocks as never });
+          return undefined;
+        }
+      }
+    });
+  }
+
+  /** The listed reviewer this Slack user acts as, if any. */
+  async function actingReviewer(user: Interaction["user"], listed: string): Promise<string | undefined> {
+    if (listed.startsWith(SLACK_PREFIX)) {
+      const target = listed.slice(SLACK_PREFIX.length);
+      if (target === user.id) return listed;
+      // A team channel as reviewer: anyone who can see its message acts for the team (recorded by name).
+      if (target.startsWith("#") || /^[CG][A-Z0-9]+$/.test(target)) return listed;
+      return undefined;
+    }
+    const email = await emailForUser(user.id);
+    return email && email.toLowerCase() === listed.toLowerCase() ? listed : undefined;
+  }
+
+  function respondLater(responseUrl: string | undefined, body: Record<string, unknown>): void {
+    if (!responseUrl) return;
+    fetch(responseUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).catch(() => {});
+  }
+
+  const finalState = (decision: Decision) => ({
+    replace_original: true,
+    text: outcomeLine(decision),
+    blocks: [{ type: "section", text: { type: "mrkdwn", text: outcomeLine(decision) } }],
+  });
+  const ephemeral = (text: string) => ({ response_type: "ephemeral", replace_original: false, text });
+
+  function context(user: Interaction["user"]): Record<string, JsonValue> {
+    return { slackUserId: user.id, slackUserName: user.username ?? user.name ?? "", slackTeamId: user.team_id ?? "" };
+  }
+
+  async function onClick(payload: Interaction, actions: ChannelActions): Promise<Response> {
+    const action = payload.actions?.[0];
+    if (!action || (action.action_id !== ACTION_IDS.approve && action.action_id !== ACTION_IDS.reject)) return ack();
+    const value = buttonValue.safeParse(safeJson(action.value));
+    if (!value.success) return json({ error: "unrecognised button value" }, 400);
+    const { a: approvalId, r: listed } = value.data satisfies ButtonValue;
+    const reviewer = await actingReviewer(payload.user, listed);
+    if (!reviewer) {
+      respondLater(payload.response_url, ephemeral("You are not a reviewer of this approval, so your click was not recorded."));
+      return ack();
+    }
+    const approval = await actions.get(approvalId);
+    if (approval.decision) {
+      respondLater(payload.response_url, finalState(approval.decision));
+      return ack();
+    }
+    if (action.action_id === ACTION_IDS.reject) {
+      const metadata = JSON.stringify({ a: approvalId, r: listed });
+      await client.views.open({ trigger_id: payload.trigger_id ?? "", view: rejectModal(approval.title, metadata) as never });
+      return ack();
+    }
+    try {
+      await actions.decide(approvalId, { reviewer, outcome: "approve", context: context(payload.user) });
+    } catch (error) {
+      if (error instanceof AlreadyDecidedError && error.data.decision) {
+        respondLater(payload.response_url, finalState(error.data.decision as Decision));
+      } else if (error instanceof ApprovalError) {
+        respondLater(payload.response_url, ephemeral(`Not recorded: ${error.message}`));
+      } else throw error;
+    }
+    return ack();
+  }
+
+  async function onRejectSubmitted(payload: Interaction, actions: ChannelActions): Promise<Response> {
+    const view = payload.view;
+    const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
+    if (!view || !metadata.success) return json({ error: "unrecognised view" }, 400);
+    const reason = view.state.values[REASON_BLOCK_ID]?.[REASON_BLOCK_ID]?.value?.trim() ?? "";
+    const refuse = (message: string) => json({ response_action: "errors", errors: { [REASON_BLOCK_ID]: message } });
+    if (!reason) return refuse("Please give a reason.");
+    const reviewer = await actingReviewer(payload.user, metadata.data.r);
+    if (!reviewer) return refuse("You are not a reviewer of this approval.");
+    try {
+      await actions.decide(metadata.data.a, { reviewer, outcome: "reject", comment: reason, context: context(payload.user) });
+    } catch (error) {
+      if (error instanceof AlreadyDecidedError || error instanceof NotAReviewerError) return refuse(error.message);
+      throw error;
+    }
+    return json({ response_action: "clear" });
+  }
+
+  return {
+    name: options.name ?? "slack",
+    accepts: (reviewer) => reviewer.startsWith(SLACK_PREFIX) || EMAIL.test(reviewer),
+    send,
+    async handleRequest({ path, request, body, actions }: InboundRequest): Promise<Response> {
+      if (path !== "actions") return json({ error: "not found" }, 404);
+      const signature = request.headers.get("x-slack-signature");
+      const check = verifySlackSignature({
+        signingSecret: options.signingSecret,
+        timestamp: request.headers.get("x-slack-request-timestamp"),
+        signature,
+        body,
+      });
+      if (!check.ok) return json({ error: `Slack signature refused: ${check.reason}` }, 401);
+      if (!(await actions.firstSighting(signature ?? "", 2 * SIGNATURE_TOLERANCE_MS))) {
+        return json({ error: "Slack signature refused: this request was already received (replay)" }, 401);
+      }
+      const form = new URLSearchParams(Buffer.from(body).toString("utf8"));
+      const payload = interaction.safeParse(safeJson(form.get("payload") ?? undefined));
+      if (!payload.success) return json({ error: "expected a Slack interaction payload" }, 400);
+      if (payload.data.type === "block_actions") return onClick(payload.data, actions);
+      if (payload.data.type === "view_submission" && payload.data.view?.callback_id === REJECT_CALLBACK_ID) {
+        return onRejectSubmitted(payload.data, actions);
+      }
+      return ack();
+    },
+  };
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
