@@ -5,7 +5,8 @@ create table :COUNTERSIGN_SCHEMA.approval (
   id uuid primary key,
   type text not null,
   title text not null,
-  payload jsonb not null,
+  -- json, not jsonb: the page shows the fields in the order the agent gave them
+  payload json not null,
   requested_by text not null,
   status text not null default 'pending'
     check (status in ('pending', 'approved', 'rejected', 'timed_out', 'cancelled')),

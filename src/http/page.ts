@@ -11,9 +11,9 @@ import { html, trusted, type SafeHtml } from "./html.ts";
 
 const STYLE = `
 :root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --text: #1b1f24; --muted: #5b6470; --line: #d9dde3;
-  --approve: #1a7f37; --reject: #c62828; --focus: #0b57d0; --note: #eef4ff; }
+  --approve: #1a7f37; --reject: #c62828; --on-action: #fff; --focus: #0b57d0; --note: #eef4ff; }
 @media (prefers-color-scheme: dark) { :root { --bg: #0f1216; --card: #171b21; --text: #e6e9ee; --muted: #9aa4b1;
-  --line: #2b323c; --approve: #3fb950; --reject: #ff6b6b; --focus: #8ab4f8; --note: #1c2533; } }
+  --line: #2b323c; --approve: #3fb950; --reject: #ff6b6b; --on-action: #0b0f14; --focus: #8ab4f8; --note: #1c2533; } }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--text); font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
@@ -34,7 +34,7 @@ label { display: block; font-weight: 600; margin-bottom: .35rem; }
 textarea { width: 100%; min-height: 5rem; padding: .6rem; border-radius: 8px; border: 1px solid var(--line);
   background: var(--bg); color: var(--text); font: inherit; }
 .actions { display: flex; flex-wrap: wrap; gap: .75rem; margin-top: 1rem; }
-button { flex: 1 1 10rem; min-height: 3rem; border-radius: 8px; border: 2px solid transparent; font: 600 1rem/1 inherit; color: #fff; cursor: pointer; }
+button { flex: 1 1 10rem; min-height: 3rem; border-radius: 8px; border: 2px solid transparent; font-family: inherit; font-size: 1.05rem; font-weight: 600; color: var(--on-action); cursor: pointer; }
 button.approve { background: var(--approve); } button.reject { background: var(--reject); }
 button.chosen { box-shadow: 0 0 0 3px var(--card), 0 0 0 5px var(--focus); }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
@@ -71,6 +71,9 @@ const dateFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeS
 const when = (date: Date) => html`<time datetime="${date.toISOString()}">${dateFormat.format(date)} UTC</time>`;
 
 function fieldValue(value: JsonValue): SafeHtml {
+  if (Array.isArray(value) && value.every((item) => item === null || typeof item !== "object")) {
+    return html`${value.map(String).join(", ")}`;
+  }
   if (value !== null && typeof value === "object") return html`<pre>${JSON.stringify(value, null, 2)}</pre>`;
   return html`${String(value)}`;
 }
@@ -155,7 +158,7 @@ ${model.notice ? html`<p class="note" role="status">${model.notice.text}</p>` : 
 <section class="card" aria-labelledby="title">
 <h1 id="title">${approval.title}</h1>
 <p class="meta">${approval.type} · asked by ${approval.requestedBy}</p>
-<p class="meta">${approval.status === "pending" ? html`Decide by ${when(approval.deadline)}${left > 0 ? ` (in ${formatDuration(left)})` : ""}` : html`Deadline was ${when(approval.deadline)}`}</p>
+<p class="meta">${approval.status === "pending" ? html`Decide by ${when(approval.deadline)}${left > 0 ? ` (in ${formatDuration(left >= 60_000 ? Math.round(left / 60_000) * 60_000 : left)})` : ""}` : html`Deadline was ${when(approval.deadline)}`}</p>
 ${stepLine(approval, step)}
 </section>
 <section class="card" aria-labelledby="details"><h2 id="details">Details</h2>${payloadBlock(approval.payload)}</section>
