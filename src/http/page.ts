@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { formatDuration } from "../core/duration.ts";
 import type { Eligibility } from "../core/reviewer-access.ts";
 import type { Approval, ApprovalStep, AuditEvent, JsonValue } from "../core/types.ts";
-import { html, trusted, type SafeHtml } from "./html.ts";
+import { html, trusted, type SafeHtml } from "../html.ts";
 
 const STYLE = `
 :root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --text: #1b1f24; --muted: #5b6470; --line: #d9dde3;

@@ -1,0 +1,175 @@
+/**
+ * E-mail through a nodemailer transport: multipart text + HTML, links to the approval page (which never
+ * decides on GET), and one thread per approval and reviewer: the first message's Message-ID is stable,
+ * and reminders and the outcome refer to it with In-Reply-To and References.
+ */
+import { createHash } from "node:crypto";
+import type { Decision, JsonValue, Notification } from "../core/types.ts";
+import { html, type SafeHtml } from "../html.ts";
+import { UndeliverableError, type Channel } from "./channel.ts";
+
+export interface EmailContent {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** The part of a nodemailer transport used here: `nodemailer.createTransport(...)` fits. */
+export interface MailTransport {
+  sendMail(message: {
+    from: string;
+    to: string;
+    subject: string;
+    text: string;
+    html: string;
+    messageId: string;
+    inReplyTo?: string;
+    references?: string[];
+    headers?: Record<string, string>;
+  }): Promise<unknown>;
+}
+
+/** Options of {@link emailChannel}. */
+export interface EmailChannelOptions {
+  transport: MailTransport;
+  /** The sender, e.g. `"Approvals <approvals@company.com>"`. */
+  from: string;
+  /** @defaultValue `"email"` */
+  name?: string;
+  /** Replace the rendering; `renderEmail` is the default, to wrap or reuse. */
+  render?: (notification: Notification) => EmailContent | Promise<EmailContent>;
+}
+
+const ADDRESS = /^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/;
+
+const dateFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+const when = (date: Date) => `${dateFormat.format(date)} UTC`;
+
+const OUTCOME_WORDS: Record<Decision["status"], string> = {
+  approved: "approved",
+  rejected: "rejected",
+  timed_out: "timed out",
+  cancelled: "cancelled",
+};
+
+function outcomeSentence(decision: Decision): string {
+  const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
+  const via = decision.via && decision.via !== "timeout" ? ` via ${decision.via}` : "";
+  const followed = decision.status === "timed_out" ? (decision.approved ? ", so it counts as approved" : ", so it does not go ahead") : "";
+  return `It was ${OUTCOME_WORDS[decision.status]}${by}${via} on ${when(decision.decidedAt)}${followed}.`;
+}
+
+function threadSubject(n: Notification): string {
+  return `Approval needed by ${when(n.approval.deadline)}: ${n.approval.title}`;
+}
+
+function fieldText(value: JsonValue): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function fields(payload: JsonValue): [string, string][] {
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return [["details", JSON.stringify(payload)]];
+  return Object.entries(payload).map(([key, value]) => [key, fieldText(value)]);
+}
+
+const button = (href: string, label: string, color: string) =>
+  html`<a href="${href}" style="display:inline-block;padding:12px 22px;margin:4px 8px 4px 0;border-radius:8px;background:${color};color:#ffffff;font-weight:600;text-decoration:none">${label}</a>`;
+
+/** The default rendering: what is asked, by whom, by when; the details; and the links. */
+export function renderEmail(n: Notification): EmailContent {
+  const { approval, decision } = n;
+  const asks = n.kind === "request" || n.kind === "escalation" || n.kind === "reminder";
+  const lead =
+    n.kind === "reminder"
+      ? "Reminder: this approval is still waiting for you."
+      : n.kind === "escalation"
+        ? "This approval was escalated to you because it has not been decided yet."
+        : decision
+          ? outcomeSentence(decision)
+          : `${approval.requestedBy} asks for your approval.`;
+  const subject = decision
+    ? `Re: ${threadSubject(n)} (${OUTCOME_WORDS[decision.status]})`
+    : n.kind === "reminder"
+      ? `Re: ${threadSubject(n)}`
+      : threadSubject(n);
+  const rows = fields(approval.payload);
+  const step = approval.step.count > 1 ? `Step ${approval.step.index + 1} of ${approval.step.count}: ${approval.step.name}` : "";
+  const text = [
+    lead,
+    "",
+    approval.title,
+    `Asked by: ${approval.requestedBy}`,
+    `Decide by: ${when(approval.deadline)}`,
+    ...(step ? [step] : []),
+    "",
+    ...rows.map(([key, value]) => `${key}: ${value}`),
+    "",
+    ...(decision?.comment ? [`Comment: ${decision.comment}`, ""] : []),
+    asks ? `Review and decide: ${n.links.view}` : `Details: ${n.links.view}`,
+    "",
+    "Opening the link does not decide anything; you decide on the page.",
+  ].join("\n");
+  const body: SafeHtml = html`<!doctype html><html><body style="margin:0;padding:0;background:#f6f7f9">
+<div style="max-width:560px;margin:0 auto;padding:16px;font:16px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1b1f24">
+<p style="margin:0 0 12px">${lead}</p>
+<div style="background:#ffffff;border:1px solid #d9dde3;border-radius:12px;padding:16px">
+<h1 style="font-size:20px;line-height:1.3;margin:0 0 4px">${approval.title}</h1>
+<p style="margin:0;color:#5b6470;font-size:14px">Asked by ${approval.requestedBy} · decide by ${when(approval.deadline)}</p>
+${step ? html`<p style="margin:0;color:#5b6470;font-size:14px">${step}</p>` : ""}
+<table role="presentation" style="margin-top:12px;border-collapse:collapse;width:100%">${rows.map(
+    ([key, value]) =>
+      html`<tr><td style="padding:4px 12px 4px 0;color:#5b6470;vertical-align:top;word-break:break-word">${key}</td><td style="padding:4px 0;word-break:break-word">${value}</td></tr>`,
+  )}</table>
+${decision?.comment ? html`<p style="margin:12px 0 0">“${decision.comment}”</p>` : ""}
+</div>
+<p style="margin:16px 0 4px">${
+    asks
+      ? [button(n.links.approve, "Approve…", "#1a7f37"), button(n.links.reject, "Reject…", "#c62828"), button(n.links.view, "Open", "#0b57d0")]
+      : button(n.links.view, "See the approval", "#0b57d0")
+  }</p>
+<p style="color:#5b6470;font-size:13px">Opening a link does not decide anything; you confirm on the page.</p>
+</div></body></html>`;
+  return { subject, text, html: body.value };
+}
+
+/**
+ * @example
+ * emailChannel({ transport: nodemailer.createTransport(process.env.SMTP_URL), from: "approvals@company.com" })
+ */
+export function emailChannel(options: EmailChannelOptions): Channel {
+  const domain = /@([^>\s]+)>?\s*$/.exec(options.from)?.[1] ?? "countersign.invalid";
+  const render = options.render ?? renderEmail;
+  const id = (n: Notification, suffix: string) => {
+    const reviewer = createHash("sha256").update(n.reviewer).digest("hex").slice(0, 16);
+    return `<countersign.${n.approval.id}.${reviewer}${suffix}@${domain}>`;
+  };
+  return {
+    name: options.name ?? "email",
+    accepts: (reviewer) => ADDRESS.test(reviewer),
+    async send(n) {
+      const root = id(n, "");
+      // A reviewer's first ask (request or escalation) starts the thread; everything after refers to it.
+      const first = n.kind === "request" || n.kind === "escalation";
+      const content = await render(n);
+      try {
+        await options.transport.sendMail({
+          from: options.from,
+          to: n.reviewer,
+          subject: content.subject,
+          text: content.text,
+          html: content.html,
+          messageId: first ? root : id(n, `.${n.key.split(":").slice(1).join(".")}`),
+          ...(first ? {} : { inReplyTo: root, references: [root] }),
+          headers: { "X-Countersign-Approval": n.approval.id, "X-Countersign-Kind": n.kind },
+        });
+      } catch (error) {
+        // 5xx from the server is a permanent refusal (say, an unknown mailbox); anything else may pass.
+        const code = (error as { responseCode?: number }).responseCode;
+        if (code !== undefined && code >= 500 && code < 600) {
+          throw new UndeliverableError(`the mail server refused: ${(error as Error).message}`, { cause: error });
+        }
+        throw error;
+      }
+    },
+  };
+}
