@@ -6,6 +6,7 @@ export type { NodeHandler } from "./http/node.ts";
 export { consoleChannel, type ConsoleChannelOptions } from "./channels/console.ts";
 export { slackChannel, type SlackChannelOptions } from "./channels/slack.ts";
 export { emailChannel, renderEmail, type EmailChannelOptions, type EmailContent, type MailTransport } from "./channels/email.ts";
+export { webhookChannel, type WebhookChannelOptions } from "./channels/webhook.ts";
 export { verifyWebhook } from "./security/signatures.ts";
 export type {
   Approval,
