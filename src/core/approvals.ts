@@ -1,4 +1,5 @@
 import { run, type Runner } from "graphile-worker";
+import { sql } from "kysely";
 import pg from "pg";
 import { resolveOptions, type ApprovalsOptions, type ResolvedOptions } from "../config.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, ValidationError, WaitTimeoutError } from "../errors.ts";
@@ -7,13 +8,13 @@ import { toNodeHandler, type NodeHandler } from "../http/node.ts";
 import { createTaskList } from "../scheduler/tasks.ts";
 import { toWorkerLogger } from "../scheduler/worker-logger.ts";
 import { listApprovalIds, loadApproval, loadApprovals } from "../store/approval-store.ts";
-import { createDatabase, type Database, type WriteOptions } from "../store/connection.ts";
+import { createDatabase, type WriteOptions } from "../store/connection.ts";
 import { listEvents } from "../store/event-store.ts";
 import { checkSchema, migrate, migrationSql } from "../store/migrate.ts";
 import { toDecision } from "../store/rows.ts";
 import { parseInput } from "../validation.ts";
 import { ChangeListener } from "./change-listener.ts";
-import { cancel, decide, requestApproval, type EngineContext } from "./engine.ts";
+import { cancel, decide, fireTimeout, requestApproval, type EngineContext } from "./engine.ts";
 import {
   approvalId,
   cancelSchema,
@@ -155,7 +156,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       parseInput(approvalId, id, "approval id");
       const { timeout, signal } = parseInput(waitSchema, waitOptions, "waitForDecision options");
       if (stopped) throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped.");
-      return waitForDecision(database, listener, waits, id, timeout, signal);
+      return waitForDecision(ctx, listener, waits, id, timeout, signal);
     },
 
     migrationSql: () => migrationSql({ schema: resolved.schema }),
@@ -205,14 +206,18 @@ async function startRunner(ctx: EngineContext, pool: pg.Pool): Promise<Runner> {
   return runner;
 }
 
+/** The longest delay a Node timer accepts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function waitForDecision(
-  database: Database,
+  ctx: EngineContext,
   listener: ChangeListener,
   waits: Set<(error: Error) => void>,
   id: string,
   timeoutMs: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<Decision> {
+  const { database } = ctx;
   return new Promise<Decision>((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
@@ -221,6 +226,7 @@ function waitForDecision(
       settled = true;
       unsubscribe();
       clearTimeout(timer);
+      clearTimeout(deadlineTimer);
       signal?.removeEventListener("abort", onAbort);
       waits.delete(end);
       if ("decision" in outcome) resolve(outcome.decision);
@@ -228,15 +234,28 @@ function waitForDecision(
     };
     const end = (error: Error) => settle({ error });
     const onAbort = () => settle({ error: signal?.reason });
+    let deadlineTimer: NodeJS.Timeout | undefined;
     const check = () => {
       database
-        .read((db) => db.selectFrom("approval").selectAll().where("id", "=", id).executeTakeFirst())
+        .read((db) =>
+          db
+            .selectFrom("approval")
+            .selectAll()
+            .select(sql<Date>`statement_timestamp()`.as("db_now"))
+            .where("id", "=", id)
+            .executeTakeFirst(),
+        )
         .then((row) => {
-          if (!row) settle({ error: new NotFoundError(`Approval ${id}`, { approvalId: id }) });
-          else {
-            const decision = toDecision(row);
-            if (decision) settle({ decision });
-          }
+          if (!row) return settle({ error: new NotFoundError(`Approval ${id}`, { approvalId: id }) });
+          const decision = toDecision(row);
+          if (decision) return settle({ decision });
+          // Enforce the deadline from here too, so a wait ends on time even when no worker is running.
+          clearTimeout(deadlineTimer);
+          const untilDeadline = Math.max(0, row.deadline.getTime() - row.db_now.getTime()) + 50;
+          deadlineTimer =
+            untilDeadline > MAX_TIMER_MS
+              ? setTimeout(check, MAX_TIMER_MS) // beyond what a Node timer holds: look again later
+              : setTimeout(() => fireTimeout(ctx, id).catch((error: unknown) => settle({ error })), untilDeadline);
         })
         .catch((error: unknown) => settle({ error }));
     };

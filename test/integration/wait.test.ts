@@ -71,6 +71,12 @@ describe("waitForDecision", () => {
     expect((await bed.approvals.get(id)).status).toBe("pending");
   });
 
+  it("ends at the deadline, by the database's clock, even with no worker running anywhere", async () => {
+    const { id } = await bed.approvals.requestApproval({ ...request, timeout: { after: "500ms", action: "approve" } });
+    const decision = await bed.create().waitForDecision(id);
+    expect(decision).toMatchObject({ status: "timed_out", approved: true, via: "timeout" });
+  });
+
   it("stops waiting when its AbortSignal fires", async () => {
     const { id } = await bed.approvals.requestApproval(request);
     const controller = new AbortController();

@@ -11,8 +11,8 @@ export interface Child {
 }
 
 /** Runs a TypeScript file in a real Node process (the same Node as the tests, which strips types). */
-export function runScript(path: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, [path], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function runScript(path: string, env: Record<string, string>, args: string[] = []): Child {
+  const child = spawn(process.execPath, [path, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const lines: Record<string, unknown>[] = [];
   const waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
   let stderr = "";
@@ -49,4 +49,17 @@ export function runScript(path: string, env: Record<string, string>): Child {
       });
     },
   };
+}
+
+/** Runs a command to completion and returns what it printed and its exit code. */
+export function runToEnd(path: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }

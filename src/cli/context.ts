@@ -1,0 +1,118 @@
+/** What every CLI command shares: connection options, the approvals service, output and exit codes. */
+import { randomBytes } from "node:crypto";
+import { styleText } from "node:util";
+import { Command, Option } from "commander";
+import { createApprovals, type Approvals } from "../core/approvals.ts";
+import type { ApprovalsOptions } from "../config.ts";
+import { formatDuration } from "../core/duration.ts";
+import type { Approval, Decision } from "../core/types.ts";
+
+/** Exit codes: 0 ok (or approved), 1 error, 2 usage; `wait` adds 3 rejected, 4 not approved, 5 still pending. */
+export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, REJECTED: 3, NOT_APPROVED: 4, STILL_PENDING: 5 } as const;
+
+/** A usage mistake (exit 2), as opposed to a failure (exit 1). */
+export class UsageError extends Error {}
+
+export interface ConnectionOptions {
+  databaseUrl?: string;
+  schema: string;
+  secret?: string;
+  publicUrl?: string;
+  json?: boolean;
+}
+
+/** Adds the options every command takes. */
+export function withConnection(command: Command): Command {
+  return command
+    .addOption(new Option("--database-url <url>", "PostgreSQL connection string").env("DATABASE_URL"))
+    .addOption(new Option("--schema <name>", "countersign's schema").env("COUNTERSIGN_SCHEMA").default("countersign"));
+}
+
+export function withSecret(command: Command): Command {
+  return command
+    .addOption(new Option("--secret <secret>", "the secret your app passes to createApprovals").env("COUNTERSIGN_SECRET"))
+    .addOption(new Option("--public-url <url>", "where your app mounts the HTTP handler").env("COUNTERSIGN_PUBLIC_URL"));
+}
+
+/**
+ * The approvals service for a command. Commands that never build links or tokens get placeholders for
+ * the secret and public URL; `request` and `worker` need the real ones.
+ */
+export function open(options: ConnectionOptions, extra: Partial<ApprovalsOptions> = {}, needs: { secret?: boolean } = {}): Approvals {
+  if (!options.databaseUrl) throw new UsageError("no database: pass --database-url or set DATABASE_URL");
+  if (needs.secret && !options.secret) {
+    throw new UsageError("no secret: pass --secret or set COUNTERSIGN_SECRET (the same secret your app uses)");
+  }
+  return createApprovals({
+    connectionString: options.databaseUrl,
+    schema: options.schema,
+    secret: options.secret ?? randomBytes(32).toString("hex"),
+    publicUrl: options.publicUrl ?? "http://localhost/approvals",
+    ...extra,
+  });
+}
+
+/** Data goes to stdout; messages to stderr. Colours only on a TTY and never with NO_COLOR. */
+export const out = (text: string) => void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+export const say = (text: string) => void process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
+export const json = (value: unknown) => out(JSON.stringify(value));
+
+type Style = Parameters<typeof styleText>[0];
+export const paint = (style: Style, text: string, stream: NodeJS.WriteStream = process.stdout) => styleText(style, text, { stream });
+
+const STATUS_STYLE: Record<Approval["status"], Style> = {
+  pending: "yellow",
+  approved: "green",
+  rejected: "red",
+  timed_out: "magenta",
+  cancelled: "gray",
+};
+export const status = (value: Approval["status"]) => paint(STATUS_STYLE[value], value.replace("_", " "));
+
+export function relative(date: Date, now = new Date()): string {
+  const ms = date.getTime() - now.getTime();
+  const text = formatDuration(Math.abs(ms) >= 60_000 ? Math.round(Math.abs(ms) / 60_000) * 60_000 : Math.abs(ms));
+  return ms >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+const visibleLength = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "").length;
+
+/** A plain aligned table; cells may carry colour codes. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => visibleLength(row[i] ?? ""))));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - visibleLength(cell))))
+      .join("  ")
+      .trimEnd();
+  return [line(headers.map((h) => paint("bold", h))), ...rows.map(line)].join("\n");
+}
+
+export const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** Reviewers the current step is waiting on. */
+export function waitingOn(approval: Approval): string[] {
+  const step = approval.steps[approval.currentStep];
+  return step?.reviewers.filter((r) => r.active && !r.vote).map((r) => r.reviewer) ?? [];
+}
+
+export function decisionLine(decision: Decision): string {
+  const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
+  const via = decision.via ? ` via ${decision.via}` : "";
+  const comment = decision.comment ? `: ${decision.comment}` : "";
+  return `${status(decision.status)}${by}${via} at ${decision.decidedAt.toISOString()}${comment}`;
+}
+
+export function exitCodeFor(decision: Decision): number {
+  if (decision.approved) return EXIT.OK;
+  return decision.status === "rejected" ? EXIT.REJECTED : EXIT.NOT_APPROVED;
+}
+
+/** Runs a command body with an approvals instance that is always stopped afterwards. */
+export async function using<T>(approvals: Approvals, work: (approvals: Approvals) => Promise<T>): Promise<T> {
+  try {
+    return await work(approvals);
+  } finally {
+    await approvals.stop();
+  }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/** The `countersign` command. Exit codes: 0 ok, 1 error, 2 usage; `wait`/`request --wait` add 3, 4, 5. */
+import { Command, CommanderError } from "commander";
+import { ApprovalError } from "../errors.ts";
+import { EXIT, say, UsageError } from "./context.ts";
+import { registerDecide } from "./decide.ts";
+import { registerMigrate } from "./migrate.ts";
+import { registerPending } from "./pending.ts";
+import { registerRequest } from "./request.ts";
+import { registerShow } from "./show.ts";
+import { registerWait } from "./wait.ts";
+import { registerWatch } from "./watch.ts";
+import { registerWorker } from "./worker.ts";
+
+const program = new Command("countersign")
+  .description("Human approvals for AI agents, from the terminal.")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride();
+for (const register of [registerPending, registerShow, registerDecide, registerRequest, registerWait, registerWatch, registerMigrate, registerWorker]) {
+  register(program);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Commander has already printed its message; help and version are not errors.
+    process.exitCode = error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  } else if (error instanceof UsageError) {
+    say(`countersign: ${error.message}`);
+    process.exitCode = EXIT.USAGE;
+  } else if (error instanceof ApprovalError) {
+    say(`countersign: ${error.message}`);
+    process.exitCode = EXIT.ERROR;
+  } else {
+    say(`countersign: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = EXIT.ERROR;
+  }
+}

@@ -1,0 +1,43 @@
+import type { Command } from "commander";
+import pg from "pg";
+import { ChangeListener } from "../core/change-listener.ts";
+import { SILENT_LOGGER } from "../logger.ts";
+import { json, open, out, paint, say, UsageError, withConnection, type ConnectionOptions } from "./context.ts";
+import { allPending, pendingTable } from "./pending.ts";
+
+export function registerWatch(program: Command): void {
+  withConnection(program.command("watch"))
+    .description("a live list of pending approvals (updates as they change); Ctrl-C to stop")
+    .option("--json", "print each change as a JSON line")
+    .action(async (options: ConnectionOptions) => {
+      if (!options.databaseUrl) throw new UsageError("no database: pass --database-url or set DATABASE_URL");
+      const approvals = open(options);
+      const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
+      pool.on("error", () => {});
+      const listener = new ChangeListener(pool, options.schema, SILENT_LOGGER);
+      const live = process.stdout.isTTY && !options.json;
+      let drawing = Promise.resolve();
+      const redraw = () => {
+        drawing = drawing.then(async () => {
+          const items = await allPending(approvals);
+          const header = paint("bold", `Pending approvals: ${items.length} (live, updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)`);
+          process.stdout.write("\x1b[2J\x1b[H");
+          out(`${header}\n\n${items.length ? pendingTable(items) : "Nothing is waiting."}`);
+        });
+      };
+      listener.subscribe("*", {
+        onListening: () => (live ? redraw() : say("Watching for changes…")),
+        onChange: (change) => {
+          if (live) return redraw();
+          if (options.json) return json({ ...change, at: new Date().toISOString() });
+          void approvals.get(change.id).then((a) => out(`${new Date().toISOString()}  ${a.id}  ${a.status.padEnd(9)}  ${a.title}`));
+        },
+      });
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await listener.stop();
+      await Promise.all([pool.end(), approvals.stop()]);
+    });
+}
