@@ -17,6 +17,8 @@ import pg from "pg";
 
 export interface RunningPostgres {
   url: string;
+  /** Where the data lives (removed by stop), for an embedded server. */
+  folder?: string;
   stop(): Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export async function startEmbeddedPostgres(
     await admin.end();
     return {
       url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
+      folder,
       async stop() {
         process.off("exit", killOnExit);
         await cleanup();
