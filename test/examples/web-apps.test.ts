@@ -1,0 +1,67 @@
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { runScript } from "../support/child-process.ts";
+import { freePort } from "../support/embedded-postgres.ts";
+import { readJson, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+
+const bed = useTestBed("ex_web");
+const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}/main.ts`, import.meta.url));
+
+async function approveThroughThePage(app: ReturnType<typeof runScript>) {
+  const line = await app.next((l) => /review: +http/.test(String(l.text)));
+  const link = /review: +(\S+)/.exec(String(line.text))?.[1] ?? "";
+  expect((await fetch(link)).status).toBe(200);
+  const answer = await fetch(link, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: "decision=approve&comment=fine",
+  });
+  expect(answer.status).toBe(200);
+}
+
+describe("examples/express and examples/fastify", () => {
+  it("express: a refund and its approval are created together, approved on the mounted page, then issued", async () => {
+    const port = await freePort();
+    const app = runScript(example("express"), { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: String(port) });
+    try {
+      await app.next((l) => String(l.text).startsWith("Listening on"));
+      const created = await fetch(`http://127.0.0.1:${port}/refunds`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ order: "A-1001", amount: 250 }),
+      });
+      expect(created.status).toBe(202);
+      const { refund, approvalId } = await readJson(created);
+      await approveThroughThePage(app);
+      await app.next((l) => l.text === `Refund ${refund} issued after approval by support-lead@company.com`);
+      const state = await readJson(await fetch(`http://127.0.0.1:${port}/refunds/${refund}`));
+      expect(state.refund.issued_at).not.toBeNull();
+      expect(state.approval).toMatchObject({ status: "approved", decision: { id: approvalId, comment: "fine", via: "http" } });
+    } finally {
+      app.process.kill("SIGTERM");
+    }
+    expect((await app.exited).code).toBe(0);
+  });
+
+  it("fastify: a deploy waits for the on-call SRE, approved on the registered plugin's page", async () => {
+    const port = await freePort();
+    const app = runScript(example("fastify"), { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: String(port) });
+    try {
+      await app.next((l) => String(l.text).startsWith("Listening on"));
+      const created = await fetch(`http://127.0.0.1:${port}/deploys`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ service: "billing", version: "2.4.0" }),
+      });
+      expect(created.status).toBe(202);
+      const { approvalId } = await readJson(created);
+      expect((await readJson(await fetch(`http://127.0.0.1:${port}/deploys/${approvalId}`))).status).toBe("pending");
+      await approveThroughThePage(app);
+      await app.next((l) => l.text === "Deploying billing 2.4.0 (approved by sre-oncall@company.com)");
+      expect((await readJson(await fetch(`http://127.0.0.1:${port}/deploys/${approvalId}`))).status).toBe("approved");
+    } finally {
+      app.process.kill("SIGTERM");
+    }
+    expect((await app.exited).code).toBe(0);
+  });
+});
