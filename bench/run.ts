@@ -6,9 +6,10 @@
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { benchDatabase } from "./database.ts";
+import { benchHttpPage } from "./http-page.ts";
 import { benchWakeLatency } from "./wake-latency.ts";
 
-const benchmarks = [benchWakeLatency];
+const benchmarks = [benchWakeLatency, benchHttpPage];
 
 const database = await benchDatabase();
 const sections: string[] = [

@@ -95,7 +95,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
   const get = async (id: string): Promise<Approval> => {
     parseInput(approvalId, id, "approval id");
-    const approval = await database.read((db) => loadApproval(db, id));
+    const approval = await database.run((db) => loadApproval(db, id));
     if (!approval) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
     return approval;
   };
@@ -136,7 +136,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
     async list(query = {}) {
       const { cursor, ...filter } = parseInput(listSchema, query, "list query");
-      return database.read(async (db) => {
+      return database.run(async (db) => {
         const rows = await listApprovalIds(db, { ...filter, limit: filter.limit + 1, after: cursor ? decodeCursor(cursor) : undefined });
         const page = rows.slice(0, filter.limit);
         const last = page.at(-1);
@@ -149,7 +149,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
     async events(id) {
       await get(id);
-      return database.read((db) => listEvents(db, id));
+      return database.run((db) => listEvents(db, id));
     },
 
     async waitForDecision(id, waitOptions = {}) {
@@ -166,7 +166,6 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const handler = createFetchHandler({
     ctx,
     get: approvals.get,
-    events: approvals.events,
     decide: (id, input) => approvals.decide(id, input),
   });
   const nodeHandler = toNodeHandler(handler);
@@ -237,7 +236,7 @@ function waitForDecision(
     let deadlineTimer: NodeJS.Timeout | undefined;
     const check = () => {
       database
-        .read((db) =>
+        .run((db) =>
           db
             .selectFrom("approval")
             .selectAll()

@@ -123,7 +123,7 @@ async function recordAttempt(
 
 /** True when every channel that could reach this reviewer failed for good on this round, and none delivered. */
 async function unreachable(ctx: EngineContext, target: DeliverPayload): Promise<boolean> {
-  const outcomes = await ctx.database.read((db) => deliveryOutcomes(db, target.approvalId, target.round, target.reviewer));
+  const outcomes = await ctx.database.run((db) => deliveryOutcomes(db, target.approvalId, target.round, target.reviewer));
   if (outcomes.delivered.length > 0) return false;
   return channelsFor(ctx, target.reviewer).every((channel) => outcomes.failedForGood.includes(channel.name));
 }
@@ -149,7 +149,7 @@ async function escalateNow(ctx: EngineContext, approvalId: string, position: num
 
 /** The notification for one reviewer on one channel, or undefined when it no longer makes sense to send. */
 async function buildNotification(ctx: EngineContext, target: DeliverPayload, attempt: number): Promise<Notification | undefined> {
-  const { approval, token, thread } = await ctx.database.read(async (db) => ({
+  const { approval, token, thread } = await ctx.database.run(async (db) => ({
     approval: await loadApproval(db, target.approvalId),
     token: await findToken(db, target.approvalId, target.reviewer),
     thread: await firstReceipt(db, target.approvalId, target.reviewer, target.channel),

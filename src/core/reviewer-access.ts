@@ -11,7 +11,7 @@ import type { Approval, JsonValue } from "./types.ts";
  */
 export async function reviewerForToken(ctx: EngineContext, token: string): Promise<{ approvalId: string; reviewer: string } | undefined> {
   if (!isWellFormedToken(token)) return undefined;
-  const row = await ctx.database.read((db) => findTokenByHash(db, hashToken(token)));
+  const row = await ctx.database.run((db) => findTokenByHash(db, hashToken(token)));
   if (!row || row.expired || !tokenMatches(token, row.token_hash)) return undefined;
   return { approvalId: row.approval_id, reviewer: row.reviewer };
 }
@@ -38,7 +38,7 @@ export function eligibility(approval: Approval, reviewer: string): Eligibility {
 }
 
 export async function recordView(ctx: EngineContext, approvalId: string, reviewer: string, context: Record<string, JsonValue>) {
-  await ctx.database.transaction((db) =>
+  await ctx.database.run((db) =>
     appendEvents(db, [{ approval_id: approvalId, type: "viewed", actor: reviewer, channel: "http", data: context }]),
   );
 }

@@ -13,19 +13,18 @@ import { z } from "zod";
 import type { Channel } from "../channels/channel.ts";
 import type { EngineContext } from "../core/engine.ts";
 import { eligibility, recordView, reviewerForToken } from "../core/reviewer-access.ts";
-import type { Approval, AuditEvent, JsonValue } from "../core/types.ts";
+import type { Approval, JsonValue } from "../core/types.ts";
 import { AlreadyDecidedError, NotAReviewerError } from "../errors.ts";
-import { firstSighting } from "../store/event-store.ts";
+import { firstSighting, listEvents } from "../store/event-store.ts";
 import { parseInput } from "../validation.ts";
 import { mediaType, parseFields, readBody } from "./body.ts";
 import { errorResponse, HttpError, type ResponseFormat } from "./errors.ts";
-import { PAGE_HEADERS, renderApprovalPage } from "./page.ts";
+import { HISTORY_TYPES, PAGE_HEADERS, renderApprovalPage } from "./page.ts";
 
 /** What the handler needs from the approvals service. */
 export interface HandlerServices {
   ctx: EngineContext;
   get(id: string): Promise<Approval>;
-  events(id: string): Promise<AuditEvent[]>;
   decide(
     id: string,
     input: { reviewer: string; outcome: "approve" | "reject"; comment?: string; via: string; context?: Record<string, JsonValue> },
@@ -79,7 +78,7 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
   async function health(request: Request): Promise<Response> {
     if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET, HEAD");
     try {
-      await ctx.database.read((db) => sql`select 1`.execute(db));
+      await ctx.database.run((db) => sql`select 1`.execute(db));
       return Response.json({ status: "ok" }, { headers: { "cache-control": "no-store" } });
     } catch (error) {
       logger.warn({ error: String(error) }, "countersign: health check failed");
@@ -148,7 +147,7 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
     const page = renderApprovalPage({
       approval,
       reviewer: view.reviewer,
-      history: await services.events(view.approvalId),
+      history: await ctx.database.run((db) => listEvents(db, view.approvalId, HISTORY_TYPES)),
       eligibility: canDecide,
       preselect: view.preselect,
       notice: view.notice ? { text: view.notice } : undefined,

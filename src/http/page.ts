@@ -87,7 +87,10 @@ function payloadBlock(payload: JsonValue): SafeHtml {
   return html`<pre>${JSON.stringify(payload, null, 2)}</pre>`;
 }
 
-const HISTORY: Partial<Record<AuditEvent["type"], (e: AuditEvent) => SafeHtml>> = {
+/** The events the page's history shows (views and deliveries would drown the decisions). */
+export const HISTORY_TYPES = ["requested", "reminded", "escalated", "approved", "rejected", "step_passed", "timed_out", "cancelled"] as const;
+
+const HISTORY: Record<(typeof HISTORY_TYPES)[number], (e: AuditEvent) => SafeHtml> = {
   requested: (e) => html`Requested by ${e.actor}`,
   reminded: () => html`Reminder sent`,
   escalated: (e) => html`Escalated to ${Array.isArray(e.data.reviewers) ? e.data.reviewers.join(", ") : "the next level"}`,
@@ -100,7 +103,7 @@ const HISTORY: Partial<Record<AuditEvent["type"], (e: AuditEvent) => SafeHtml>> 
 
 function historyBlock(events: AuditEvent[]): SafeHtml {
   const items = events.flatMap((event) => {
-    const describe = HISTORY[event.type];
+    const describe = HISTORY[event.type as (typeof HISTORY_TYPES)[number]];
     return describe ? [html`<li>${when(event.at)} — ${describe(event)}</li>`] : [];
   });
   return html`<section class="card" aria-labelledby="history"><h2 id="history">History</h2><ol>${items}</ol></section>`;

@@ -5,7 +5,8 @@ import type { Approval } from "../core/types.ts";
 import type { Db } from "./connection.ts";
 import type { InsertObject, UpdateObject } from "kysely";
 import type { ApprovalRow, CountersignDatabase, StepRow } from "./database.ts";
-import { toApproval } from "./rows.ts";
+import { jsonArrayFrom } from "kysely/helpers/postgres";
+import { stepFromJson, toApproval, voteFromJson } from "./rows.ts";
 
 export type LockedApproval = ApprovalRow & { db_now: Date };
 
@@ -216,20 +217,25 @@ export async function findTokenByHash(db: Db, tokenHash: Buffer) {
     .executeTakeFirst();
 }
 
-/** Whole approvals (steps, reviewers, votes) for the given ids, in the order given. */
+/** Whole approvals (steps, reviewers, votes) for the given ids, in the order given: one query. */
 export async function loadApprovals(db: Db, ids: string[]): Promise<Approval[]> {
   if (ids.length === 0) return [];
-  // One after another: inside a transaction they share one connection, where pg forbids overlapping queries.
-  const rows = await db.selectFrom("approval").selectAll().where("id", "in", ids).execute();
-  const steps = await db.selectFrom("step").selectAll().where("approval_id", "in", ids).execute();
-  const reviewers = await db.selectFrom("reviewer").selectAll().where("approval_id", "in", ids).execute();
-  const votes = await db.selectFrom("vote").selectAll().where("approval_id", "in", ids).execute();
+  const rows = await db
+    .selectFrom("approval")
+    .selectAll("approval")
+    .select((eb) => [
+      jsonArrayFrom(eb.selectFrom("step").selectAll("step").whereRef("step.approval_id", "=", "approval.id")).as("steps"),
+      jsonArrayFrom(eb.selectFrom("reviewer").selectAll("reviewer").whereRef("reviewer.approval_id", "=", "approval.id")).as("reviewers"),
+      jsonArrayFrom(eb.selectFrom("vote").selectAll("vote").whereRef("vote.approval_id", "=", "approval.id")).as("votes"),
+    ])
+    .where("approval.id", "in", ids)
+    .execute();
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => {
     const row = byId.get(id);
     if (!row) return [];
-    const mine = <T extends { approval_id: string }>(list: T[]) => list.filter((item) => item.approval_id === id);
-    return [toApproval(row, mine(steps), mine(reviewers), mine(votes))];
+    const { steps, reviewers, votes, ...approval } = row;
+    return [toApproval(approval, steps.map(stepFromJson), reviewers, votes.map(voteFromJson))];
   });
 }
 

@@ -25,8 +25,8 @@ export interface Database {
   readonly workerSchema: string;
   /** Runs `work` as one transaction: the host's when given, else a new one. */
   transaction<T>(work: (db: Db) => Promise<T>, host?: HostDb): Promise<T>;
-  /** Runs a read outside any transaction. */
-  read<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /** Runs work outside an explicit transaction: reads, or a single statement (atomic by itself). */
+  run<T>(work: (db: Db) => Promise<T>): Promise<T>;
 }
 
 export function createDatabase(pool: pg.Pool, schema: string, workerSchema: string): Database {
@@ -42,7 +42,7 @@ export function createDatabase(pool: pg.Pool, schema: string, workerSchema: stri
         if (scoped.isTransaction || (!isKysely(host) && (await insideTransactionBlock(host)))) return work(scoped);
         return scoped.transaction().execute(work);
       }),
-    read: (work) => translateErrors(() => work(db)),
+    run: (work) => translateErrors(() => work(db)),
   };
 }
 

@@ -1,6 +1,6 @@
 /** The append-only audit trail. The database refuses UPDATE and DELETE on it (see sql/000001_init.sql). */
 import { sql } from "kysely";
-import type { AuditEvent, JsonValue } from "../core/types.ts";
+import type { AuditEvent, EventType, JsonValue } from "../core/types.ts";
 import type { Db } from "./connection.ts";
 import type { NewEvent } from "./database.ts";
 import { toEvent } from "./rows.ts";
@@ -13,9 +13,11 @@ export async function appendEvents(db: Db, events: NewEvent[]): Promise<void> {
     .execute();
 }
 
-/** Oldest first. */
-export async function listEvents(db: Db, approvalId: string): Promise<AuditEvent[]> {
-  const rows = await db.selectFrom("event").selectAll().where("approval_id", "=", approvalId).orderBy("id").execute();
+/** Oldest first; only the given types when `types` is set. */
+export async function listEvents(db: Db, approvalId: string, types?: readonly EventType[]): Promise<AuditEvent[]> {
+  let query = db.selectFrom("event").selectAll().where("approval_id", "=", approvalId);
+  if (types) query = query.where("type", "in", types);
+  const rows = await query.orderBy("id").execute();
   return rows.map(toEvent);
 }
 

@@ -3,6 +3,16 @@ import { isApproved, isFinal } from "../core/lifecycle.ts";
 import type { Approval, ApprovalStep, AuditEvent, Decision, StepStatus } from "../core/types.ts";
 import type { ApprovalRow, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
 
+/** Timestamps arrive as text inside JSON aggregates; these restore the row types. */
+const date = (value: string | null) => (value === null ? null : new Date(value));
+type AsJson<T, K extends keyof T> = Omit<T, K> & { [P in K]: null extends T[P] ? string | null : string };
+export function stepFromJson(row: AsJson<StepRow, "started_at" | "passed_at">): StepRow {
+  return { ...row, started_at: date(row.started_at), passed_at: date(row.passed_at) };
+}
+export function voteFromJson(row: AsJson<VoteRow, "created_at">): VoteRow {
+  return { ...row, created_at: new Date(row.created_at) };
+}
+
 export function toDecision(row: ApprovalRow): Decision | null {
   if (!isFinal(row.status) || row.decided_at === null) return null;
   return {
