@@ -19,22 +19,26 @@ async function approveThroughThePage(app: ReturnType<typeof runScript>) {
   expect(answer.status).toBe(200);
 }
 
+async function startApp(name: string) {
+  const port = await freePort();
+  const app = runScript(example(name), { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: String(port) });
+  await app.next((l) => String(l.text).startsWith("Listening on"));
+  const post = (path: string, body: unknown) =>
+    fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const get = async (path: string) => readJson(await fetch(`http://127.0.0.1:${port}${path}`));
+  return { app, post, get };
+}
+
 describe("examples/express and examples/fastify", () => {
   it("express: a refund and its approval are created together, approved on the mounted page, then issued", async () => {
-    const port = await freePort();
-    const app = runScript(example("express"), { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: String(port) });
+    const { app, post, get } = await startApp("express");
     try {
-      await app.next((l) => String(l.text).startsWith("Listening on"));
-      const created = await fetch(`http://127.0.0.1:${port}/refunds`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ order: "A-1001", amount: 250 }),
-      });
+      const created = await post("/refunds", { order: "A-1001", amount: 250 });
       expect(created.status).toBe(202);
       const { refund, approvalId } = await readJson(created);
       await approveThroughThePage(app);
       await app.next((l) => l.text === `Refund ${refund} issued after approval by support-lead@company.com`);
-      const state = await readJson(await fetch(`http://127.0.0.1:${port}/refunds/${refund}`));
+      const state = await get(`/refunds/${refund}`);
       expect(state.refund.issued_at).not.toBeNull();
       expect(state.approval).toMatchObject({ status: "approved", decision: { id: approvalId, comment: "fine", via: "http" } });
     } finally {
@@ -44,21 +48,15 @@ describe("examples/express and examples/fastify", () => {
   });
 
   it("fastify: a deploy waits for the on-call SRE, approved on the registered plugin's page", async () => {
-    const port = await freePort();
-    const app = runScript(example("fastify"), { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: String(port) });
+    const { app, post, get } = await startApp("fastify");
     try {
-      await app.next((l) => String(l.text).startsWith("Listening on"));
-      const created = await fetch(`http://127.0.0.1:${port}/deploys`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ service: "billing", version: "2.4.0" }),
-      });
+      const created = await post("/deploys", { service: "billing", version: "2.4.0" });
       expect(created.status).toBe(202);
       const { approvalId } = await readJson(created);
-      expect((await readJson(await fetch(`http://127.0.0.1:${port}/deploys/${approvalId}`))).status).toBe("pending");
+      expect((await get(`/deploys/${approvalId}`)).status).toBe("pending");
       await approveThroughThePage(app);
       await app.next((l) => l.text === "Deploying billing 2.4.0 (approved by sre-oncall@company.com)");
-      expect((await readJson(await fetch(`http://127.0.0.1:${port}/deploys/${approvalId}`))).status).toBe("approved");
+      expect((await get(`/deploys/${approvalId}`)).status).toBe("approved");
     } finally {
       app.process.kill("SIGTERM");
     }
