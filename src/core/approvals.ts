@@ -148,8 +148,13 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     },
 
     async events(id) {
-      await get(id);
-      return database.run((db) => listEvents(db, id));
+      parseInput(approvalId, id, "approval id");
+      return database.run(async (db) => {
+        const events = await listEvents(db, id);
+        // Every approval has at least its `requested` event, so none means no such approval.
+        if (events.length === 0) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
+        return events;
+      });
     },
 
     async waitForDecision(id, waitOptions = {}) {

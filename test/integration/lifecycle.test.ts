@@ -63,6 +63,7 @@ describe("a single-step approval", () => {
     await expect(bed.approvals.get(unknown)).rejects.toBeInstanceOf(NotFoundError);
     await expect(bed.approvals.decide(unknown, { reviewer: "a", outcome: "approve" })).rejects.toBeInstanceOf(NotFoundError);
     await expect(bed.approvals.waitForDecision(unknown)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(bed.approvals.events(unknown)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it("cancels with a reason, and the cancellation is final", async () => {
