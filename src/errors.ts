@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   ALREADY_DECIDED: "ALREADY_DECIDED",
   /** The reviewer is not on the approval's current step (or its reached escalation levels). */
   NOT_A_REVIEWER: "NOT_A_REVIEWER",
+  /** The requester tried to decide their own request (one person may not both ask and approve). */
+  SELF_APPROVAL: "SELF_APPROVAL",
   /** `waitForDecision` gave up after its own `timeout`; the approval itself is still pending. */
   WAIT_TIMEOUT: "WAIT_TIMEOUT",
   /** An idempotency key was reused with a different request. */
@@ -75,6 +77,17 @@ export class AlreadyDecidedError extends ApprovalError {
 export class NotAReviewerError extends ApprovalError {
   constructor(message: string, data: Record<string, unknown>) {
     super(ERROR_CODES.NOT_A_REVIEWER, message, data);
+  }
+}
+
+/** The requester (after normalisation) voted on their own request. */
+export class SelfApprovalError extends ApprovalError {
+  constructor(approvalId: string, voter: string) {
+    super(
+      ERROR_CODES.SELF_APPROVAL,
+      `${voter} requested approval ${approvalId} and cannot decide it; another reviewer must. Use cancel() to withdraw it.`,
+      { approvalId, voter },
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "./core/duration.ts";
+import { normalizeIdentity } from "./domain/identity.ts";
 import { ValidationError, type ValidationIssue } from "./errors.ts";
 
 /** Parses `input` with `schema`, or throws a ValidationError naming every failed field and rule. */
@@ -39,11 +40,41 @@ export const positiveDurationMs = durationMs.pipe(
     .max(365 * 86_400_000, { error: "must be at most 365 days" }),
 );
 
+/** Why a string cannot be stored as text: PostgreSQL refuses NUL, and UTF-8 cannot carry a lone surrogate. */
+export function unstorable(value: string): string | undefined {
+  if (value.includes("\u0000")) return "must not contain NUL characters";
+  if (!value.isWellFormed()) return "must not contain unpaired surrogates (malformed UTF-16)";
+  return undefined;
+}
+
+/** A string PostgreSQL can store as text. */
+export function storableString() {
+  return z.string({ error: "must be a string" }).superRefine((value, ctx) => {
+    const problem = unstorable(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+}
+
 /** Non-empty trimmed text of bounded length. */
 export function text(max: number) {
-  return z
-    .string({ error: "must be a string" })
+  return storableString()
     .trim()
     .min(1, { error: "must not be empty" })
     .max(max, { error: `must be at most ${max} characters` });
+}
+
+/** Optional free text (a comment): trimmed, empty means none. */
+export function optionalText(max: number) {
+  return storableString()
+    .trim()
+    .max(max, { error: `must be at most ${max} characters` })
+    .optional()
+    .transform((value) => (value ? value : null));
+}
+
+/** A reviewer or requester id, normalised (see `domain/identity.ts`). */
+export function identity(max: number) {
+  return storableString()
+    .transform(normalizeIdentity)
+    .pipe(z.string().min(1, { error: "must not be empty" }).max(max, { error: `must be at most ${max} characters` }));
 }

@@ -43,7 +43,14 @@ export interface ChannelActions {
   get(id: string): Promise<Approval>;
   decide(
     id: string,
-    input: { reviewer: string; outcome: VoteOutcome; comment?: string; context?: Record<string, JsonValue> },
+    input: {
+      reviewer: string;
+      /** The person acting, when `reviewer` is a team (see `DecideInput.voter`). */
+      voter?: string;
+      outcome: VoteOutcome;
+      comment?: string;
+      context?: Record<string, JsonValue>;
+    },
   ): Promise<Approval>;
   /** Records a request's digest; false when it was already seen within `windowMs` (a replay). */
   firstSighting(digest: string, windowMs: number): Promise<boolean>;

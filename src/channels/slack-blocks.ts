@@ -63,7 +63,8 @@ function summaryBlocks(n: Notification, maxFields: number): Block[] {
 export function requestMessage(n: Notification, maxFields: number): { text: string; blocks: Block[] } {
   const value = JSON.stringify({ a: n.approval.id, r: n.reviewer } satisfies ButtonValue);
   return {
-    text: `Approval needed by ${n.approval.deadline.toISOString()}: ${n.approval.title}`,
+    // The top-level text is the notification preview, rendered as mrkdwn: escaped like every other text.
+    text: `Approval needed by ${n.approval.deadline.toISOString()}: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
     blocks: [
       ...summaryBlocks(n, maxFields),
       { type: "context", elements: [mrkdwn(`Decide by ${slackDate(n.approval.deadline)} · ${escapeMrkdwn(n.approval.type)}`)] },
@@ -82,7 +83,7 @@ export function requestMessage(n: Notification, maxFields: number): { text: stri
 
 export function reminderMessage(n: Notification): { text: string; blocks: Block[] } {
   const text = `Reminder: this approval is still waiting for you. Decide by ${slackDate(n.approval.deadline)}.`;
-  return { text: `Reminder: ${n.approval.title}`, blocks: [{ type: "section", text: mrkdwn(`${text} <${n.links.view}|Open>`) }] };
+  return { text: `Reminder: ${escapeMrkdwn(clip(n.approval.title, 300))}`, blocks: [{ type: "section", text: mrkdwn(`${text} <${n.links.view}|Open>`) }] };
 }
 
 const OUTCOME = {
@@ -103,7 +104,7 @@ export function outcomeLine(decision: Decision): string {
 /** The original message once the approval is final: the summary, the outcome, and no buttons. */
 export function outcomeMessage(n: Notification, decision: Decision, maxFields: number): { text: string; blocks: Block[] } {
   return {
-    text: `${OUTCOME[decision.status]}: ${n.approval.title}`,
+    text: `${OUTCOME[decision.status]}: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
     blocks: [...summaryBlocks(n, maxFields), { type: "section", text: mrkdwn(outcomeLine(decision)) }],
   };
 }

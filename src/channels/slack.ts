@@ -7,7 +7,8 @@
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from "@slack/web-api";
 import { z } from "zod";
 import type { Decision, JsonValue, Notification } from "../core/types.ts";
-import { AlreadyDecidedError, ApprovalError, NotAReviewerError } from "../errors.ts";
+import { normalizeIdentity } from "../domain/identity.ts";
+import { AlreadyDecidedError, ApprovalError } from "../errors.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
 import { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channel.ts";
 import {
@@ -177,17 +178,24 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     });
   }
 
-  /** The listed reviewer this Slack user acts as, if any. */
-  async function actingReviewer(user: Interaction["user"], listed: string): Promise<string | undefined> {
+  /**
+   * The listed reviewer this Slack user acts as, and the one identity the person votes under: their
+   * e-mail when Slack knows it (so a click in Slack and a vote by e-mail are the same person), else their
+   * Slack id. A team channel's members act for the team, but each still counts once.
+   */
+  async function actingReviewer(user: Interaction["user"], listed: string): Promise<{ reviewer: string; voter: string } | undefined> {
+    const person = async () => {
+      const email = await emailForUser(user.id);
+      return email ? normalizeIdentity(email) : `${SLACK_PREFIX}${user.id}`;
+    };
     if (listed.startsWith(SLACK_PREFIX)) {
       const target = listed.slice(SLACK_PREFIX.length);
-      if (target === user.id) return listed;
-      // A team channel as reviewer: anyone who can see its message acts for the team (recorded by name).
-      if (target.startsWith("#") || /^[CG][A-Z0-9]+$/.test(target)) return listed;
+      if (target === user.id) return { reviewer: listed, voter: listed };
+      if (target.startsWith("#") || /^[CG][A-Z0-9]+$/.test(target)) return { reviewer: listed, voter: await person() };
       return undefined;
     }
-    const email = await emailForUser(user.id);
-    return email && email.toLowerCase() === listed.toLowerCase() ? listed : undefined;
+    const voter = await person();
+    return voter === normalizeIdentity(listed) ? { reviewer: listed, voter: listed } : undefined;
   }
 
   function respondLater(responseUrl: string | undefined, body: Record<string, unknown>): void {
@@ -212,8 +220,8 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     const value = buttonValue.safeParse(safeJson(action.value));
     if (!value.success) return json({ error: "unrecognised button value" }, 400);
     const { a: approvalId, r: listed } = value.data satisfies ButtonValue;
-    const reviewer = await actingReviewer(payload.user, listed);
-    if (!reviewer) {
+    const acting = await actingReviewer(payload.user, listed);
+    if (!acting) {
       respondLater(payload.response_url, ephemeral("You are not a reviewer of this approval, so your click was not recorded."));
       return ack();
     }
@@ -228,7 +236,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       return ack();
     }
     try {
-      await actions.decide(approvalId, { reviewer, outcome: "approve", context: context(payload.user) });
+      await actions.decide(approvalId, { ...acting, outcome: "approve", context: context(payload.user) });
     } catch (error) {
       if (error instanceof AlreadyDecidedError && error.data.decision) {
         respondLater(payload.response_url, finalState(error.data.decision as Decision));
@@ -246,12 +254,12 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     const reason = view.state.values[REASON_BLOCK_ID]?.[REASON_BLOCK_ID]?.value?.trim() ?? "";
     const refuse = (message: string) => json({ response_action: "errors", errors: { [REASON_BLOCK_ID]: message } });
     if (!reason) return refuse("Please give a reason.");
-    const reviewer = await actingReviewer(payload.user, metadata.data.r);
-    if (!reviewer) return refuse("You are not a reviewer of this approval.");
+    const acting = await actingReviewer(payload.user, metadata.data.r);
+    if (!acting) return refuse("You are not a reviewer of this approval.");
     try {
-      await actions.decide(metadata.data.a, { reviewer, outcome: "reject", comment: reason, context: context(payload.user) });
+      await actions.decide(metadata.data.a, { ...acting, outcome: "reject", comment: reason, context: context(payload.user) });
     } catch (error) {
-      if (error instanceof AlreadyDecidedError || error instanceof NotAReviewerError) return refuse(error.message);
+      if (error instanceof ApprovalError) return refuse(error.message);
       throw error;
     }
     return json({ response_action: "clear" });

@@ -280,7 +280,8 @@ function encodeCursor(position: { id: string; createdAtMicros: string }): string
 }
 
 function decodeCursor(cursor: string): { createdAtMicros: string; id: string } {
-  const match = /^(\d{1,20})\.([0-9a-f-]{36})$/.exec(Buffer.from(cursor, "base64url").toString());
+  // At most 18 digits keeps the position inside PostgreSQL's bigint and timestamp ranges.
+  const match = /^(\d{1,18})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(Buffer.from(cursor, "base64url").toString());
   if (!match?.[1] || !match[2]) throw new ValidationError("list query", [{ path: "cursor", message: "is not a cursor returned by list()" }]);
   return { createdAtMicros: match[1], id: match[2] };
 }

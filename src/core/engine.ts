@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { sql, type UpdateObject } from "kysely";
 import type { ResolvedOptions } from "../config.ts";
-import { AlreadyDecidedError, ApprovalError, ERROR_CODES, NotAReviewerError, NotFoundError } from "../errors.ts";
+import { AlreadyDecidedError, ApprovalError, ERROR_CODES, NotAReviewerError, NotFoundError, SelfApprovalError } from "../errors.ts";
 import {
   enqueue,
   jobKeys,
@@ -64,6 +64,11 @@ const OUTCOME_KINDS: Record<FinalStatus, NotificationKind> = {
   cancelled: "cancelled",
 };
 
+/** Everyone on `reviewers` but the requester, who is never asked to decide their own request. */
+function reviewersToAsk(requestedBy: string, reviewers: string[]): string[] {
+  return reviewers.filter((reviewer) => reviewer !== requestedBy);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Request
 
@@ -105,7 +110,8 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
         step.levels.flatMap((reviewers, level) => reviewers.map((reviewer) => ({ approval_id: id, position, reviewer, level }))),
       ),
     );
-    const everyone = [...new Set(plan.steps.flatMap((step) => step.levels.flat()))];
+    // The requester may be listed but is never asked: no link, no notification.
+    const everyone = reviewersToAsk(plan.requestedBy, [...new Set(plan.steps.flatMap((step) => step.levels.flat()))]);
     await insertTokens(
       db,
       everyone.map((reviewer) => {
@@ -136,7 +142,7 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
     const [first] = plan.steps;
     if (!first) throw new Error("a request has at least one step");
     await enqueue(db, ctx.database.workerSchema, [
-      notifyJob(id, { kind: "request", name: "request:0", step: 0, recipients: first.levels[0] ?? [] }),
+      notifyJob(id, { kind: "request", name: "request:0", step: 0, recipients: reviewersToAsk(plan.requestedBy, first.levels[0] ?? []) }),
       ...stepTimerJobs(id, { position: 0, schedule: first.schedule, escalationLevels: first.levels.length - 1 }, plan.timeoutMs),
       { task: TASKS.timeout, key: jobKeys.timeout(id), payload: { approvalId: id }, delayMs: plan.timeoutMs },
     ]);
@@ -172,6 +178,8 @@ type Settled = { refused: ApprovalRow } | { approval: Approval };
 
 export interface Vote {
   reviewer: string;
+  /** The person casting it (differs from `reviewer` for a team slot); defaults to the reviewer. */
+  voter?: string | undefined;
   outcome: "approve" | "reject";
   comment: string | null;
   via: string;
@@ -190,11 +198,14 @@ export async function decide(ctx: EngineContext, id: string, vote: Vote, host?: 
         { approvalId: id, reviewer: vote.reviewer, step: step.position },
       );
     }
-    const { context, ...ballot } = vote;
-    if (!(await insertVote(db, { approvalId: id, position: step.position, ...ballot }))) {
-      throw new AlreadyDecidedError(`${vote.reviewer} already voted on step "${step.name}" of approval ${id}.`, {
+    const { context, voter = vote.reviewer, ...ballot } = vote;
+    if (voter === row.requested_by) throw new SelfApprovalError(id, voter);
+    if (!(await insertVote(db, { approvalId: id, position: step.position, voter, ...ballot }))) {
+      const who = voter === vote.reviewer ? vote.reviewer : `${voter} (for ${vote.reviewer})`;
+      throw new AlreadyDecidedError(`${who} already voted on step "${step.name}" of approval ${id}.`, {
         approvalId: id,
         reviewer: vote.reviewer,
+        voter,
         step: step.position,
         status: row.status,
       });
@@ -203,7 +214,7 @@ export async function decide(ctx: EngineContext, id: string, vote: Vote, host?: 
       vote.outcome === "approve"
         ? { type: "approve", approvalsOnStep: await countApproveVotes(db, id, step.position) }
         : { type: "reject" };
-    await applyEvent(ctx, db, row, step, { event, actor: vote.reviewer, via: vote.via, comment: vote.comment, context });
+    await applyEvent(ctx, db, row, step, { event, actor: vote.reviewer, voter, via: vote.via, comment: vote.comment, context });
     return { approval: await mustLoad(db, id) };
   }, host);
   if ("refused" in result) throw alreadyDecided(result.refused);
@@ -283,7 +294,7 @@ export async function fireReminder(ctx: EngineContext, id: string, position: num
     const row = await lockActiveStep(ctx, db, id, position);
     if (!row) return;
     const step = await mustGetStep(db, row);
-    const recipients = await undecidedReviewers(db, id, step);
+    const recipients = reviewersToAsk(row.requested_by, await undecidedReviewers(db, id, step));
     if (recipients.length === 0) return;
     await appendEvents(db, [
       { approval_id: id, type: "reminded", actor: SYSTEM_ACTOR, step: position, data: { reminder: index + 1, recipients } },
@@ -296,9 +307,13 @@ export async function fireReminder(ctx: EngineContext, id: string, position: num
 
 export async function fireEscalation(ctx: EngineContext, id: string, position: number, level: number): Promise<void> {
   await ctx.database.transaction(async (db) => {
-    if (!(await lockActiveStep(ctx, db, id, position))) return;
+    const row = await lockActiveStep(ctx, db, id, position);
+    if (!row) return;
     if (!(await raiseEscalationLevel(db, id, position, level))) return;
-    const recipients = (await stepReviewers(db, id, position, { min: level, max: level })).map((r) => r.reviewer);
+    const recipients = reviewersToAsk(
+      row.requested_by,
+      (await stepReviewers(db, id, position, { min: level, max: level })).map((r) => r.reviewer),
+    );
     await appendEvents(db, [
       { approval_id: id, type: "escalated", actor: SYSTEM_ACTOR, step: position, data: { level, reviewers: recipients } },
     ]);
@@ -319,6 +334,8 @@ interface Cause {
   comment: string | null;
   /** Caller-supplied facts recorded with the event. */
   context?: Record<string, JsonValue> | null;
+  /** The person who voted, when not the reviewer slot itself (a team member). */
+  voter?: string;
 }
 
 const CAUSE_EVENT_TYPES = { approve: "approved", reject: "rejected", deadline: "timed_out", cancel: "cancelled" } as const;
@@ -355,6 +372,7 @@ async function applyEvent(
         ...(cause.event.type === "approve" ? { approvals: cause.event.approvalsOnStep, quorum: step.quorum } : {}),
         ...(cause.event.type === "deadline" ? { action: row.timeout_action } : {}),
         ...(cause.context ? { context: cause.context } : {}),
+        ...(cause.voter && cause.voter !== cause.actor ? { voter: cause.voter } : {}),
       },
     },
   ];
@@ -381,7 +399,7 @@ async function applyEvent(
   if (transition.change === "step_passed") {
     await markStepPassed(db, row.id, step.position);
     const next = await startStep(db, row.id, transition.currentStep);
-    const recipients = (await stepReviewers(db, row.id, next.position, { max: 0 })).map((r) => r.reviewer);
+    const recipients = reviewersToAsk(row.requested_by, (await stepReviewers(db, row.id, next.position, { max: 0 })).map((r) => r.reviewer));
     events.push({
       approval_id: row.id,
       type: "step_passed",
@@ -404,7 +422,7 @@ async function applyEvent(
         kind: OUTCOME_KINDS[transition.status as FinalStatus],
         name: "outcome",
         step: step.position,
-        recipients: await notifiedReviewers(db, row.id),
+        recipients: reviewersToAsk(row.requested_by, await notifiedReviewers(db, row.id)),
       }),
     );
   }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { APPROVAL_STATUSES } from "./lifecycle.ts";
 import type { Duration } from "./duration.ts";
 import type { JsonValue, TimeoutAction, VoteOutcome } from "./types.ts";
-import { parseInput, positiveDurationMs, text } from "../validation.ts";
+import { identity, optionalText, parseInput, positiveDurationMs, text, unstorable } from "../validation.ts";
 import type { ResolvedOptions } from "../config.ts";
 
 /** One sign-off stage. */
@@ -45,6 +45,7 @@ export interface ApprovalRequest {
 }
 
 export interface DecideInput {
+  /** A reviewer listed on the current step (normalised: e-mail addresses compare case-insensitively). */
   reviewer: string;
   outcome: VoteOutcome;
   comment?: string;
@@ -52,6 +53,11 @@ export interface DecideInput {
   via?: string;
   /** Extra facts for the audit trail (a user agent, a Slack user id…); plain JSON, at most 8 KiB. */
   context?: Record<string, JsonValue>;
+  /**
+   * The person casting the vote when `reviewer` is a team (say `slack:#finance`): one person's votes
+   * count once per step whichever slot they use, and never on their own request. @defaultValue `reviewer`
+   */
+  voter?: string;
 }
 
 export interface CancelInput {
@@ -78,49 +84,82 @@ export interface WaitOptions {
 }
 
 const MAX_PAYLOAD_BYTES = 256 * 1024;
-const reviewerId = text(320);
+/** A step names at most this many reviewers, over all its escalation levels. */
+export const MAX_REVIEWERS_PER_STEP = 100;
+const reviewerId = identity(320);
 const reviewerList = z.array(reviewerId).min(1, { error: "must list at least one reviewer" });
 const escalationLevels = z.array(reviewerList).max(10, { error: "at most 10 escalation levels" });
 const reminders = z.array(positiveDurationMs).max(20, { error: "at most 20 reminders" });
 
-/** A reviewer appears once per step (across levels), and the quorum must be reachable. */
-function checkStepReviewers(levels: string[][], quorum: number, ctx: z.RefinementCtx, path: (string | number)[]) {
+/**
+ * A reviewer appears once per step (across levels, after normalisation), a step names at most
+ * {@link MAX_REVIEWERS_PER_STEP}, and the quorum must be reachable without the requester, who may be
+ * listed but never decides their own request.
+ */
+function checkStepReviewers(
+  levels: string[][],
+  quorum: number,
+  requestedBy: string,
+  ctx: z.RefinementCtx,
+  path: (string | number)[],
+) {
   const all = levels.flat();
   const repeated = all.find((reviewer, i) => all.indexOf(reviewer) !== i);
   if (repeated !== undefined) {
     ctx.addIssue({ code: "custom", path: [...path, "reviewers"], message: `lists "${repeated}" twice in one step` });
   }
-  if (all.length > 0 && quorum > all.length) {
+  if (all.length > MAX_REVIEWERS_PER_STEP) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...path, "reviewers"],
+      message: `names ${all.length} reviewers over its levels; at most ${MAX_REVIEWERS_PER_STEP} per step`,
+    });
+  }
+  const eligible = all.filter((reviewer) => reviewer !== requestedBy).length;
+  if (all.length > 0 && quorum > eligible) {
+    const excluded = eligible < all.length ? " other than the requester, who cannot approve their own request" : "";
     ctx.addIssue({
       code: "custom",
       path: [...path, "quorum"],
-      message: `is ${quorum} but the step names only ${all.length} reviewer${all.length === 1 ? "" : "s"}`,
+      message: `is ${quorum} but the step names only ${eligible} reviewer${eligible === 1 ? "" : "s"}${excluded}`,
     });
   }
 }
 
-const stepSchema = z
-  .strictObject({
-    name: text(100),
-    reviewers: reviewerList,
-    quorum: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).default(1),
-    escalation: escalationLevels.default([]),
-    reminders: reminders.optional(),
-    escalateAfter: positiveDurationMs.optional(),
-  })
-  .superRefine((step, ctx) => checkStepReviewers([step.reviewers, ...step.escalation], step.quorum, ctx, []));
+const stepSchema = z.strictObject({
+  name: text(100),
+  reviewers: reviewerList,
+  quorum: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).default(1),
+  escalation: escalationLevels.default([]),
+  reminders: reminders.optional(),
+  escalateAfter: positiveDurationMs.optional(),
+});
 
-/** Where `value` stops being JSON (a function, a Date, NaN, a cycle…), or undefined when it is JSON. */
+/** Deeper JSON is refused: no reviewer reads it, and walking it must not exhaust the stack. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Where `value` stops being storable JSON (a function, a Date, NaN, a cycle, a NUL character, nesting
+ * deeper than {@link MAX_JSON_DEPTH}…), or undefined when it is fine.
+ */
 function firstNonJson(value: unknown, path: (string | number)[], seen: Set<object>): { path: (string | number)[]; what: string } | undefined {
-  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
+  if (value === null || typeof value === "boolean") return undefined;
+  if (typeof value === "string") {
+    const problem = unstorable(value);
+    return problem ? { path, what: `a string that ${problem.replace(/^must not contain/, "contains")}` } : undefined;
+  }
   if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, what: String(value) };
   if (typeof value !== "object") return { path, what: `a ${typeof value}` };
   if (seen.has(value)) return { path, what: "a circular reference" };
+  if (path.length >= MAX_JSON_DEPTH) return { path, what: `nested deeper than ${MAX_JSON_DEPTH} levels` };
   const isPlain = Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
   if (!isPlain) return { path, what: `a ${value.constructor?.name ?? "non-plain object"}` };
   seen.add(value);
   for (const [key, item] of Object.entries(value)) {
-    const found = firstNonJson(item, [...path, Array.isArray(value) ? Number(key) : key], seen);
+    const at = [...path, Array.isArray(value) ? Number(key) : key];
+    const keyProblem = Array.isArray(value) ? undefined : unstorable(key);
+    if (keyProblem) return { path: at, what: `a key that ${keyProblem.replace(/^must not contain/, "contains")}` };
+    const found = firstNonJson(item, at, seen);
     if (found) return found;
   }
   seen.delete(value);
@@ -141,7 +180,7 @@ const requestSchema = z
     type: text(200),
     title: text(500),
     payload: payloadSchema.optional(),
-    requestedBy: text(500),
+    requestedBy: identity(500),
     reviewers: reviewerList.optional(),
     steps: z.array(stepSchema).min(1, { error: "must have at least one step" }).max(20, { error: "at most 20 steps" }).optional(),
     escalation: escalationLevels.optional(),
@@ -159,9 +198,10 @@ const requestSchema = z
     if (input.steps && input.escalation) {
       ctx.addIssue({ code: "custom", path: ["escalation"], message: "with steps, give each step its own escalation" });
     }
-    if (input.reviewers) checkStepReviewers([input.reviewers, ...(input.escalation ?? [])], 1, ctx, []);
+    if (input.reviewers) checkStepReviewers([input.reviewers, ...(input.escalation ?? [])], 1, input.requestedBy, ctx, []);
     const steps = input.steps ?? [];
     steps.forEach((step, index) => {
+      checkStepReviewers([step.reviewers, ...step.escalation], step.quorum, input.requestedBy, ctx, ["steps", index]);
       if (steps.findIndex((other) => other.name === step.name) !== index) {
         ctx.addIssue({ code: "custom", path: ["steps", index, "name"], message: `"${step.name}" is used by two steps` });
       }
@@ -243,19 +283,19 @@ const contextSchema = z.record(z.string(), z.unknown(), { error: "must be an obj
 export const decideSchema = z.strictObject({
   reviewer: reviewerId,
   outcome: z.enum(["approve", "reject"], { error: 'must be "approve" or "reject"' }),
-  comment: z
-    .string({ error: "must be a string" })
-    .trim()
-    .max(2000, { error: "must be at most 2000 characters" })
-    .optional()
-    .transform((value) => (value ? value : null)),
+  comment: optionalText(2000),
+  /**
+   * The person casting the vote when `reviewer` is a team (a Slack channel, say): one person's votes
+   * count once per step whatever slot they use. Defaults to the reviewer.
+   */
+  voter: reviewerId.optional(),
   via: text(50).default("api"),
   context: contextSchema
     .optional()
     .transform((value) => (value ?? null) as Record<string, JsonValue> | null),
 });
 
-export const cancelSchema = z.strictObject({ reason: text(2000), by: text(320).default("api") });
+export const cancelSchema = z.strictObject({ reason: text(2000), by: identity(320).default("api") });
 
 export const listSchema = z.strictObject({
   status: z.enum(APPROVAL_STATUSES).optional(),

@@ -1,7 +1,7 @@
 /** What a reviewer holding a link may see and do. */
 import { hashToken, isWellFormedToken, tokenMatches } from "../security/tokens.ts";
 import { findTokenByHash } from "../store/approval-store.ts";
-import { appendEvents } from "../store/event-store.ts";
+import { recordFirstView } from "../store/event-store.ts";
 import type { EngineContext } from "./engine.ts";
 import type { Approval, JsonValue } from "./types.ts";
 
@@ -37,8 +37,7 @@ export function eligibility(approval: Approval, reviewer: string): Eligibility {
   return { canDecide: false, reason: "Your part of this approval is done; it is waiting for the next step." };
 }
 
+/** Records the reviewer's first view of the approval at its current step; later views record nothing. */
 export async function recordView(ctx: EngineContext, approvalId: string, reviewer: string, context: Record<string, JsonValue>) {
-  await ctx.database.run((db) =>
-    appendEvents(db, [{ approval_id: approvalId, type: "viewed", actor: reviewer, channel: "http", data: context }]),
-  );
+  await ctx.database.run((db) => recordFirstView(db, approvalId, reviewer, context));
 }

@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, { status: number; title: string 
   [ERROR_CODES.NOT_FOUND]: { status: 404, title: "Not found" },
   [ERROR_CODES.ALREADY_DECIDED]: { status: 409, title: "Already decided" },
   [ERROR_CODES.NOT_A_REVIEWER]: { status: 403, title: "Not your decision (yet)" },
+  [ERROR_CODES.SELF_APPROVAL]: { status: 403, title: "Not your decision" },
 };
 
 export type ResponseFormat = "html" | "json";

@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FetchHandler } from "./handler.ts";
-import { sendWebResponse, toWebRequest } from "./node.ts";
+import { respondTo, sendWebResponse } from "./node.ts";
 
 /** The parts of an Express request this adapter reads; no dependency on express itself. */
 export interface ExpressLikeRequest extends IncomingMessage {
@@ -22,12 +22,13 @@ export interface ExpressLikeRequest extends IncomingMessage {
 export type ExpressLikeHandler = (req: ExpressLikeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 export function expressHandler(approvals: { fetch: FetchHandler }): ExpressLikeHandler {
-  return (req, res, next) => {
+  return (req, res) => {
     const body = alreadyReadBody(req);
-    approvals
-      .fetch(toWebRequest(req, body ? { body } : {}))
+    const options = body ? { body, reencoded: req.rawBody === undefined } : {};
+    // Never `next(error)`: the host's error handler would answer 500 for a request we can answer ourselves.
+    void respondTo(approvals.fetch, req, options)
       .then((response) => sendWebResponse(res, response))
-      .catch(next);
+      .catch(() => res.destroy());
   };
 }
 

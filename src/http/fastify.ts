@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { FetchHandler } from "./handler.ts";
-import { toWebRequest } from "./node.ts";
+import { respondTo } from "./node.ts";
 
 /** The parts of Fastify this plugin uses; no dependency on fastify itself. */
 export interface FastifyLikeInstance {
@@ -49,11 +49,10 @@ export function fastifyPlugin(approvals: { fetch: FetchHandler }) {
       const url = request.raw.url ?? "/";
       const path = prefix && url.startsWith(prefix) ? url.slice(prefix.length) || "/" : url;
       const stream = request.body instanceof Readable ? request.body : undefined;
-      const webRequest = toWebRequest(request.raw, {
+      const response = await respondTo(approvals.fetch, request.raw, {
         path,
         ...(stream ? { body: Readable.toWeb(stream) as ReadableStream<Uint8Array> } : {}),
       });
-      const response = await approvals.fetch(webRequest);
       reply.code(response.status);
       response.headers.forEach((value, name) => reply.header(name, value));
       return reply.send(Buffer.from(await response.arrayBuffer()));

@@ -16,8 +16,8 @@ import { eligibility, recordView, reviewerForToken } from "../core/reviewer-acce
 import type { Approval, JsonValue } from "../core/types.ts";
 import { AlreadyDecidedError, NotAReviewerError } from "../errors.ts";
 import { firstSighting, listEvents } from "../store/event-store.ts";
-import { parseInput } from "../validation.ts";
-import { mediaType, parseFields, readBody } from "./body.ts";
+import { parseInput, storableString } from "../validation.ts";
+import { isReencoded, leftUnread, mediaType, parseFields, readBody } from "./body.ts";
 import { errorResponse, HttpError, type ResponseFormat } from "./errors.ts";
 import { HISTORY_TYPES, PAGE_HEADERS, renderApprovalPage } from "./page.ts";
 
@@ -27,7 +27,14 @@ export interface HandlerServices {
   get(id: string): Promise<Approval>;
   decide(
     id: string,
-    input: { reviewer: string; outcome: "approve" | "reject"; comment?: string; via: string; context?: Record<string, JsonValue> },
+    input: {
+      reviewer: string;
+      voter?: string;
+      outcome: "approve" | "reject";
+      comment?: string;
+      via: string;
+      context?: Record<string, JsonValue>;
+    },
   ): Promise<Approval>;
 }
 
@@ -38,7 +45,7 @@ const CHANNEL_ROUTE = /^\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_/-]+)$/;
 
 const decisionFields = z.object({
   decision: z.enum(["approve", "reject"], { error: 'must be "approve" or "reject"' }),
-  comment: z.string({ error: "must be text" }).max(2000, { error: "must be at most 2000 characters" }).optional(),
+  comment: storableString().max(2000, { error: "must be at most 2000 characters" }).optional(),
 });
 
 export function createFetchHandler(services: HandlerServices): FetchHandler {
@@ -51,6 +58,12 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
     mountPath && (pathname === mountPath || pathname.startsWith(`${mountPath}/`)) ? pathname.slice(mountPath.length) || "/" : pathname;
 
   return async function fetch(request: Request): Promise<Response> {
+    const response = await route(request);
+    if (leftUnread(request)) response.headers.set("connection", "close");
+    return response;
+  };
+
+  async function route(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const path = relativePath(url.pathname);
     const format = wantsJson(request) ? "json" : "html";
@@ -73,7 +86,7 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
     } catch (error) {
       return errorResponse(error, format, logger);
     }
-  };
+  }
 
   async function health(request: Request): Promise<Response> {
     if (request.method !== "GET" && request.method !== "HEAD") throw methodNotAllowed("GET, HEAD");
@@ -97,7 +110,7 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
 
   async function showPage(request: Request, url: URL, token: string, format: ResponseFormat): Promise<Response> {
     const { approvalId, reviewer } = await resolve(token);
-    if (request.method === "GET") await recordView(ctx, approvalId, reviewer, { userAgent: request.headers.get("user-agent") ?? "" });
+    if (request.method === "GET") await recordView(ctx, approvalId, reviewer, { userAgent: userAgent(request) });
     const preselect = url.searchParams.get("decision");
     return respond(request, 200, format, {
       approvalId,
@@ -115,7 +128,7 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
         outcome: fields.decision,
         ...(fields.comment?.trim() ? { comment: fields.comment } : {}),
         via: "http",
-        context: { userAgent: request.headers.get("user-agent") ?? "" },
+        context: { userAgent: userAgent(request) },
       });
     } catch (error) {
       if (error instanceof AlreadyDecidedError) {
@@ -158,7 +171,7 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
 
   async function toChannel(channel: Channel, path: string, request: Request): Promise<Response> {
     const body = await readBody(request, limit);
-    return (channel.handleRequest as NonNullable<Channel["handleRequest"]>)({
+    const response = await (channel.handleRequest as NonNullable<Channel["handleRequest"]>)({
       path,
       request,
       body,
@@ -168,8 +181,21 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
         firstSighting: (digest, windowMs) => ctx.database.transaction((db) => firstSighting(db, channel.name, digest, windowMs)),
       },
     });
+    if (response.status === 401 && isReencoded(request)) {
+      // Otherwise a silent 401: the signature was made over bytes a body parser has since thrown away.
+      logger.error(
+        { channel: channel.name, path },
+        `countersign: a body parser consumed the ${channel.name} request before countersign, so its signature cannot be checked. ` +
+          "Mount countersign before the parser (app.use('/approvals', expressHandler(approvals)) first), or keep the raw bytes: " +
+          "express.urlencoded({ verify: (req, _res, buf) => { req.rawBody = buf } }).",
+      );
+    }
+    return response;
   }
 }
+
+/** For the audit trail; clipped, since any client can send any length. */
+const userAgent = (request: Request) => (request.headers.get("user-agent") ?? "").slice(0, 300);
 
 function methodNotAllowed(allow: string): HttpError {
   return new HttpError(405, "Method not allowed", `This address answers ${allow}.`, { allow });

@@ -168,9 +168,21 @@ export async function notifiedReviewers(db: Db, approvalId: string): Promise<str
   return rows.map((row) => row.reviewer);
 }
 
+/**
+ * Records a vote; false when this reviewer slot or this person already voted on the step. Both are
+ * unique constraints, so two racing votes by one person cannot both count.
+ */
 export async function insertVote(
   db: Db,
-  vote: { approvalId: string; position: number; reviewer: string; outcome: "approve" | "reject"; comment: string | null; via: string },
+  vote: {
+    approvalId: string;
+    position: number;
+    reviewer: string;
+    voter: string;
+    outcome: "approve" | "reject";
+    comment: string | null;
+    via: string;
+  },
 ): Promise<boolean> {
   const row = await db
     .insertInto("vote")
@@ -178,11 +190,12 @@ export async function insertVote(
       approval_id: vote.approvalId,
       position: vote.position,
       reviewer: vote.reviewer,
+      voter: vote.voter,
       outcome: vote.outcome,
       comment: vote.comment,
       via: vote.via,
     })
-    .onConflict((oc) => oc.columns(["approval_id", "position", "reviewer"]).doNothing())
+    .onConflict((oc) => oc.doNothing())
     .returning("reviewer")
     .executeTakeFirst();
   return row !== undefined;

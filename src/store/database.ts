@@ -63,7 +63,10 @@ export interface TokenTable {
 export interface VoteTable {
   approval_id: string;
   position: number;
+  /** The listed reviewer (slot) the vote was cast for. */
   reviewer: string;
+  /** The person who cast it: the reviewer, or for a team reviewer the member who acted. */
+  voter: string;
   outcome: VoteOutcome;
   comment: string | null;
   via: string;
@@ -89,6 +92,14 @@ export interface MigrationTable {
   applied_at: Generated<Date>;
 }
 
+export interface WorkerHeartbeatTable {
+  pool_id: string;
+  hostname: string;
+  pid: number;
+  started_at: Generated<Date>;
+  beat_at: Generated<Date>;
+}
+
 export interface SeenRequestTable {
   channel: string;
   digest: string;
@@ -104,6 +115,7 @@ export interface CountersignDatabase {
   event: EventTable;
   migration: MigrationTable;
   seen_request: SeenRequestTable;
+  worker_heartbeat: WorkerHeartbeatTable;
 }
 
 export type ApprovalRow = Selectable<ApprovalTable>;

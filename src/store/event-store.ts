@@ -13,6 +13,33 @@ export async function appendEvents(db: Db, events: NewEvent[]): Promise<void> {
     .execute();
 }
 
+/**
+ * Records that a reviewer opened the page at the approval's current step, once: reloading a link must not
+ * grow the (undeletable) audit trail. False when this view was already recorded.
+ */
+export async function recordFirstView(db: Db, approvalId: string, reviewer: string, data: Record<string, JsonValue>): Promise<boolean> {
+  const row = await db
+    .insertInto("event")
+    .columns(["approval_id", "type", "actor", "channel", "step", "data"])
+    .expression((eb) =>
+      eb
+        .selectFrom("approval")
+        .select([
+          "id",
+          sql.lit("viewed").as("type"),
+          sql.val(reviewer).as("actor"),
+          sql.lit("http").as("channel"),
+          "current_step",
+          sql<string>`${JSON.stringify(data)}::jsonb`.as("data"),
+        ])
+        .where("id", "=", approvalId),
+    )
+    .onConflict((oc) => oc.columns(["approval_id", "actor", "step"]).where("type", "=", "viewed").doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Oldest first; only the given types when `types` is set. */
 export async function listEvents(db: Db, approvalId: string, types?: readonly EventType[]): Promise<AuditEvent[]> {
   let query = db.selectFrom("event").selectAll().where("approval_id", "=", approvalId);
