@@ -4,7 +4,7 @@ import type { Channel } from "./channels/channel.ts";
 import type { Duration } from "./core/duration.ts";
 import type { TimeoutAction } from "./core/types.ts";
 import { SILENT_LOGGER, type Logger } from "./logger.ts";
-import { durationMs, parseInput, positiveDurationMs } from "./validation.ts";
+import { durationMs, parseInput, positiveDurationMs, secretSchema } from "./validation.ts";
 
 /** Options of {@link createApprovals}. */
 export interface ApprovalsOptions {
@@ -91,9 +91,16 @@ export const DEFAULTS = {
   maxBodyBytes: 128 * 1024,
 } as const;
 
+/** `countersign:<schema>` names the NOTIFY channel, and PostgreSQL identifiers stop at 63 bytes. */
+const MAX_SCHEMA_LENGTH = 63 - "countersign:".length;
+
 const schemaName = z
   .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lower-case SQL identifier (letters, digits, _; at most 63)" });
+  .regex(/^[a-z_][a-z0-9_]*$/, { error: "must be a lower-case SQL identifier (letters, digits and _)" })
+  .max(MAX_SCHEMA_LENGTH, { error: `must be at most ${MAX_SCHEMA_LENGTH} characters` })
+  .refine((name) => name !== "public" && name !== "information_schema" && !name.startsWith("pg_"), {
+    error: "is reserved (public, information_schema and pg_*); countersign needs a schema of its own",
+  });
 
 const channel = z.custom<Channel>(
   (value) =>
@@ -123,7 +130,7 @@ const optionsSchema = z
     schema: schemaName.default(DEFAULT_SCHEMA),
     workerSchema: schemaName.optional(),
     publicUrl: z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" }),
-    secret: z.string({ error: "is required" }).min(32, { error: "must be at least 32 characters" }),
+    secret: secretSchema(32),
     channels: z.array(channel).default([]),
     logger: logger.default(SILENT_LOGGER),
     defaults: z

@@ -8,6 +8,7 @@ export { slackChannel, type SlackChannelOptions } from "./channels/slack.ts";
 export { emailChannel, renderEmail, type EmailChannelOptions, type EmailContent, type MailTransport } from "./channels/email.ts";
 export { webhookChannel, type WebhookChannelOptions } from "./channels/webhook.ts";
 export { verifyWebhook } from "./security/signatures.ts";
+export type { WebhookSecret } from "./security/secrets.ts";
 export type {
   Approval,
   ApprovalStep,

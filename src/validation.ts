@@ -78,3 +78,16 @@ export function identity(max: number) {
     .transform(normalizeIdentity)
     .pipe(z.string().min(1, { error: "must not be empty" }).max(max, { error: `must be at most ${max} characters` }));
 }
+
+/**
+ * A shared secret given as text: long enough, and without the whitespace or control characters that a
+ * copied environment variable brings along (a secret with a trailing newline works on one side only).
+ */
+export function secretSchema(min: number) {
+  return z
+    .string({ error: "is required" })
+    .min(min, { error: `must be at least ${min} characters` })
+    .refine((value) => value.trim() === value && !/[\u0000-\u001f\u007f]/.test(value), {
+      error: "must not start or end with whitespace or contain control characters",
+    });
+}

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { Decision, JsonValue, Notification } from "../core/types.ts";
 import { normalizeIdentity } from "../domain/identity.ts";
 import { AlreadyDecidedError, ApprovalError } from "../errors.ts";
+import { parseSlackSigningSecret } from "../security/secrets.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
 import { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channel.ts";
 import {
@@ -27,7 +28,7 @@ import {
 export interface SlackChannelOptions {
   /** Bot token (`xoxb-…`) with chat:write, users:read, users:read.email and im:write. */
   token: string;
-  /** The app's signing secret, to verify button clicks. */
+  /** The app's signing secret, to verify button clicks (Basic Information → App Credentials). Required. */
   signingSecret: string;
   /** Slack's Web API base URL, passed to `WebClient`. @defaultValue `"https://slack.com/api/"` */
   slackApiUrl?: string;
@@ -97,6 +98,7 @@ const ack = () => new Response(null, { status: 200 });
  * // Slack app → Interactivity → Request URL: https://app.example.com/approvals/slack/actions
  */
 export function slackChannel(options: SlackChannelOptions): Channel {
+  const signingSecret = parseSlackSigningSecret(options.signingSecret);
   const client = new WebClient(options.token, {
     ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
     logger: SILENT,
@@ -273,7 +275,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       if (path !== "actions") return json({ error: "not found" }, 404);
       const signature = request.headers.get("x-slack-signature");
       const check = verifySlackSignature({
-        signingSecret: options.signingSecret,
+        signingSecret,
         timestamp: request.headers.get("x-slack-request-timestamp"),
         signature,
         body,

@@ -10,14 +10,18 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 import type { Notification } from "../core/types.ts";
+import { webhookKey, type WebhookSecret } from "../security/secrets.ts";
 import { signWebhook } from "../security/signatures.ts";
 import { UndeliverableError, type Channel } from "./channel.ts";
 
 /** Options of {@link webhookChannel}. */
 export interface WebhookChannelOptions {
   url: string;
-  /** `whsec_<base64>`, shared with the receiver (who checks it with `verifyWebhook`). */
-  secret: string;
+  /**
+   * `whsec_<base64>` of at least 24 bytes (or the raw key bytes), shared with the receiver, who checks
+   * requests with `verifyWebhook`. Anything else is refused with a ValidationError.
+   */
+  secret: WebhookSecret;
   /** @defaultValue `"webhook"` */
   name?: string;
   /** @defaultValue `10_000` */
@@ -132,6 +136,7 @@ export function webhookPayload(n: Notification): Record<string, unknown> {
  * webhookChannel({ url: "https://hooks.company.com/approvals", secret: process.env.WEBHOOK_SECRET })
  */
 export function webhookChannel(options: WebhookChannelOptions): Channel {
+  const key = webhookKey(options.secret, "webhookChannel options");
   const start = new URL(options.url);
   const allowPrivate = options.allowPrivateNetwork ?? false;
   checkUrl(start, allowPrivate);
@@ -145,7 +150,7 @@ export function webhookChannel(options: WebhookChannelOptions): Channel {
       const body = JSON.stringify(webhookPayload(n));
       let target = start;
       for (let hop = 0; ; hop++) {
-        const headers = signWebhook(options.secret, id, Math.floor(Date.now() / 1000), body);
+        const headers = signWebhook(key, id, Math.floor(Date.now() / 1000), body);
         let answer: { status: number; location: string | undefined };
         try {
           answer = await post(target, body, headers, timeoutMs, allowPrivate);

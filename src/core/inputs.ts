@@ -104,16 +104,17 @@ function checkStepReviewers(
   path: (string | number)[],
 ) {
   const all = levels.flat();
-  const repeated = all.find((reviewer, i) => all.indexOf(reviewer) !== i);
-  if (repeated !== undefined) {
-    ctx.addIssue({ code: "custom", path: [...path, "reviewers"], message: `lists "${repeated}" twice in one step` });
-  }
   if (all.length > MAX_REVIEWERS_PER_STEP) {
     ctx.addIssue({
       code: "custom",
       path: [...path, "reviewers"],
       message: `names ${all.length} reviewers over its levels; at most ${MAX_REVIEWERS_PER_STEP} per step`,
     });
+    return;
+  }
+  const repeated = all.find((reviewer, i) => all.indexOf(reviewer) !== i);
+  if (repeated !== undefined) {
+    ctx.addIssue({ code: "custom", path: [...path, "reviewers"], message: `lists "${repeated}" twice in one step` });
   }
   const eligible = all.filter((reviewer) => reviewer !== requestedBy).length;
   if (all.length > 0 && quorum > eligible) {

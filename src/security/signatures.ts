@@ -4,6 +4,7 @@
  * timestamps more than five minutes away from now, in either direction.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { webhookKey, type WebhookSecret } from "./secrets.ts";
 
 /** How far a signed timestamp may be from now. */
 export const SIGNATURE_TOLERANCE_MS = 5 * 60_000;
@@ -48,13 +49,9 @@ export function signSlackRequest(signingSecret: string, timestamp: number, body:
   return `v0=${createHmac("sha256", signingSecret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
 }
 
-function webhookKey(secret: string): Buffer {
-  return Buffer.from(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret, "base64");
-}
-
-/** Standard Webhooks headers for one delivery. */
-export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): Record<string, string> {
-  const signature = createHmac("sha256", webhookKey(secret)).update(`${id}.${timestampSeconds}.${body}`).digest("base64");
+/** Standard Webhooks headers for one delivery, signed with the key of a parsed secret (see `secrets.ts`). */
+export function signWebhook(key: Buffer, id: string, timestampSeconds: number, body: string): Record<string, string> {
+  const signature = createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64");
   return { "webhook-id": id, "webhook-timestamp": String(timestampSeconds), "webhook-signature": `v1,${signature}` };
 }
 
@@ -66,13 +63,14 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
  * if (!check.ok) return res.status(401).end(check.reason);
  */
 export function verifyWebhook(input: {
-  /** `whsec_<base64>` */
-  secret: string;
+  /** `whsec_<base64>` (at least 24 bytes of key), or the raw key bytes; anything else throws a ValidationError. */
+  secret: WebhookSecret;
   headers: Headers | Record<string, string | string[] | undefined>;
   /** The raw body, exactly as received. */
   body: string | Uint8Array;
   nowMs?: number;
 }): SignatureCheck {
+  const key = webhookKey(input.secret, "verifyWebhook secret");
   const header = (name: string) => {
     const value = input.headers instanceof Headers ? input.headers.get(name) : input.headers[name];
     return Array.isArray(value) ? value[0] : value ?? null;
@@ -85,7 +83,7 @@ export function verifyWebhook(input: {
   const fresh = checkTimestamp(seconds, input.nowMs ?? Date.now());
   if (!fresh.ok) return fresh;
   const body = typeof input.body === "string" ? input.body : Buffer.from(input.body).toString("utf8");
-  const expected = signWebhook(input.secret, id, seconds, body)["webhook-signature"] ?? "";
+  const expected = signWebhook(key, id, seconds, body)["webhook-signature"] ?? "";
   const match = signatures.split(" ").some((candidate) => equalConstantTime(candidate, expected));
   return match ? { ok: true } : { ok: false, reason: "signature does not match" };
 }

@@ -94,4 +94,27 @@ describe("the Slack channel", () => {
     expect(failed?.data).toMatchObject({ reviewer: "ghost@company.com", attempt: 1, final: true, error: "Slack refused: users_not_found" });
     await eventually(() => slack.callsOf("chat.postMessage").some((c) => c.params.channel === "U0DEPUTY" && c.params.text.includes("Nobody home")));
   });
+
+  it("escapes an agent-written title in every text Slack renders, the notification preview included", async () => {
+    const title = "Pay <!channel> & <http://evil.example|click here>";
+    const approval = await bed.approvals.requestApproval({
+      type: "t",
+      title,
+      requestedBy: "agent://x",
+      reviewers: ["cfo@company.com"],
+      reminders: ["1s"],
+    });
+    const reminded = await eventually(() => {
+      const calls = slack.callsOf("chat.postMessage").filter((c) => c.params.thread_ts && c.params.text.includes("Pay"));
+      return calls.length > 0 && calls;
+    });
+    await bed.approvals.decide(approval.id, { reviewer: "cfo@company.com", outcome: "approve" });
+    const updated = await eventually(() => slack.callsOf("chat.update").find((c) => c.params.text.includes("Pay &lt;")));
+    const first = slack.callsOf("chat.postMessage").find((c) => c.params.text.includes(approval.deadline.toISOString()) && c.params.text.includes("Pay"));
+    const escaped = "Pay &lt;!channel&gt; &amp; &lt;http://evil.example|click here&gt;";
+    for (const call of [first, reminded[0], updated]) {
+      expect(call?.params.text).toContain(escaped);
+      expect(call?.params.text).not.toContain("<!channel>");
+    }
+  });
 });

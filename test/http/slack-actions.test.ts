@@ -129,6 +129,39 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
     expect(vote?.data.context).toMatchObject({ slackUserId: "U0ANYONE" });
   });
 
+  it("counts one Slack user once, even when they click the messages of two team channels", async () => {
+    const { id } = await bed.approvals.requestApproval({
+      type: "pay.v1",
+      title: "Two teams",
+      requestedBy: "agent://ap",
+      steps: [{ name: "teams", reviewers: ["slack:#finance", "slack:#treasury"], quorum: 2 }],
+      reminders: [],
+    });
+    expect((await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#finance", "approve", "U0CFO")))).status).toBe(200);
+    const name = `twice-${adapter}`;
+    expect((await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#treasury", "approve", "U0CFO", name)))).status).toBe(200);
+    const answer = await eventually(() => slack.responses.find((r) => r.name === name));
+    expect(answer.body).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("cfo@company.com (for slack:#treasury) already voted") });
+    const approval = await bed.approvals.get(id);
+    expect(approval.status).toBe("pending");
+    expect(approval.steps[0]?.reviewers.filter((r) => r.vote)).toHaveLength(1);
+  });
+
+  it("does not let the requester approve their own request through a team channel", async () => {
+    const { id } = await bed.approvals.requestApproval({
+      type: "pay.v1",
+      title: "Mine",
+      requestedBy: "cfo@company.com",
+      reviewers: ["slack:#finance"],
+      reminders: [],
+    });
+    const name = `self-${adapter}`;
+    expect((await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#finance", "approve", "U0CFO", name)))).status).toBe(200);
+    const answer = await eventually(() => slack.responses.find((r) => r.name === name));
+    expect(answer.body.text).toContain("cannot decide it");
+    expect((await bed.approvals.get(id)).status).toBe("pending");
+  });
+
   it("answers 400 to a signed request that is not an interaction", async () => {
     const body = `hello=${adapter}`; // unique per adapter: the same signed bytes twice would be a replay
     const timestamp = Math.floor(Date.now() / 1000);
