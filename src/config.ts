@@ -48,6 +48,12 @@ export interface ApprovalsOptions {
     concurrency?: number;
     /** How often future jobs (reminders, timeouts, retries) are looked for. @defaultValue `"1s"` */
     pollInterval?: Duration;
+    /**
+     * A job held by a worker that died (SIGKILL, OOM, power loss) is run by another live worker within
+     * this long, and an approval whose timeout job was lost with it still times out within it. Live
+     * workers heartbeat every sixth of it; one silent for half of it is taken for dead. @defaultValue `"60s"`
+     */
+    recoverWithin?: Duration;
   };
   /** The HTTP handler (`approvals.fetch`, `nodeHandler` and the framework adapters). */
   http?: {
@@ -75,7 +81,7 @@ export interface ResolvedOptions {
   channels: Channel[];
   logger: Logger;
   defaults: { remindersMs: number[]; escalateAfterMs: number; timeoutMs: number; timeoutAction: TimeoutAction };
-  worker: { concurrency: number; pollIntervalMs: number };
+  worker: { concurrency: number; pollIntervalMs: number; recoverWithinMs: number };
   delivery: { maxAttempts: number };
   http: { maxBodyBytes: number };
 }
@@ -87,6 +93,7 @@ export const DEFAULTS = {
   timeout: { after: "8h", action: "reject" },
   workerConcurrency: 4,
   pollInterval: "1s",
+  recoverWithin: "60s",
   deliveryAttempts: 6,
   maxBodyBytes: 128 * 1024,
 } as const;
@@ -149,6 +156,9 @@ const optionsSchema = z
       .strictObject({
         concurrency: z.int().min(1).max(100).default(DEFAULTS.workerConcurrency),
         pollInterval: durationMs.pipe(z.number().min(10).max(60_000)).prefault(DEFAULTS.pollInterval),
+        recoverWithin: durationMs
+          .pipe(z.number().min(1_000, { error: "must be at least 1s" }).max(3_600_000, { error: "must be at most 1h" }))
+          .prefault(DEFAULTS.recoverWithin),
       })
       .prefault({}),
     delivery: z.strictObject({ maxAttempts: z.int().min(1).max(25).default(DEFAULTS.deliveryAttempts) }).prefault({}),
@@ -187,7 +197,11 @@ export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
       timeoutMs: parsed.defaults.timeout.after,
       timeoutAction: parsed.defaults.timeout.action,
     },
-    worker: { concurrency: parsed.worker.concurrency, pollIntervalMs: parsed.worker.pollInterval },
+    worker: {
+      concurrency: parsed.worker.concurrency,
+      pollIntervalMs: parsed.worker.pollInterval,
+      recoverWithinMs: parsed.worker.recoverWithin,
+    },
     delivery: parsed.delivery,
     http: parsed.http,
   };

@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   NOT_MIGRATED: "NOT_MIGRATED",
   /** `stop()` was called while this call was waiting. */
   STOPPED: "STOPPED",
+  /** The database cannot be reached (refused, dropped, restarting). A write is all or nothing; retry later. */
+  UNAVAILABLE: "UNAVAILABLE",
+  /** Something unexpected failed; `cause` holds the original error. */
+  INTERNAL: "INTERNAL",
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

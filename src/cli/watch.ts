@@ -12,9 +12,12 @@ export function registerWatch(program: Command): void {
     .action(async (options: ConnectionOptions) => {
       if (!options.databaseUrl) throw new UsageError("no database: pass --database-url or set DATABASE_URL");
       const approvals = open(options);
-      const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
-      pool.on("error", () => {});
-      const listener = new ChangeListener(pool, options.schema, SILENT_LOGGER);
+      const { databaseUrl } = options;
+      const listener = new ChangeListener(
+        () => new pg.Client({ connectionString: databaseUrl, application_name: `countersign:listen:${options.schema}`.slice(0, 63) }).on("error", () => {}),
+        options.schema,
+        SILENT_LOGGER,
+      );
       const live = process.stdout.isTTY && !options.json;
       let drawing = Promise.resolve();
       const redraw = () => {
@@ -38,6 +41,6 @@ export function registerWatch(program: Command): void {
         process.once("SIGTERM", resolve);
       });
       await listener.stop();
-      await Promise.all([pool.end(), approvals.stop()]);
+      await approvals.stop();
     });
 }

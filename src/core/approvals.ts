@@ -1,18 +1,16 @@
-import { run, type Runner } from "graphile-worker";
 import { sql } from "kysely";
-import pg from "pg";
-import { resolveOptions, type ApprovalsOptions, type ResolvedOptions } from "../config.ts";
+import { resolveOptions, type ApprovalsOptions } from "../config.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, ValidationError, WaitTimeoutError } from "../errors.ts";
 import { createFetchHandler, type FetchHandler } from "../http/handler.ts";
 import { toNodeHandler, type NodeHandler } from "../http/node.ts";
-import { createTaskList } from "../scheduler/tasks.ts";
-import { toWorkerLogger } from "../scheduler/worker-logger.ts";
 import { listApprovalIds, loadApproval, loadApprovals } from "../store/approval-store.ts";
-import { createDatabase, type WriteOptions } from "../store/connection.ts";
+import { createDatabase, isConnectionFailure, type WriteOptions } from "../store/connection.ts";
+import { openConnections } from "../store/connections.ts";
 import { listEvents } from "../store/event-store.ts";
-import { checkSchema, migrate, migrationSql } from "../store/migrate.ts";
+import { migrate, migrationSql } from "../store/migrate.ts";
 import { toDecision } from "../store/rows.ts";
 import { parseInput } from "../validation.ts";
+import { startWorker, type RunningWorker } from "../worker/run-worker.ts";
 import { ChangeListener } from "./change-listener.ts";
 import { cancel, decide, fireTimeout, requestApproval, type EngineContext } from "./engine.ts";
 import {
@@ -28,6 +26,7 @@ import {
   type WaitOptions,
 } from "./inputs.ts";
 import { isFinal } from "./lifecycle.ts";
+import { setLongTimeout } from "./long-timer.ts";
 import type { Approval, AuditEvent, Decision } from "./types.ts";
 
 /** A page of {@link Approvals.list}. */
@@ -85,12 +84,16 @@ export interface Approvals {
  */
 export function createApprovals(options: ApprovalsOptions): Approvals {
   const resolved = resolveOptions(options);
-  const { pool, ownsPool } = openPool(resolved);
-  const database = createDatabase(pool, resolved.schema, resolved.workerSchema);
+  const connections = openConnections(resolved);
+  const database = createDatabase(connections.queries, resolved.schema, resolved.workerSchema);
   const ctx: EngineContext = { database, options: resolved };
-  const listener = new ChangeListener(pool, resolved.schema, resolved.logger);
+  const listener = new ChangeListener(
+    () => connections.ownClient(`countersign:listen:${resolved.schema}`.slice(0, 63)),
+    resolved.schema,
+    resolved.logger,
+  );
   const waits = new Set<(error: Error) => void>();
-  let runner: Promise<Runner> | undefined;
+  let worker: Promise<RunningWorker> | undefined;
   let stopped = false;
 
   const get = async (id: string): Promise<Approval> => {
@@ -103,20 +106,22 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const approvals: Approvals = {
     schema: resolved.schema,
 
-    migrate: () => migrate({ pool, schema: resolved.schema, workerSchema: resolved.workerSchema, logger: resolved.logger }),
+    migrate: () => migrate({ connections, schema: resolved.schema, workerSchema: resolved.workerSchema, logger: resolved.logger }),
 
     async start() {
       if (stopped) throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped; create a new one.");
-      runner ??= startRunner(ctx, pool);
-      await runner;
+      worker ??= startWorker(ctx, connections);
+      await worker;
     },
 
     async stop() {
       if (stopped) return;
       stopped = true;
       for (const end of waits) end(new ApprovalError(ERROR_CODES.STOPPED, "countersign was stopped while waiting for a decision."));
-      await Promise.all([runner?.then((r) => r.stop()).catch(() => {}), listener.stop()]);
-      if (ownsPool) await pool.end();
+      // In-flight jobs finish and are marked complete before any connection of countersign's is closed.
+      await worker?.then((running) => running.stop()).catch(() => {});
+      await listener.stop();
+      await connections.end();
     },
 
     requestApproval: (request, writeOptions) => requestApproval(ctx, request, writeOptions?.db),
@@ -177,42 +182,21 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   return approvals;
 }
 
-function openPool(options: ResolvedOptions): { pool: pg.Pool; ownsPool: boolean } {
-  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 10 });
-  // A connection error (say, a restarted server) must not crash the host: without these handlers pg
-  // throws it as an unhandled 'error' event. Host pools that already handle errors are left alone.
-  const { logger } = options;
-  if (pool.listenerCount("error") === 0) {
-    pool.on("error", (error) => logger.warn({ error: error.message }, "countersign: idle database connection failed"));
-  }
-  if (pool.listenerCount("connect") === 0) {
-    pool.on("connect", (client) =>
-      client.on("error", (error) => logger.warn({ error: error.message }, "countersign: database connection failed")),
-    );
-  }
-  return { pool, ownsPool: !options.pool };
+/** How long a waiter waits before looking again while the database cannot be reached. */
+const RETRY_MS = { first: 250, max: 5_000 };
+
+/** The error a waiter rejects with: countersign's own, or an unexpected one wrapped so callers can branch on `code`. */
+function typedError(error: unknown): unknown {
+  if (error instanceof ApprovalError || (error instanceof Error && error.name === "AbortError")) return error;
+  return new ApprovalError(ERROR_CODES.INTERNAL, `Waiting for a decision failed: ${String(error)}`, {}, { cause: error });
 }
 
-async function startRunner(ctx: EngineContext, pool: pg.Pool): Promise<Runner> {
-  const { options } = ctx;
-  await checkSchema(pool, options.schema, options.logger);
-  const runner = await run({
-    pgPool: pool,
-    schema: options.workerSchema,
-    taskList: createTaskList(ctx),
-    concurrency: options.worker.concurrency,
-    pollInterval: options.worker.pollIntervalMs,
-    noHandleSignals: true,
-    crontab: "",
-    logger: toWorkerLogger(options.logger),
-  });
-  runner.promise.catch((error: unknown) => options.logger.error({ error: String(error) }, "countersign: the worker stopped with an error"));
-  return runner;
-}
-
-/** The longest delay a Node timer accepts. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
+/**
+ * Resolves with the decision. Wakes on the change notification, re-reads on every (re)connection of the
+ * listener, and enforces the deadline itself (so a wait ends on time with no worker running). While the
+ * database cannot be reached it keeps looking with backoff instead of failing: an approval that timed out
+ * during an outage resolves as timed out once the database is back.
+ */
 function waitForDecision(
   ctx: EngineContext,
   listener: ChangeListener,
@@ -224,13 +208,15 @@ function waitForDecision(
   const { database } = ctx;
   return new Promise<Decision>((resolve, reject) => {
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
+    let failures = 0;
+    let cancelDeadline: (() => void) | undefined;
+    let cancelRetry: (() => void) | undefined;
+    let cancelWait: (() => void) | undefined;
     const settle = (outcome: { decision: Decision } | { error: unknown }) => {
       if (settled) return;
       settled = true;
       unsubscribe();
-      clearTimeout(timer);
-      clearTimeout(deadlineTimer);
+      for (const cancel of [cancelWait, cancelDeadline, cancelRetry]) cancel?.();
       signal?.removeEventListener("abort", onAbort);
       waits.delete(end);
       if ("decision" in outcome) resolve(outcome.decision);
@@ -238,8 +224,13 @@ function waitForDecision(
     };
     const end = (error: Error) => settle({ error });
     const onAbort = () => settle({ error: signal?.reason });
-    let deadlineTimer: NodeJS.Timeout | undefined;
+    const onFailure = (error: unknown) => {
+      if (!isConnectionFailure(error)) return settle({ error: typedError(error) });
+      cancelRetry?.();
+      cancelRetry = setLongTimeout(check, Math.min(RETRY_MS.first * 2 ** failures++, RETRY_MS.max));
+    };
     const check = () => {
+      if (settled) return;
       database
         .run((db) =>
           db
@@ -250,23 +241,20 @@ function waitForDecision(
             .executeTakeFirst(),
         )
         .then((row) => {
+          failures = 0;
           if (!row) return settle({ error: new NotFoundError(`Approval ${id}`, { approvalId: id }) });
           const decision = toDecision(row);
           if (decision) return settle({ decision });
-          // Enforce the deadline from here too, so a wait ends on time even when no worker is running.
-          clearTimeout(deadlineTimer);
+          cancelDeadline?.();
           const untilDeadline = Math.max(0, row.deadline.getTime() - row.db_now.getTime()) + 50;
-          deadlineTimer =
-            untilDeadline > MAX_TIMER_MS
-              ? setTimeout(check, MAX_TIMER_MS) // beyond what a Node timer holds: look again later
-              : setTimeout(() => fireTimeout(ctx, id).catch((error: unknown) => settle({ error })), untilDeadline);
+          cancelDeadline = setLongTimeout(() => fireTimeout(ctx, id).then(check, onFailure), untilDeadline);
         })
-        .catch((error: unknown) => settle({ error }));
+        .catch(onFailure);
     };
     if (signal?.aborted) return reject(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     waits.add(end);
-    if (timeoutMs !== undefined) timer = setTimeout(() => settle({ error: new WaitTimeoutError(id, timeoutMs) }), timeoutMs);
+    if (timeoutMs !== undefined) cancelWait = setLongTimeout(() => settle({ error: new WaitTimeoutError(id, timeoutMs) }), timeoutMs);
     // Subscribing first and checking once LISTEN is active leaves no gap for a decision to slip through.
     const unsubscribe = listener.subscribe(id, {
       onChange: (change) => isFinal(change.status) && check(),

@@ -1,7 +1,8 @@
 /**
- * One LISTEN connection per `createApprovals` instance, shared by every waiter. When the connection
- * drops it reconnects with backoff and tells each subscriber, which re-reads its row: a decision that
- * committed while nobody was listening is still seen.
+ * One LISTEN connection per `createApprovals` instance, shared by every waiter, and never taken from the
+ * host's pool (it is held for as long as anyone waits). When the connection drops it reconnects with
+ * backoff and tells each subscriber, which re-reads its row: a decision that committed while nobody was
+ * listening is still seen.
  */
 import type pg from "pg";
 import type { Logger } from "../logger.ts";
@@ -17,23 +18,26 @@ export interface Subscriber {
 const MAX_BACKOFF_MS = 5_000;
 
 export class ChangeListener {
-  readonly #pool: pg.Pool;
+  readonly #newClient: () => pg.Client;
   readonly #channel: string;
-  readonly #applicationName: string;
   readonly #logger: Logger;
   readonly #subscribers = new Map<string, Set<Subscriber>>();
-  #client: pg.PoolClient | undefined;
+  #client: pg.Client | undefined;
   #connecting: Promise<void> | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #failures = 0;
   #stopped = false;
 
-  constructor(pool: pg.Pool, schema: string, logger: Logger) {
-    this.#pool = pool;
+  /** `newClient` makes an unconnected client; name it (`application_name`) so operators can tell what it is. */
+  constructor(newClient: () => pg.Client, schema: string, logger: Logger) {
+    this.#newClient = newClient;
     this.#channel = changeChannel(schema);
-    // Named so operators (and tests) can tell which schema's listener a connection is.
-    this.#applicationName = `countersign:listen:${schema}`.slice(0, 63);
     this.#logger = logger;
+  }
+
+  /** Whether LISTEN is active right now. */
+  get listening(): boolean {
+    return this.#client !== undefined;
   }
 
   /** Subscribes to one approval's changes, or to all with `"*"`. Returns the unsubscribe function. */
@@ -57,8 +61,7 @@ export class ChangeListener {
     this.#client = undefined;
     if (client) {
       client.removeAllListeners("notification");
-      await client.query(`unlisten ${client.escapeIdentifier(this.#channel)}`).catch(() => {});
-      client.release();
+      await client.end().catch(() => {});
     }
   }
 
@@ -70,19 +73,17 @@ export class ChangeListener {
   }
 
   async #connect(): Promise<void> {
-    let client: pg.PoolClient | undefined;
+    const connection = this.#newClient();
     try {
-      client = await this.#pool.connect();
-      const connection = client;
       connection.on("error", (error) => this.#lost(connection, error));
       connection.on("end", () => this.#lost(connection, new Error("connection ended")));
       connection.on("notification", (message) => {
         if (message.channel === this.#channel) this.#dispatch(parseChange(message.payload));
       });
-      await connection.query("select set_config('application_name', $1, false)", [this.#applicationName]);
+      await connection.connect();
       await connection.query(`listen ${connection.escapeIdentifier(this.#channel)}`);
       if (this.#stopped) {
-        connection.release();
+        await connection.end().catch(() => {});
         return;
       }
       this.#client = connection;
@@ -90,15 +91,16 @@ export class ChangeListener {
       this.#logger.debug({ channel: this.#channel }, "countersign: listening for decisions");
       for (const set of this.#subscribers.values()) for (const subscriber of set) subscriber.onListening();
     } catch (error) {
-      client?.release(error as Error);
+      connection.removeAllListeners("end");
+      await connection.end().catch(() => {});
       this.#scheduleRetry(error);
     }
   }
 
-  #lost(client: pg.PoolClient, error: Error): void {
+  #lost(client: pg.Client, error: Error): void {
     if (this.#client !== client) return;
     this.#client = undefined;
-    client.release(error);
+    void client.end().catch(() => {});
     if (this.#stopped) return;
     this.#logger.warn({ error: error.message }, "countersign: lost the LISTEN connection, reconnecting");
     this.#scheduleRetry(error);

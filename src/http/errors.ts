@@ -22,6 +22,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, { status: number; title: string 
   [ERROR_CODES.ALREADY_DECIDED]: { status: 409, title: "Already decided" },
   [ERROR_CODES.NOT_A_REVIEWER]: { status: 403, title: "Not your decision (yet)" },
   [ERROR_CODES.SELF_APPROVAL]: { status: 403, title: "Not your decision" },
+  [ERROR_CODES.UNAVAILABLE]: { status: 503, title: "Please try again in a moment" },
 };
 
 export type ResponseFormat = "html" | "json";

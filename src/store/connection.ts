@@ -69,11 +69,32 @@ function kyselyOverClient(client: pg.ClientBase): Kysely<unknown> {
 }
 
 const MISSING_SCHEMA_CODES = new Set(["42P01", "3F000", "42883"]);
+/** Node socket errors, and SQLSTATEs for a server that is shutting down, starting or full. */
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+
+/** The database could not be reached or dropped the connection: worth retrying, not a bug. */
+export function isConnectionFailure(error: unknown): boolean {
+  if (error instanceof ApprovalError) return error.code === ERROR_CODES.UNAVAILABLE;
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08"))) return true;
+  // pg reports a dropped socket with these messages and no code.
+  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(error.message);
+}
 
 async function translateErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    if (!(error instanceof ApprovalError) && isConnectionFailure(error)) {
+      throw new ApprovalError(
+        ERROR_CODES.UNAVAILABLE,
+        `The database cannot be reached (${(error as Error).message}). A write either committed whole or not at all; check or retry when it is back.`,
+        {},
+        { cause: error },
+      );
+    }
     const code = (error as { code?: unknown }).code;
     if (typeof code === "string" && MISSING_SCHEMA_CODES.has(code)) {
       throw new ApprovalError(

@@ -8,6 +8,7 @@ import type pg from "pg";
 import { ApprovalError, ERROR_CODES } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { toWorkerLogger } from "../scheduler/worker-logger.ts";
+import type { Connections } from "./connections.ts";
 import { MIGRATIONS } from "./migrations.generated.ts";
 
 export interface Migration {
@@ -60,7 +61,7 @@ export function migrationSql(options: { schema?: string; after?: number } = {}):
 }
 
 export interface MigrateTarget {
-  pool: pg.Pool;
+  connections: Connections;
   schema: string;
   workerSchema: string;
   logger: Logger;
@@ -68,27 +69,27 @@ export interface MigrateTarget {
 
 /**
  * Applies pending migrations of countersign and of its graphile-worker schema. Idempotent; concurrent
- * callers wait for each other on a session advisory lock.
+ * callers wait for each other on a session advisory lock. Runs on connections of its own (two at most,
+ * closed afterwards), so it works beside a host pool of any size.
  */
 export async function migrate(target: MigrateTarget): Promise<{ applied: string[] }> {
-  const { pool, schema, logger } = target;
-  const client = await pool.connect();
+  const { connections, schema, logger } = target;
+  const client = connections.ownClient(`countersign:migrate:${schema}`.slice(0, 63));
+  await client.connect();
+  const workerPool = connections.ownPool(`countersign:migrate:${schema}`.slice(0, 63), 1);
   try {
     await client.query("select pg_advisory_lock(hashtext('countersign'), hashtext($1))", [schema]);
-    try {
-      const applied = await applyMigrations(client, schema, logger);
-      await runWorkerMigrations({ pgPool: pool, schema: target.workerSchema, logger: toWorkerLogger(logger) });
-      if (applied.length > 0) logger.info({ schema, applied }, "countersign: migrations applied");
-      return { applied };
-    } finally {
-      await client.query("select pg_advisory_unlock(hashtext('countersign'), hashtext($1))", [schema]);
-    }
+    const applied = await applyMigrations(client, schema, logger);
+    await runWorkerMigrations({ pgPool: workerPool, schema: target.workerSchema, logger: toWorkerLogger(logger) });
+    if (applied.length > 0) logger.info({ schema, applied }, "countersign: migrations applied");
+    return { applied };
   } finally {
-    client.release();
+    // Ending the session releases the advisory lock.
+    await Promise.all([client.end().catch(() => {}), workerPool.end().catch(() => {})]);
   }
 }
 
-async function applyMigrations(client: pg.PoolClient, schema: string, logger: Logger): Promise<string[]> {
+async function applyMigrations(client: pg.ClientBase, schema: string, logger: Logger): Promise<string[]> {
   await client.query("begin");
   try {
     await client.query(migrationTableSql(schema));

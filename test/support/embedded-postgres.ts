@@ -19,6 +19,11 @@ export interface RunningPostgres {
   url: string;
   /** Where the data lives (removed by stop), for an embedded server. */
   folder?: string;
+  /**
+   * Stops the server as `pg_ctl stop -m immediate` does (SIGQUIT: no checkpoint, every connection cut),
+   * keeps it down for `downMs`, and starts it again on the same port and data. Embedded servers only.
+   */
+  restart?(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,11 +123,9 @@ export async function startEmbeddedPostgres(
     await rm(passwordFile);
     const port = await freePort();
     const settings = { listen_addresses: "127.0.0.1", unix_socket_directories: "", max_connections: "300", ...options.settings };
-    server = await startServer(
-      binaries.postgres,
-      ["-D", data, "-p", String(port), ...Object.entries(settings).flatMap(([key, value]) => ["-c", `${key}=${value}`])],
-      user,
-    );
+    const args = ["-D", data, "-p", String(port), ...Object.entries(settings).flatMap(([key, value]) => ["-c", `${key}=${value}`])];
+    const postgres = binaries.postgres;
+    server = await startServer(postgres, args, user);
     process.once("exit", killOnExit);
     const database = options.database ?? "countersign";
     const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
@@ -132,6 +135,16 @@ export async function startEmbeddedPostgres(
     return {
       url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
       folder,
+      async restart(downMs) {
+        const running = server;
+        if (running && running.exitCode === null) {
+          const exited = new Promise((resolve) => running.once("exit", resolve));
+          running.kill("SIGQUIT");
+          await exited;
+        }
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        server = await startServer(postgres, args, user);
+      },
       async stop() {
         process.off("exit", killOnExit);
         await cleanup();

@@ -1,0 +1,54 @@
+/**
+ * The worker: graphile-worker's runner on a pool of countersign's own, plus the supervisor that recovers
+ * from dead workers. Its jobs' queries go through that pool too, never through the host's.
+ */
+import { EventEmitter } from "node:events";
+import { run, type WorkerEvents } from "graphile-worker";
+import type { EngineContext } from "../core/engine.ts";
+import { createTaskList } from "../scheduler/tasks.ts";
+import { toWorkerLogger } from "../scheduler/worker-logger.ts";
+import type { Connections } from "../store/connections.ts";
+import { createDatabase } from "../store/connection.ts";
+import { checkSchema } from "../store/migrate.ts";
+import { superviseWorkers } from "./supervisor.ts";
+
+export interface RunningWorker {
+  /** Lets in-flight jobs finish and be marked complete, then stops. */
+  stop(): Promise<void>;
+}
+
+export async function startWorker(ctx: EngineContext, connections: Connections): Promise<RunningWorker> {
+  const { options } = ctx;
+  // One connection per concurrent job, one for graphile-worker's LISTEN, one for polling and the supervisor.
+  const pool = connections.ownPool(`countersign:worker:${options.schema}`.slice(0, 63), options.worker.concurrency + 2);
+  const workerCtx: EngineContext = { ...ctx, database: createDatabase(pool, options.schema, options.workerSchema) };
+  await checkSchema(pool, options.schema, options.logger);
+  const events: WorkerEvents = new EventEmitter();
+  let poolId: string | undefined;
+  events.on("pool:create", ({ workerPool }) => {
+    poolId = workerPool.id;
+  });
+  const runner = await run({
+    pgPool: pool,
+    schema: options.workerSchema,
+    taskList: createTaskList(workerCtx),
+    concurrency: options.worker.concurrency,
+    pollInterval: options.worker.pollIntervalMs,
+    noHandleSignals: true,
+    crontab: "",
+    logger: toWorkerLogger(options.logger),
+    events,
+    // Completions go through a batch that `stop()` flushes: a job that finished during a graceful stop is
+    // marked complete before the pool ends, instead of staying locked and running again hours later.
+    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+  });
+  runner.promise.catch((error: unknown) => options.logger.error({ error: String(error) }, "countersign: the worker stopped with an error"));
+  if (!poolId) throw new Error("graphile-worker did not report its worker pool id");
+  const supervisor = superviseWorkers(workerCtx, poolId, options.worker.recoverWithinMs);
+  return {
+    async stop() {
+      await runner.stop().catch((error: unknown) => options.logger.warn({ error: String(error) }, "countersign: the worker did not stop cleanly"));
+      await supervisor.stop();
+    },
+  };
+}
