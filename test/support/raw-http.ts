@@ -7,8 +7,8 @@ export interface RawResponse {
   body: string;
 }
 
-/** Parses as many complete responses as `text` holds (Content-Length or chunked bodies). */
-function parseResponses(text: string): { responses: RawResponse[]; rest: string } {
+/** Parses as many complete responses as `text` holds (Content-Length or chunked bodies; none for HEAD). */
+function parseResponses(text: string, methods: string[]): { responses: RawResponse[]; rest: string } {
   const responses: RawResponse[] = [];
   let rest = text;
   for (;;) {
@@ -22,6 +22,11 @@ function parseResponses(text: string): { responses: RawResponse[]; rest: string 
     }
     const status = Number(statusLine?.split(" ")[1]);
     let body = rest.slice(end + 4);
+    if (methods[responses.length] === "HEAD" || status === 204 || status === 304) {
+      responses.push({ status, headers, body: "" });
+      rest = body;
+      continue;
+    }
     if (headers["transfer-encoding"] === "chunked") {
       let decoded = "";
       let cursor = 0;
@@ -64,6 +69,8 @@ export interface RawConnection {
 }
 
 export function rawConnection(port: number): Promise<RawConnection> {
+  /** Methods of the requests written and not yet answered, to know which answers carry no body. */
+  const pending: string[] = [];
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let buffer = "";
@@ -80,7 +87,8 @@ export function rawConnection(port: number): Promise<RawConnection> {
     socket.on("error", () => {});
     socket.on("data", (chunk) => {
       buffer += chunk.toString("latin1");
-      const { responses, rest } = parseResponses(buffer);
+      const { responses, rest } = parseResponses(buffer, pending);
+      pending.splice(0, responses.length);
       buffer = rest;
       ready.push(...responses);
       while (ready.length > 0 && waiters.length > 0) waiters.shift()?.resolve(ready.shift() as RawResponse);
@@ -88,7 +96,11 @@ export function rawConnection(port: number): Promise<RawConnection> {
     socket.once("connect", () =>
       resolve({
         socket,
-        write: (data) => socket.write(data),
+        write: (data) => {
+          const text = data.toString("latin1");
+          for (const match of text.matchAll(/(?:^|\r\n\r\n|\n\n)([A-Z]+) \S+ HTTP\/1\.[01]/g)) pending.push(match[1] ?? "");
+          socket.write(data);
+        },
         response(timeoutMs = 10_000) {
           const next = ready.shift();
           if (next) return Promise.resolve(next);
