@@ -144,6 +144,11 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       if (code === ErrorCode.PlatformError && slackError && PERMANENT.has(slackError)) {
         throw new UndeliverableError(`Slack refused: ${slackError}`, { cause: error });
       }
+      // "fetch failed" says nothing to an operator; the socket error underneath does.
+      const underlying = rootCause(error);
+      if (underlying && error instanceof Error && !error.message.includes(underlying)) {
+        throw new Error(`${error.message} (${underlying})`, { cause: error });
+      }
       throw error;
     }
   }
@@ -294,6 +299,19 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       return ack();
     },
   };
+}
+
+/** The innermost error's code and message (Slack's client wraps fetch, which wraps the socket error). */
+function rootCause(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5; depth++) {
+    const next = (current as { original?: unknown; cause?: unknown }).original ?? (current as { cause?: unknown }).cause;
+    if (!next) break;
+    current = next;
+  }
+  if (current === error || !(current instanceof Error)) return undefined;
+  const code = (current as { code?: unknown }).code;
+  return typeof code === "string" && !current.message.includes(code) ? `${code}: ${current.message}` : current.message;
 }
 
 function safeJson(text: string | undefined): unknown {

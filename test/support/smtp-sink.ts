@@ -8,12 +8,15 @@ export interface SmtpSink {
   messages: ParsedMail[];
   /** Recipients refused with 550 at RCPT TO. */
   refuse: Set<string>;
+  /** Recipients refused with 451 (try again later) that many more times. */
+  deferTimes: Map<string, number>;
   close(): Promise<void>;
 }
 
 export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
   const refuse = new Set<string>();
+  const deferTimes = new Map<string, number>();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
@@ -21,6 +24,11 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     onRcptTo(address, _session, callback) {
       if (refuse.has(address.address.toLowerCase())) {
         return callback(Object.assign(new Error(`5.1.1 <${address.address}>: mailbox unavailable`), { responseCode: 550 }));
+      }
+      const deferrals = deferTimes.get(address.address.toLowerCase()) ?? 0;
+      if (deferrals > 0) {
+        deferTimes.set(address.address.toLowerCase(), deferrals - 1);
+        return callback(Object.assign(new Error("4.7.1 try again later"), { responseCode: 451 }));
       }
       callback();
     },
@@ -35,5 +43,5 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
-  return { port, messages, refuse, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { port, messages, refuse, deferTimes, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
