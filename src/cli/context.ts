@@ -88,8 +88,6 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers.map((h) => paint("bold", h))), ...rows.map(line)].join("\n");
 }
 
-export const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-
 /** Reviewers the current step is waiting on. */
 export function waitingOn(approval: Approval): string[] {
   const step = approval.steps[approval.currentStep];
