@@ -35,6 +35,25 @@ describe("createApprovals options", () => {
     ]);
   });
 
+  it("refuses a connection string pg would misread, instead of failing later with ENOTFOUND base", () => {
+    expect(issuesOf({ ...valid, connectionString: "not-a-url" })).toEqual([
+      { path: "connectionString", message: "must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app" },
+    ]);
+    expect(issuesOf({ ...valid, connectionString: "mysql://localhost/app" })[0]?.path).toBe("connectionString");
+    for (const url of ["postgresql://u:p@db.internal:6432/app?sslmode=require", "/var/run/postgresql app", "socket:/var/run/postgresql?db=app"]) {
+      expect(createApprovals({ ...valid, connectionString: url }).schema).toBe("countersign");
+    }
+  });
+
+  it("takes environment variables as they are (string | undefined) and says which one is missing", () => {
+    const env: Record<string, string | undefined> = { DATABASE_URL: "postgres://localhost/app" };
+    const fromEnv: ApprovalsOptions = { connectionString: env.DATABASE_URL, publicUrl: env.PUBLIC_URL, secret: env.COUNTERSIGN_SECRET };
+    expect(issuesOf(fromEnv)).toEqual([
+      { path: "publicUrl", message: "is required" },
+      { path: "secret", message: "is required" },
+    ]);
+  });
+
   it("requires exactly one of connectionString and pool", () => {
     const { connectionString: _, ...withoutDatabase } = valid;
     expect(issuesOf(withoutDatabase)).toEqual([{ path: "connectionString", message: "give either connectionString or pool (exactly one)" }]);
