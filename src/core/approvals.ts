@@ -9,6 +9,7 @@ import { openConnections } from "../store/connections.ts";
 import { listEvents } from "../store/event-store.ts";
 import { migrate, migrationSql } from "../store/migrate.ts";
 import { toDecision } from "../store/rows.ts";
+import { assertSupportedNode } from "../runtime.ts";
 import { parseInput } from "../validation.ts";
 import { startWorker, type RunningWorker } from "../worker/run-worker.ts";
 import { ChangeListener } from "./change-listener.ts";
@@ -83,6 +84,7 @@ export interface Approvals {
  * await approvals.start();
  */
 export function createApprovals(options: ApprovalsOptions): Approvals {
+  assertSupportedNode();
   const resolved = resolveOptions(options);
   const connections = openConnections(resolved);
   const database = createDatabase(connections.queries, resolved.schema, resolved.workerSchema);
