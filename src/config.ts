@@ -128,6 +128,8 @@ function isPostgresUrl(value: string): boolean {
   return ["postgres:", "postgresql:", "socket:"].includes(new URL(value).protocol);
 }
 
+const CHANNEL_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
 const channel = z.custom<Channel>(
   (value) =>
     typeof value === "object" &&
@@ -195,6 +197,11 @@ const optionsSchema = z
       ctx.addIssue({ code: "custom", path: ["workerSchema"], message: "must differ from schema" });
     }
     const names = options.channels.map((c) => c.name);
+    // A name becomes part of its worker jobs' task identifier and of its URL path (`<mount>/<name>/…`).
+    const badName = names.findIndex((name) => !CHANNEL_NAME.test(name));
+    if (badName >= 0) {
+      ctx.addIssue({ code: "custom", path: ["channels", badName, "name"], message: "must be 1 to 64 letters, digits, '.', '_' or '-'" });
+    }
     const repeated = names.find((name, i) => names.indexOf(name) !== i);
     if (repeated !== undefined) {
       ctx.addIssue({ code: "custom", path: ["channels"], message: `two channels are named "${repeated}"; names must be unique` });

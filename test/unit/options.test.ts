@@ -54,6 +54,15 @@ describe("createApprovals options", () => {
     ]);
   });
 
+  it("refuses channel names that could not name a worker task or a URL path", () => {
+    const named = (name: string) => ({ name, send: async () => {} });
+    expect(issuesOf({ ...valid, channels: [named("slack"), named("chat ops/eu")] })).toEqual([
+      { path: "channels.1.name", message: "must be 1 to 64 letters, digits, '.', '_' or '-'" },
+    ]);
+    expect(issuesOf({ ...valid, channels: [named("")] })[0]?.path).toBe("channels.0.name");
+    expect(createApprovals({ ...valid, channels: [named("slack-eu"), named("email.v2")] }).schema).toBe("countersign");
+  });
+
   it("requires exactly one of connectionString and pool", () => {
     const { connectionString: _, ...withoutDatabase } = valid;
     expect(issuesOf(withoutDatabase)).toEqual([{ path: "connectionString", message: "give either connectionString or pool (exactly one)" }]);
