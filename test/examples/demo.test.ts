@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { delimiter } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { runScript, runToEnd } from "../support/child-process.ts";
@@ -7,6 +9,7 @@ import { useTestBed } from "../support/test-bed.ts";
 
 const DEMO = fileURLToPath(new URL("../../demo/main.ts", import.meta.url));
 const bed = useTestBed("demo");
+const cliBed = useTestBed("demo_cli");
 const noDatabase = { DATABASE_URL: "", NO_COLOR: "1" };
 
 describe("npm run demo", () => {
@@ -15,7 +18,8 @@ describe("npm run demo", () => {
     expect(code).toBe(0);
     expect(stdout).toContain("Starting an embedded PostgreSQL");
     expect(stdout).toMatch(/open http:\/\/127\.0\.0\.1:\d+\/approvals\/r\/[A-Za-z0-9_-]{43} and press Approve/);
-    expect(stdout).toMatch(/run {2}npx countersign approve [0-9a-f-]{36} --as cfo@company\.com --database-url '/);
+    expect(stdout).toMatch(/run {2}\/\S+\/node \/\S+\/dist\/cli\/main\.js approve [0-9a-f-]{36} --as cfo@company\.com --database-url \S+ --schema countersign_demo\n/);
+    expect(stdout).not.toContain("npx countersign");
     expect(stdout).toContain('Reminder sent to cfo@company.com: "Q1 Financial Summary" is still waiting.');
     expect(stdout).toContain("--yes: the CFO opens the page (HTTP 200) and presses Approve.");
     expect(stdout).toContain("Agent resumed: approved by cfo@company.com via http.");
@@ -32,6 +36,30 @@ describe("npm run demo", () => {
     expect(stdout).toContain("Using the database in DATABASE_URL.");
     const { rows } = await bed.pool.query(`select status, decided_via from "${bed.schema}".approval`);
     expect(rows).toEqual([{ status: "approved", decided_via: "http" }]);
+  });
+
+  it("prints a CLI command that approves from any directory, whatever Node comes first on PATH", async () => {
+    const demo = runScript(DEMO, { DATABASE_URL: cliBed.url, COUNTERSIGN_SCHEMA: cliBed.schema, NO_COLOR: "1" });
+    try {
+      const line = await demo.next((l) => String(l.text).includes("• run  "));
+      const command = /• run {2}(.+)$/.exec(String(line.text))?.[1] ?? "";
+      // The reader's shell: none of the repository's node_modules/.bin (npm test puts its pinned Node there)
+      // and none of the npm_* settings npm passes to the scripts it runs.
+      const PATH = (process.env.PATH ?? "").split(delimiter).filter((dir) => !dir.includes("node_modules")).join(delimiter);
+      const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|NODE$|INIT_CWD$)/i.test(key)));
+      const approved = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn("sh", ["-c", command], { cwd: tmpdir(), env: { ...env, PATH }, stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (chunk) => (stderr += chunk));
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+      expect(approved.stderr).toContain('Approved "Q1 Financial Summary" as cfo@company.com.');
+      expect(approved.code).toBe(0);
+      await demo.next((l) => String(l.text).includes("Agent resumed: approved by cfo@company.com via cli."));
+      expect((await demo.exited).code).toBe(0);
+    } finally {
+      demo.process.kill("SIGINT");
+    }
   });
 
   it("stops everything cleanly on Ctrl-C", async () => {
