@@ -1,10 +1,9 @@
 import { existsSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
-import { delimiter } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runScript, runToEnd } from "../support/child-process.ts";
+import { readerEnv, runScript, runToEnd } from "../support/child-process.ts";
 import { useTestBed } from "../support/test-bed.ts";
 
 const DEMO = fileURLToPath(new URL("../../demo/main.ts", import.meta.url));
@@ -43,12 +42,9 @@ describe("npm run demo", () => {
     try {
       const line = await demo.next((l) => String(l.text).includes("• run  "));
       const command = /• run {2}(.+)$/.exec(String(line.text))?.[1] ?? "";
-      // The reader's shell: none of the repository's node_modules/.bin (npm test puts its pinned Node there)
-      // and none of the npm_* settings npm passes to the scripts it runs.
-      const PATH = (process.env.PATH ?? "").split(delimiter).filter((dir) => !dir.includes("node_modules")).join(delimiter);
-      const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|NODE$|INIT_CWD$)/i.test(key)));
       const approved = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn("sh", ["-c", command], { cwd: tmpdir(), env: { ...env, PATH }, stdio: ["ignore", "ignore", "pipe"] });
+        // A reader's shell in another directory, with the machine's own Node first on PATH.
+        const child = spawn("sh", ["-c", command], { cwd: tmpdir(), env: readerEnv(), stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
         child.stderr.on("data", (chunk) => (stderr += chunk));
         child.on("close", (code) => resolve({ code, stderr }));

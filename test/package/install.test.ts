@@ -7,10 +7,10 @@
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runScript } from "../support/child-process.ts";
+import { readerEnv, runScript } from "../support/child-process.ts";
 import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -18,15 +18,11 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const installedVersion = (name: string) => JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version as string;
 const bed = useTestBed("package");
 
-/** A shell of the reader's: this test's Node first on PATH, and none of the npm_* settings npm passes to scripts. */
-const cleanEnv = (): Record<string, string> => ({
-  ...(Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|NODE$|INIT_CWD$)/i.test(key))) as Record<string, string>),
-  PATH: [dirname(process.execPath), process.env.PATH ?? ""].join(delimiter),
-});
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...cleanEnv(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // A reader's shell, with a supported Node first (this test's): the installed CLI runs on it.
+    const child = spawn(command, args, { cwd, env: { ...readerEnv(dirname(process.execPath)), ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
