@@ -10,8 +10,8 @@ import type { Decision, JsonValue, Notification } from "../core/types.ts";
 import { normalizeIdentity } from "../domain/identity.ts";
 import { AlreadyDecidedError, ApprovalError } from "../errors.ts";
 import { parseSlackSigningSecret } from "../security/secrets.ts";
-import { parseInput } from "../validation.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
+import { parseInput } from "../validation.ts";
 import { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channel.ts";
 import {
   ACTION_IDS,
