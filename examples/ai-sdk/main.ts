@@ -16,6 +16,7 @@ const REVIEWER = "billing-lead@company.com";
 
 // The links in notifications lead to the approval page: this process serves it while the agent waits.
 const server = createServer();
+server.keepAliveTimeout = 500; // an open connection holds up the stop at the end for at most this long
 await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", resolve));
 const { port } = server.address() as AddressInfo;
 
@@ -97,8 +98,8 @@ if (pending.length === 0) {
   const final = await runSupportAgent(messages);
   console.log(`Agent: ${final.text}`);
 }
-server.close();
-server.closeAllConnections();
+// Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
+await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();
 
 /** The SDK passes a denial's `reason` to the model, so the reviewer's comment is what the model reads. */

@@ -20,6 +20,7 @@ const schema = process.env.COUNTERSIGN_SCHEMA ?? "example_langgraph";
 
 // The links in notifications lead to the approval page: this process serves it while the graph waits.
 const server = createServer();
+server.keepAliveTimeout = 500; // an open connection holds up the stop at the end for at most this long
 await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", resolve));
 const { port } = server.address() as AddressInfo;
 
@@ -75,6 +76,6 @@ if (paused) {
 }
 
 await checkpointer.end();
-server.close();
-server.closeAllConnections();
+// Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
+await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();

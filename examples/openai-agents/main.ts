@@ -49,6 +49,7 @@ const agent = new Agent({
 
 // The links in notifications lead to the approval page: this process serves it while the agent waits.
 const server = createServer();
+server.keepAliveTimeout = 500; // an open connection holds up the stop at the end for at most this long
 await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", resolve));
 const { port } = server.address() as AddressInfo;
 
@@ -76,8 +77,8 @@ while (!result || result.interruptions.length > 0) {
 }
 await rm(runFile(runId), { force: true });
 console.log(`Agent finished: ${result.finalOutput}`);
-server.close();
-server.closeAllConnections();
+// Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
+await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();
 
 /** Asks a human about every tool call the run stopped at, and records each answer on the state. */

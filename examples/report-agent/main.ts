@@ -11,6 +11,7 @@ import { runReportAgent } from "./report-agent.ts";
 
 // The links in notifications lead to the approval page: this process serves it while the agent waits.
 const server = createServer();
+server.keepAliveTimeout = 500; // an open connection holds up the stop at the end for at most this long
 await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", resolve));
 const { port } = server.address() as AddressInfo;
 
@@ -35,6 +36,6 @@ const decision = await runReportAgent(
   { idempotencyKey: process.env.IDEMPOTENCY_KEY ?? `board-report-${Date.now()}` },
 );
 if (!decision.approved) console.log(`Not sent: ${decision.status}${decision.comment ? ` (${decision.comment})` : ""}.`);
-server.close();
-server.closeAllConnections();
+// Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
+await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();
