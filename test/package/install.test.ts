@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readerEnv, runScript } from "../support/child-process.ts";
+import { freePort } from "../support/embedded-postgres.ts";
 import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -128,14 +129,23 @@ describe("the package as installed from its tarball", () => {
   });
 
   it("runs the README's first program: it asks, the installed CLI approves, and it goes ahead", async () => {
-    // As written, but in this test's schema rather than the default one.
-    const program = readmeProgram().replace("createApprovals({", "createApprovals({ schema: process.env.COUNTERSIGN_SCHEMA,");
+    // As written, but in this test's schema rather than the default one, and on a free port.
+    const port = await freePort();
+    const program = readmeProgram()
+      .replace("createApprovals({", "createApprovals({ schema: process.env.COUNTERSIGN_SCHEMA,")
+      .replaceAll("3000", String(port));
     expect(program).toContain("schema: process.env.COUNTERSIGN_SCHEMA");
+    expect(program).toContain(`.listen(${port})`);
     mkdirSync(join(app, "run"), { recursive: true });
     writeFileSync(join(app, "run/first-approval.ts"), program);
     const env = { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema };
     const agent = runScript(join(app, "run/first-approval.ts"), { ...env, COUNTERSIGN_SECRET: TEST_SECRET });
     try {
+      // The link in the notification opens the page the program serves.
+      const review = await agent.next((line) => /review: +http/.test(String(line.text)));
+      const link = /review: +(\S+)/.exec(String(review.text))?.[1] ?? "";
+      expect(link).toMatch(new RegExp(`^http://localhost:${port}/approvals/r/[A-Za-z0-9_-]{43}$`));
+      expect((await fetch(link.replace("localhost", "127.0.0.1"))).status).toBe(200);
       const waiting = await agent.next((line) => String(line.text).startsWith("Waiting. Decide with: "));
       const command = String(waiting.text).slice("Waiting. Decide with: ".length);
       expect(command).toMatch(/^npx countersign approve [0-9a-f-]{36} --as sre@company\.com$/);
