@@ -77,6 +77,20 @@ describe("the countersign CLI", () => {
     expect(second.stderr).toBe(`Approved "Rotate the root key" as b@company.com. Still pending: step 2 of 2 ("cto") needs 1 more approval.\n`);
   });
 
+  it("keeps messages on stderr and data on stdout, command by command", async () => {
+    expect(await cli("pending", "--reviewer", "nobody@company.com")).toEqual({ code: 0, stdout: "", stderr: "No pending approvals.\n" });
+    const approval = await newApproval("Split streams");
+    const rejected = await cli("reject", approval.id, "--as", "sre@company.com", "--comment", "no", "--json");
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ id: approval.id, status: "rejected" });
+    expect(rejected.stderr).toBe(`Rejected "Split streams" as sre@company.com.\n`);
+    const waited = await cli("wait", approval.id);
+    expect(waited).toMatchObject({ code: 3, stderr: "" });
+    expect(waited.stdout).toMatch(/^rejected by sre@company\.com via cli at \S+: no\n$/);
+    const shown = await cli("show", approval.id);
+    expect(shown.stderr).toBe("");
+    expect(shown.stdout).toContain("status:       rejected");
+  });
+
   it("--version prints the package's version on stdout", async () => {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
     expect(await runToEnd(BIN, ["--version"], {})).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
