@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import { styleText } from "node:util";
 import { createApprovals, type Channel, type Notification } from "countersign";
 import nodemailer from "nodemailer";
@@ -17,6 +18,15 @@ import { startEmbeddedPostgres, type RunningPostgres } from "../test/support/emb
 import { startSmtpSink } from "../test/support/smtp-sink.ts";
 
 const unattended = process.argv.includes("--yes");
+
+/** Quotes a value for a POSIX shell when it needs it. */
+const shellQuote = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`);
+/**
+ * The CLI of this clone, runnable from any directory: its built bin, run by the Node that runs this demo
+ * (the one the repository pins). A bare `npx countersign` works only inside the clone, and elsewhere asks
+ * the registry, which would run whatever package holds that name with your database URL.
+ */
+const CLI = [process.execPath, fileURLToPath(new URL("../dist/cli/main.js", import.meta.url))].map(shellQuote).join(" ");
 const color = (style: Parameters<typeof styleText>[0], text: string) => styleText(style, text, { stream: process.stdout });
 const say = (text = "") => console.log(text);
 const step = (icon: string, text: string) => say(`${icon}  ${text}`);
@@ -70,7 +80,7 @@ const terminal: Channel = {
       say();
       step("📨", `${color("bold", n.reviewer)} was asked to review "${n.approval.title}". As the CFO, either:`);
       say(`     • open ${color(["cyan", "underline"], n.links.view)} and press Approve, or`);
-      say(`     • run  ${color("cyan", `npx countersign approve ${n.approval.id} --as ${n.reviewer} --database-url '${database.url}' --schema ${schema}`)}`);
+      say(`     • run  ${color("cyan", `${CLI} approve ${n.approval.id} --as ${n.reviewer} --database-url ${shellQuote(database.url)} --schema ${schema}`)}`);
       say(color("dim", "     (opening the link decides nothing by itself: mail scanners open links too)"));
     } else if (n.kind === "reminder") {
       step("⏰", `Reminder sent to ${n.reviewer}: "${n.approval.title}" is still waiting.`);

@@ -8,8 +8,11 @@ import { durationMs, parseInput, positiveDurationMs, secretSchema } from "./vali
 
 /** Options of {@link createApprovals}. */
 export interface ApprovalsOptions {
-  /** PostgreSQL connection string. Give this or `pool`. */
-  connectionString?: string;
+  /**
+   * PostgreSQL connection URL (`postgres://user:password@host:5432/database`). Give this or `pool`.
+   * Typed to take `process.env.DATABASE_URL` as it is: a missing or malformed one is refused here.
+   */
+  connectionString?: string | undefined;
   /** A `pg.Pool` owned by the host app; countersign uses it and never ends it. Give this or `connectionString`. */
   pool?: pg.Pool;
   /**
@@ -22,10 +25,16 @@ export interface ApprovalsOptions {
    * @defaultValue `` `${schema}_worker` ``
    */
   workerSchema?: string;
-  /** Absolute URL where the HTTP handler is mounted; notification links point under it. */
-  publicUrl: string;
-  /** At least 32 characters; derives reviewer tokens and signs links and webhooks. Keep it stable. */
-  secret: string;
+  /**
+   * Absolute URL where the HTTP handler is mounted; notification links point under it. Required; typed
+   * to take an environment variable as it is, and refused with a clear error when it is missing.
+   */
+  publicUrl: string | undefined;
+  /**
+   * At least 32 characters; derives reviewer tokens and signs links and webhooks. Keep it stable. Required;
+   * typed to take `process.env.COUNTERSIGN_SECRET` as it is, and refused with a clear error when missing.
+   */
+  secret: string | undefined;
   /**
    * Where reviewers are notified.
    * @defaultValue `[]`
@@ -109,6 +118,18 @@ const schemaName = z
     error: "is reserved (public, information_schema and pg_*); countersign needs a schema of its own",
   });
 
+/**
+ * What pg can connect with: a URL, or a Unix socket path. Anything else pg reads as a path relative to a
+ * host named "base", and the user sees `getaddrinfo ENOTFOUND base` at the first query.
+ */
+function isPostgresUrl(value: string): boolean {
+  if (value.startsWith("/")) return true;
+  if (!URL.canParse(value)) return false;
+  return ["postgres:", "postgresql:", "socket:"].includes(new URL(value).protocol);
+}
+
+const CHANNEL_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
 const channel = z.custom<Channel>(
   (value) =>
     typeof value === "object" &&
@@ -128,7 +149,10 @@ const logger = z.custom<Logger>(
 
 const optionsSchema = z
   .strictObject({
-    connectionString: z.string().min(1).optional(),
+    connectionString: z
+      .string()
+      .refine(isPostgresUrl, { error: "must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app" })
+      .optional(),
     pool: z
       .custom<pg.Pool>((value) => typeof value === "object" && value !== null && typeof (value as pg.Pool).connect === "function", {
         error: "must be a pg.Pool",
@@ -173,6 +197,11 @@ const optionsSchema = z
       ctx.addIssue({ code: "custom", path: ["workerSchema"], message: "must differ from schema" });
     }
     const names = options.channels.map((c) => c.name);
+    // A name becomes part of its worker jobs' task identifier and of its URL path (`<mount>/<name>/…`).
+    const badName = names.findIndex((name) => !CHANNEL_NAME.test(name));
+    if (badName >= 0) {
+      ctx.addIssue({ code: "custom", path: ["channels", badName, "name"], message: "must be 1 to 64 letters, digits, '.', '_' or '-'" });
+    }
     const repeated = names.find((name, i) => names.indexOf(name) !== i);
     if (repeated !== undefined) {
       ctx.addIssue({ code: "custom", path: ["channels"], message: `two channels are named "${repeated}"; names must be unique` });

@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   STOPPED: "STOPPED",
   /** The database cannot be reached (refused, dropped, restarting). A write is all or nothing; retry later. */
   UNAVAILABLE: "UNAVAILABLE",
+  /** This Node.js is older than countersign supports (`data.required`); thrown by `createApprovals`. */
+  UNSUPPORTED_RUNTIME: "UNSUPPORTED_RUNTIME",
   /** Something unexpected failed; `cause` holds the original error. */
   INTERNAL: "INTERNAL",
 } as const;

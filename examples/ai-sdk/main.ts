@@ -5,6 +5,8 @@
  * request into a durable approval, notifies the reviewer and waits; its decision goes back to the SDK as a
  * `tool-approval-response`, and the second `generateText` call runs the tool (or tells the model why not).
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { generateText, tool, type ModelMessage, type ToolApprovalResponse } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
 import { consoleChannel, createApprovals, type Decision, type JsonValue } from "countersign";
@@ -12,10 +14,17 @@ import { z } from "zod";
 
 const REVIEWER = "billing-lead@company.com";
 
+// The links in notifications lead to the approval page: this process serves it while the agent waits.
+const server = createServer();
+server.keepAliveTimeout = 500; // an open connection holds up the stop at the end for at most this long
+await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", resolve));
+const { port } = server.address() as AddressInfo;
+
 const approvals = createApprovals({
   connectionString: process.env.DATABASE_URL,
-  schema: process.env.COUNTERSIGN_SCHEMA ?? "countersign",
-  publicUrl: process.env.PUBLIC_URL ?? "http://localhost:3000/approvals",
+  // A schema of this example's own: workers on one schema run each other's jobs (see the README's Operations).
+  schema: process.env.COUNTERSIGN_SCHEMA ?? "example_ai_sdk",
+  publicUrl: process.env.PUBLIC_URL ?? `http://127.0.0.1:${port}/approvals`,
   secret: process.env.COUNTERSIGN_SECRET ?? "dev-only-secret-do-not-use-in-production",
   channels: [consoleChannel()],
 });
@@ -47,6 +56,7 @@ function runSupportAgent(messages: ModelMessage[]) {
   });
 }
 
+server.on("request", approvals.nodeHandler);
 await approvals.migrate();
 await approvals.start();
 
@@ -88,6 +98,8 @@ if (pending.length === 0) {
   const final = await runSupportAgent(messages);
   console.log(`Agent: ${final.text}`);
 }
+// Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
+await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();
 
 /** The SDK passes a denial's `reason` to the model, so the reviewer's comment is what the model reads. */

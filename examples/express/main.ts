@@ -15,7 +15,9 @@ import express from "express";
 import pg from "pg";
 
 const port = Number(process.env.PORT ?? 3000);
-const schema = process.env.COUNTERSIGN_SCHEMA ?? "countersign";
+// countersign's tables in its schema, the app's own in another: neither migrates or drops the other's.
+const schema = process.env.COUNTERSIGN_SCHEMA ?? "example_express";
+const appSchema = process.env.APP_SCHEMA ?? "example_express_app";
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
 const server = createServer();
 await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));
@@ -30,7 +32,8 @@ const approvals = createApprovals({
 });
 await approvals.migrate();
 await approvals.start();
-await pool.query(`create table if not exists "${schema}".refund (
+await pool.query(`create schema if not exists "${appSchema}";
+  create table if not exists "${appSchema}".refund (
   id serial primary key, order_id text not null, amount numeric not null, approval_id uuid not null, issued_at timestamptz)`);
 
 const app = express();
@@ -52,7 +55,7 @@ app.post("/refunds", async (req, res, next) => {
       },
       { db: client }, // inside the app's transaction
     );
-    const { rows } = await client.query(`insert into "${schema}".refund (order_id, amount, approval_id) values ($1, $2, $3) returning id`, [
+    const { rows } = await client.query(`insert into "${appSchema}".refund (order_id, amount, approval_id) values ($1, $2, $3) returning id`, [
       order,
       amount,
       approval.id,
@@ -62,7 +65,7 @@ app.post("/refunds", async (req, res, next) => {
     // The agent's side: wait for the human, then act. (A real app would run this in a job.)
     void approvals.waitForDecision(approval.id).then(async (decision) => {
       if (!decision.approved) return console.log(`Refund ${rows[0].id} not issued: ${decision.status}`);
-      await pool.query(`update "${schema}".refund set issued_at = now() where id = $1`, [rows[0].id]);
+      await pool.query(`update "${appSchema}".refund set issued_at = now() where id = $1`, [rows[0].id]);
       console.log(`Refund ${rows[0].id} issued after approval by ${decision.decidedBy}`);
     });
   } catch (error) {
@@ -74,7 +77,7 @@ app.post("/refunds", async (req, res, next) => {
 });
 
 app.get("/refunds/:id", async (req, res) => {
-  const { rows } = await pool.query(`select * from "${schema}".refund where id = $1`, [req.params.id]);
+  const { rows } = await pool.query(`select * from "${appSchema}".refund where id = $1`, [req.params.id]);
   if (!rows[0]) return void res.status(404).json({ error: "no such refund" });
   const approval = await approvals.get(rows[0].approval_id);
   res.json({ refund: rows[0], approval: { status: approval.status, decision: approval.decision } });

@@ -12,8 +12,9 @@ import Fastify from "fastify";
 
 const approvals = createApprovals({
   connectionString: process.env.DATABASE_URL,
-  schema: process.env.COUNTERSIGN_SCHEMA ?? "countersign",
-  // Set once the port is known (see below); links point at this app.
+  // A schema of this example's own: workers on one schema run each other's jobs (see the README's Operations).
+  schema: process.env.COUNTERSIGN_SCHEMA ?? "example_fastify",
+  // Links point at this app, which serves the page on PORT (below).
   publicUrl: process.env.PUBLIC_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}/approvals`,
   secret: process.env.COUNTERSIGN_SECRET ?? "dev-only-secret-do-not-use-in-production",
   channels: [consoleChannel()],

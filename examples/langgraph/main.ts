@@ -5,6 +5,8 @@
  * Postgres, so a restarted process (same THREAD_ID) picks the paused thread up where it stopped.
  */
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { FakeListChatModel } from "@langchain/core/utils/testing";
 import { Command } from "@langchain/langgraph";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
@@ -13,15 +15,23 @@ import { CFO, createReportGraph, type ApprovalInterrupt } from "./report-graph.t
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error("Set DATABASE_URL to your PostgreSQL, e.g. postgres://user:password@localhost:5432/app");
-const schema = process.env.COUNTERSIGN_SCHEMA ?? "countersign";
+// A schema of this example's own: workers on one schema run each other's jobs (see the README's Operations).
+const schema = process.env.COUNTERSIGN_SCHEMA ?? "example_langgraph";
+
+// The links in notifications lead to the approval page: this process serves it while the graph waits.
+const server = createServer();
+server.keepAliveTimeout = 500; // an open connection holds up the stop at the end for at most this long
+await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", resolve));
+const { port } = server.address() as AddressInfo;
 
 const approvals = createApprovals({
   connectionString: databaseUrl,
   schema,
-  publicUrl: process.env.PUBLIC_URL ?? "http://localhost:3000/approvals",
+  publicUrl: process.env.PUBLIC_URL ?? `http://127.0.0.1:${port}/approvals`,
   secret: process.env.COUNTERSIGN_SECRET ?? "dev-only-secret-do-not-use-in-production",
   channels: [consoleChannel()],
 });
+server.on("request", approvals.nodeHandler);
 await approvals.migrate();
 await approvals.start();
 
@@ -66,4 +76,6 @@ if (paused) {
 }
 
 await checkpointer.end();
+// Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
+await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();

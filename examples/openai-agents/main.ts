@@ -4,14 +4,16 @@
  * restored state and the run resumes: an approval runs the tool; a rejection reaches the model as the
  * tool's result, with the CFO's comment, and the tool never runs.
  *
- *   node examples/openai-agents/main.ts                         start a run
- *   node examples/openai-agents/main.ts --resume <approval-id>  resume it in a new process
+ *   npm start -w examples/openai-agents                           start a run
+ *   npm start -w examples/openai-agents -- --resume <approval-id> resume it in a new process
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Agent, run, RunState, setTracingDisabled, tool, type RunToolApprovalItem } from "@openai/agents";
 import { consoleChannel, createApprovals, type Decision, type JsonValue } from "countersign";
 import { z } from "zod";
@@ -45,13 +47,21 @@ const agent = new Agent({
   tools: [sendWireTransfer],
 });
 
+// The links in notifications lead to the approval page: this process serves it while the agent waits.
+const server = createServer();
+server.keepAliveTimeout = 500; // an open connection holds up the stop at the end for at most this long
+await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", resolve));
+const { port } = server.address() as AddressInfo;
+
 const approvals = createApprovals({
   connectionString: process.env.DATABASE_URL,
-  schema: process.env.COUNTERSIGN_SCHEMA ?? "countersign",
-  publicUrl: process.env.PUBLIC_URL ?? "http://localhost:3000/approvals",
+  // A schema of this example's own: workers on one schema run each other's jobs (see the README's Operations).
+  schema: process.env.COUNTERSIGN_SCHEMA ?? "example_openai_agents",
+  publicUrl: process.env.PUBLIC_URL ?? `http://127.0.0.1:${port}/approvals`,
   secret: process.env.COUNTERSIGN_SECRET ?? "dev-only-secret-do-not-use-in-production",
   channels: [consoleChannel()],
 });
+server.on("request", approvals.nodeHandler);
 await approvals.migrate();
 await approvals.start();
 
@@ -67,6 +77,8 @@ while (!result || result.interruptions.length > 0) {
 }
 await rm(runFile(runId), { force: true });
 console.log(`Agent finished: ${result.finalOutput}`);
+// Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
+await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();
 
 /** Asks a human about every tool call the run stopped at, and records each answer on the state. */

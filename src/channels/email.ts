@@ -4,8 +4,11 @@
  * and reminders and the outcome refer to it with In-Reply-To and References.
  */
 import { createHash } from "node:crypto";
+import { z } from "zod";
 import type { Decision, JsonValue, Notification } from "../core/types.ts";
 import { html, type SafeHtml } from "../html.ts";
+import { clip, fieldText, moreFields } from "../text.ts";
+import { parseInput } from "../validation.ts";
 import { UndeliverableError, type Channel } from "./channel.ts";
 
 export interface EmailContent {
@@ -38,9 +41,24 @@ export interface EmailChannelOptions {
   name?: string;
   /** Replace the rendering; `renderEmail` is the default, to wrap or reuse. */
   render?: (notification: Notification) => EmailContent | Promise<EmailContent>;
+  /**
+   * Extra headers on every message (say `List-Id`, or a tag your mail provider routes on), or a function
+   * of the notification that returns them. They are added to countersign's own, and win on a clash.
+   * @defaultValue none: only `Auto-Submitted: auto-generated`, `X-Auto-Response-Suppress: All` and
+   * countersign's `X-Countersign-Approval` / `X-Countersign-Kind`
+   */
+  headers?: Record<string, string> | ((notification: Notification) => Record<string, string>);
 }
 
 const ADDRESS = /^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/;
+
+/** RFC 5322: a field name is printable ASCII without a colon; a value never breaks the line itself. */
+const extraHeaders = z.record(z.string(), z.string()).superRefine((headers, ctx) => {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!/^[!-9;-~]+$/.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "must be a header name (printable ASCII, no colon or space)" });
+    else if (/[\r\n]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
+  }
+});
 
 const dateFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
 const when = (date: Date) => `${dateFormat.format(date)} UTC`;
@@ -59,17 +77,24 @@ function outcomeSentence(decision: Decision): string {
   return `It was ${OUTCOME_WORDS[decision.status]}${by}${via} on ${when(decision.decidedAt)}${followed}.`;
 }
 
+/** A mail is read on a phone: past these, the page (one tap away) shows the rest. */
+const MAX_FIELDS = 25;
+const MAX_VALUE_LENGTH = 1_000;
+const MAX_SUBJECT_TITLE_LENGTH = 150;
+
 function threadSubject(n: Notification): string {
-  return `Approval needed by ${when(n.approval.deadline)}: ${n.approval.title}`;
+  return `Approval needed by ${when(n.approval.deadline)}: ${clip(n.approval.title, MAX_SUBJECT_TITLE_LENGTH)}`;
 }
 
-function fieldText(value: JsonValue): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-function fields(payload: JsonValue): [string, string][] {
-  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return [["details", JSON.stringify(payload)]];
-  return Object.entries(payload).map(([key, value]) => [key, fieldText(value)]);
+function fields(payload: JsonValue): { rows: [string, string][]; omitted: number } {
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    return { rows: [["details", clip(JSON.stringify(payload), MAX_VALUE_LENGTH)]], omitted: 0 };
+  }
+  const entries = Object.entries(payload);
+  return {
+    rows: entries.slice(0, MAX_FIELDS).map(([key, value]) => [clip(key, 100), clip(fieldText(value), MAX_VALUE_LENGTH)]),
+    omitted: Math.max(0, entries.length - MAX_FIELDS),
+  };
 }
 
 const button = (href: string, label: string, color: string) =>
@@ -92,7 +117,8 @@ export function renderEmail(n: Notification): EmailContent {
     : n.kind === "reminder"
       ? `Re: ${threadSubject(n)}`
       : threadSubject(n);
-  const rows = fields(approval.payload);
+  const { rows, omitted } = fields(approval.payload);
+  const more = omitted > 0 ? `${moreFields(omitted)} on the approval page.` : "";
   const step = approval.step.count > 1 ? `Step ${approval.step.index + 1} of ${approval.step.count}: ${approval.step.name}` : "";
   const text = [
     lead,
@@ -103,6 +129,7 @@ export function renderEmail(n: Notification): EmailContent {
     ...(step ? [step] : []),
     "",
     ...rows.map(([key, value]) => `${key}: ${value}`),
+    ...(more ? [more] : []),
     "",
     ...(decision?.comment ? [`Comment: ${decision.comment}`, ""] : []),
     asks ? `Review and decide: ${n.links.view}` : `Details: ${n.links.view}`,
@@ -120,6 +147,7 @@ ${step ? html`<p style="margin:0;color:#5b6470;font-size:14px">${step}</p>` : ""
     ([key, value]) =>
       html`<tr><td style="padding:4px 12px 4px 0;color:#5b6470;vertical-align:top;word-break:break-word">${key}</td><td style="padding:4px 0;word-break:break-word">${value}</td></tr>`,
   )}</table>
+${more ? html`<p style="margin:8px 0 0;color:#5b6470;font-size:14px">${more}</p>` : ""}
 ${decision?.comment ? html`<p style="margin:12px 0 0">“${decision.comment}”</p>` : ""}
 </div>
 <p style="margin:16px 0 4px">${
@@ -139,6 +167,16 @@ ${decision?.comment ? html`<p style="margin:12px 0 0">“${decision.comment}”<
 export function emailChannel(options: EmailChannelOptions): Channel {
   const domain = /@([^>\s]+)>?\s*$/.exec(options.from)?.[1] ?? "countersign.invalid";
   const render = options.render ?? renderEmail;
+  const staticHeaders = typeof options.headers === "object" ? parseInput(extraHeaders, options.headers, "emailChannel headers") : undefined;
+  const headersFor = (n: Notification): Record<string, string> => {
+    if (typeof options.headers !== "function") return staticHeaders ?? {};
+    try {
+      return parseInput(extraHeaders, options.headers(n), "emailChannel headers");
+    } catch (error) {
+      // The same notification would get the same headers on every retry.
+      throw new UndeliverableError(error instanceof Error ? error.message : String(error), { cause: error });
+    }
+  };
   const id = (n: Notification, suffix: string) => {
     const reviewer = createHash("sha256").update(n.reviewer).digest("hex").slice(0, 16);
     return `<countersign.${n.approval.id}.${reviewer}${suffix}@${domain}>`;
@@ -151,6 +189,7 @@ export function emailChannel(options: EmailChannelOptions): Channel {
       // A reviewer's first ask (request or escalation) starts the thread; everything after refers to it.
       const first = n.kind === "request" || n.kind === "escalation";
       const content = await render(n);
+      const headers = headersFor(n);
       try {
         await options.transport.sendMail({
           from: options.from,
@@ -160,7 +199,15 @@ export function emailChannel(options: EmailChannelOptions): Channel {
           html: content.html,
           messageId: first ? root : id(n, `.${n.key.split(":").slice(1).join(".")}`),
           ...(first ? {} : { inReplyTo: root, references: [root] }),
-          headers: { "X-Countersign-Approval": n.approval.id, "X-Countersign-Kind": n.kind },
+          headers: {
+            // RFC 3834: a machine sent this. Out-of-office and other auto-replies stay quiet instead of
+            // answering every reminder (Exchange reads the second header, most others the first).
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+            "X-Countersign-Approval": n.approval.id,
+            "X-Countersign-Kind": n.kind,
+            ...headers,
+          },
         });
       } catch (error) {
         // 5xx from the server is a permanent refusal (say, an unknown mailbox); anything else may pass.

@@ -1,5 +1,6 @@
 /** Block Kit messages and views for the Slack channel. Pure: data in, Block Kit JSON out. */
-import type { Decision, JsonValue, Notification } from "../core/types.ts";
+import type { Decision, Notification } from "../core/types.ts";
+import { clip, fieldText, moreFields } from "../text.ts";
 
 export const ACTION_IDS = { approve: "countersign:approve", reject: "countersign:reject", open: "countersign:open" } as const;
 export const REJECT_CALLBACK_ID = "countersign:reject";
@@ -12,7 +13,6 @@ export function escapeMrkdwn(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 const plain = (text: string, max = 150) => ({ type: "plain_text", text: clip(text, max), emoji: true });
 const mrkdwn = (text: string) => ({ type: "mrkdwn", text: clip(text, 3000) });
 
@@ -21,21 +21,22 @@ export function slackDate(date: Date): string {
   return `<!date^${Math.floor(date.getTime() / 1000)}^{date_short_pretty} at {time}|${date.toISOString()}>`;
 }
 
-function fieldText(value: JsonValue): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-function payloadFields(payload: JsonValue, max: number): Block[] {
+function payloadFields(n: Notification, max: number): Block[] {
+  const { payload } = n.approval;
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
     return [{ type: "section", text: mrkdwn(`\`\`\`${escapeMrkdwn(clip(JSON.stringify(payload, null, 2), 2900))}\`\`\``) }];
   }
-  const entries = Object.entries(payload).slice(0, Math.min(max, 10));
+  const all = Object.entries(payload);
+  const entries = all.slice(0, Math.min(max, 10));
   if (entries.length === 0) return [];
+  const omitted = all.length - entries.length;
   return [
     {
       type: "section",
       fields: entries.map(([key, value]) => mrkdwn(`*${escapeMrkdwn(clip(key, 100))}*\n${escapeMrkdwn(clip(fieldText(value), 300))}`)),
     },
+    // Fields left out are said to exist, with the way to see them, rather than silently dropped.
+    ...(omitted > 0 ? [{ type: "context", elements: [mrkdwn(`${moreFields(omitted)} on <${n.links.view}|the approval page>`)] }] : []),
   ];
 }
 
@@ -55,7 +56,7 @@ function summaryBlocks(n: Notification, maxFields: number): Block[] {
   return [
     { type: "header", text: plain(n.approval.title) },
     { type: "section", text: mrkdwn(headline(n)) },
-    ...payloadFields(n.approval.payload, maxFields),
+    ...payloadFields(n, maxFields),
   ];
 }
 

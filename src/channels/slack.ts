@@ -11,6 +11,7 @@ import { normalizeIdentity } from "../domain/identity.ts";
 import { AlreadyDecidedError, ApprovalError } from "../errors.ts";
 import { parseSlackSigningSecret } from "../security/secrets.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
+import { parseInput } from "../validation.ts";
 import { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channel.ts";
 import {
   ACTION_IDS,
@@ -26,10 +27,16 @@ import {
 
 /** Options of {@link slackChannel}. */
 export interface SlackChannelOptions {
-  /** Bot token (`xoxb-…`) with chat:write, users:read, users:read.email and im:write. */
-  token: string;
-  /** The app's signing secret, to verify button clicks (Basic Information → App Credentials). Required. */
-  signingSecret: string;
+  /**
+   * Bot token (`xoxb-…`) with chat:write, users:read, users:read.email and im:write. Required; typed to
+   * take `process.env.SLACK_BOT_TOKEN` as it is, and refused with a ValidationError when missing.
+   */
+  token: string | undefined;
+  /**
+   * The app's signing secret, to verify button clicks (Basic Information → App Credentials). Required;
+   * typed to take an environment variable as it is, and refused with a ValidationError when missing.
+   */
+  signingSecret: string | undefined;
   /** Slack's Web API base URL, passed to `WebClient`. @defaultValue `"https://slack.com/api/"` */
   slackApiUrl?: string;
   /** The channel's name, and its route: `<mount>/<name>/actions`. @defaultValue `"slack"` */
@@ -99,7 +106,8 @@ const ack = () => new Response(null, { status: 200 });
  */
 export function slackChannel(options: SlackChannelOptions): Channel {
   const signingSecret = parseSlackSigningSecret(options.signingSecret);
-  const client = new WebClient(options.token, {
+  const { token } = parseInput(z.object({ token: z.string().min(1, { error: "must be the bot token (xoxb-…)" }) }), options, "slackChannel options");
+  const client = new WebClient(token, {
     ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
     logger: SILENT,
     // Retries belong to the delivery job (with backoff and an audit event per attempt), not to the client.

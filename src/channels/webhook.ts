@@ -19,9 +19,10 @@ export interface WebhookChannelOptions {
   url: string;
   /**
    * `whsec_<base64>` of at least 24 bytes (or the raw key bytes), shared with the receiver, who checks
-   * requests with `verifyWebhook`. Anything else is refused with a ValidationError.
+   * requests with `verifyWebhook`. Anything else, a missing one included, is refused with a ValidationError
+   * (typed to take `process.env.WEBHOOK_SECRET` as it is).
    */
-  secret: WebhookSecret;
+  secret: WebhookSecret | undefined;
   /** @defaultValue `"webhook"` */
   name?: string;
   /** @defaultValue `10_000` */

@@ -6,8 +6,12 @@ import { createApprovals, type Approvals } from "../core/approvals.ts";
 import type { ApprovalsOptions } from "../config.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { Approval, Decision } from "../core/types.ts";
+import { ApprovalError, ERROR_CODES, ValidationError } from "../errors.ts";
 
-/** Exit codes: 0 ok (or approved), 1 error, 2 usage; `wait` adds 3 rejected, 4 not approved, 5 still pending. */
+/**
+ * Exit codes: 0 ok (or approved, a timeout whose action is approve included), 1 error, 2 usage; `wait` and
+ * `request --wait` add 3 rejected, 4 not approved (timed out or cancelled), 5 still pending.
+ */
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, REJECTED: 3, NOT_APPROVED: 4, STILL_PENDING: 5 } as const;
 
 /** A usage mistake (exit 2), as opposed to a failure (exit 1). */
@@ -34,22 +38,69 @@ export function withSecret(command: Command): Command {
     .addOption(new Option("--public-url <url>", "where your app mounts the HTTP handler").env("COUNTERSIGN_PUBLIC_URL"));
 }
 
+/** Where each connection option comes from on the command line: messages name these, not the API's. */
+const FLAGS: Record<string, string> = {
+  connectionString: "--database-url (or DATABASE_URL)",
+  schema: "--schema (or COUNTERSIGN_SCHEMA)",
+  secret: "--secret (or COUNTERSIGN_SECRET)",
+  publicUrl: "--public-url (or COUNTERSIGN_PUBLIC_URL)",
+};
+
+export interface Needs {
+  /** `request` and `worker` derive reviewer tokens: they need the app's real secret. */
+  secret?: boolean;
+  /** `worker` sends links: they must point where the app serves the page. */
+  publicUrl?: boolean;
+  /** The `--config` file the extra options came from, named in messages about them. */
+  configFile?: string;
+}
+
 /**
  * The approvals service for a command. Commands that never build links or tokens get placeholders for
- * the secret and public URL; `request` and `worker` need the real ones.
+ * the secret and public URL; `request` and `worker` need the real ones, and are refused without them.
  */
-export function open(options: ConnectionOptions, extra: Partial<ApprovalsOptions> = {}, needs: { secret?: boolean } = {}): Approvals {
-  if (!options.databaseUrl) throw new UsageError("no database: pass --database-url or set DATABASE_URL");
-  if (needs.secret && !options.secret) {
+export function open(options: ConnectionOptions, extra: Partial<ApprovalsOptions> = {}, needs: Needs = {}): Approvals {
+  if (!options.databaseUrl && !extra.connectionString && !extra.pool) throw new UsageError("no database: pass --database-url or set DATABASE_URL");
+  if (needs.secret && !options.secret && !extra.secret) {
     throw new UsageError("no secret: pass --secret or set COUNTERSIGN_SECRET (the same secret your app uses)");
   }
-  return createApprovals({
-    connectionString: options.databaseUrl,
-    schema: options.schema,
-    secret: options.secret ?? randomBytes(32).toString("hex"),
-    publicUrl: options.publicUrl ?? "http://localhost/approvals",
-    ...extra,
-  });
+  if (needs.publicUrl && !options.publicUrl && !extra.publicUrl) {
+    throw new UsageError(
+      "no public URL: pass --public-url or set COUNTERSIGN_PUBLIC_URL to where your app mounts countersign's HTTP handler " +
+        "(e.g. https://app.example.com/approvals); the links in notifications point there",
+    );
+  }
+  try {
+    return createApprovals({
+      connectionString: options.databaseUrl,
+      schema: options.schema,
+      secret: options.secret ?? randomBytes(32).toString("hex"),
+      publicUrl: options.publicUrl ?? "http://localhost/approvals",
+      ...extra,
+    });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const lines = error.issues.map(({ path, message }) => {
+      const option = path.split(".")[0] ?? "";
+      const where = option in extra ? `${needs.configFile ?? "--config"}: ${path}` : (FLAGS[option] ?? path);
+      return `${where}: ${message}`;
+    });
+    throw new UsageError(lines.join("\n"));
+  }
+}
+
+/** A library error whose advice is for code ("call approvals.migrate()"), said in the CLI's terms. */
+export function inCliTerms(error: unknown, schema: string): unknown {
+  if (error instanceof ApprovalError && error.code === ERROR_CODES.NOT_MIGRATED) {
+    return new ApprovalError(
+      error.code,
+      `countersign's tables are not in schema "${schema}" of this database yet. Run \`countersign migrate\` once with the same ` +
+        "--database-url and --schema, or apply the SQL that `countersign migrate --dry-run` prints with your own migration tool.",
+      error.data,
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 /** Data goes to stdout; messages to stderr. Colours only on a TTY and never with NO_COLOR. */
@@ -88,8 +139,6 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers.map((h) => paint("bold", h))), ...rows.map(line)].join("\n");
 }
 
-export const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-
 /** Reviewers the current step is waiting on. */
 export function waitingOn(approval: Approval): string[] {
   const step = approval.steps[approval.currentStep];
@@ -100,7 +149,9 @@ export function decisionLine(decision: Decision): string {
   const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
   const via = decision.via ? ` via ${decision.via}` : "";
   const comment = decision.comment ? `: ${decision.comment}` : "";
-  return `${status(decision.status)}${by}${via} at ${decision.decidedAt.toISOString()}${comment}`;
+  // A timeout's outcome depends on its action: say which way it went, as the exit code does.
+  const followed = decision.status === "timed_out" ? (decision.approved ? " (counts as approved)" : " (not approved)") : "";
+  return `${status(decision.status)}${by}${via} at ${decision.decidedAt.toISOString()}${followed}${comment}`;
 }
 
 export function exitCodeFor(decision: Decision): number {
@@ -112,6 +163,8 @@ export function exitCodeFor(decision: Decision): number {
 export async function using<T>(approvals: Approvals, work: (approvals: Approvals) => Promise<T>): Promise<T> {
   try {
     return await work(approvals);
+  } catch (error) {
+    throw inCliTerms(error, approvals.schema);
   } finally {
     await approvals.stop();
   }

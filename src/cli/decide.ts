@@ -1,7 +1,18 @@
 import type { Command } from "commander";
-import { json, open, out, status, using, withConnection, type ConnectionOptions } from "./context.ts";
+import type { Approval } from "../core/types.ts";
+import { json, open, say, using, withConnection, type ConnectionOptions } from "./context.ts";
 
 type DecideOptions = ConnectionOptions & { as: string; comment?: string };
+
+/** What the vote did: decided the approval, or left it waiting for more. */
+function voteRecorded(outcome: "approve" | "reject", reviewer: string, approval: Approval): string {
+  const done = `${outcome === "approve" ? "Approved" : "Rejected"} "${approval.title}" as ${reviewer}.`;
+  const step = approval.steps[approval.currentStep];
+  if (approval.status !== "pending" || !step) return done;
+  const more = step.quorum - step.reviewers.filter((r) => r.vote?.outcome === "approve").length;
+  const which = approval.steps.length > 1 ? `step ${step.index + 1} of ${approval.steps.length} ("${step.name}")` : "it";
+  return `${done} Still pending: ${which} needs ${more} more approval${more === 1 ? "" : "s"}.`;
+}
 
 export function registerDecide(program: Command): void {
   for (const outcome of ["approve", "reject"] as const) {
@@ -11,7 +22,7 @@ export function registerDecide(program: Command): void {
       .requiredOption("--as <reviewer>", "the reviewer deciding");
     if (outcome === "reject") command.requiredOption("--comment <text>", "why");
     else command.option("--comment <text>", "a comment for the record");
-    command.option("--json", "print JSON").action((id: string, options: DecideOptions) =>
+    command.option("--json", "print the approval as JSON").action((id: string, options: DecideOptions) =>
       using(open(options), async (approvals) => {
         const approval = await approvals.decide(id, {
           reviewer: options.as,
@@ -19,10 +30,9 @@ export function registerDecide(program: Command): void {
           via: "cli",
           ...(options.comment ? { comment: options.comment } : {}),
         });
-        if (options.json) return json(approval);
-        const step = approval.steps[approval.currentStep];
-        const next = approval.status === "pending" ? ` (waiting for step "${step?.name}")` : "";
-        out(`${outcome === "approve" ? "Approved" : "Rejected"} "${approval.title}" as ${options.as}. The approval is ${status(approval.status)}${next}.`);
+        // The approval is the data (stdout, with --json); the confirmation is a message (stderr).
+        if (options.json) json(approval);
+        say(voteRecorded(outcome, options.as, approval));
       }),
     );
   }

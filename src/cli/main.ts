@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `countersign` command. Exit codes: 0 ok, 1 error, 2 usage; `wait`/`request --wait` add 3, 4, 5. */
+import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
 import { ApprovalError } from "../errors.ts";
 import { EXIT, say, UsageError } from "./context.ts";
@@ -12,8 +13,12 @@ import { registerWait } from "./wait.ts";
 import { registerWatch } from "./watch.ts";
 import { registerWorker } from "./worker.ts";
 
+// The same relative path from src/cli and dist/cli; package.json is always in the package.
+const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
+
 const program = new Command("countersign")
   .description("Human approvals for AI agents, from the terminal.")
+  .version(version, "-V, --version", "print countersign's version")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 for (const register of [registerPending, registerShow, registerDecide, registerRequest, registerWait, registerWatch, registerMigrate, registerWorker]) {

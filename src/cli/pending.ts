@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import type { Approvals } from "../core/approvals.ts";
 import type { Approval } from "../core/types.ts";
-import { clip, json, open, out, relative, say, table, using, waitingOn, withConnection, type ConnectionOptions } from "./context.ts";
+import { clip } from "../text.ts";
+import { json, open, out, relative, say, table, using, waitingOn, withConnection, type ConnectionOptions } from "./context.ts";
 
 /** Every pending approval (optionally naming one reviewer), newest first. */
 export async function allPending(approvals: Approvals, reviewer?: string): Promise<Approval[]> {

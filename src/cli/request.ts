@@ -31,7 +31,7 @@ export function registerRequest(program: Command): void {
     .option("--timeout-action <action>", "approve, reject or cancel on timeout")
     .option("--escalate-to <reviewer>", "an escalation level (repeat for more levels)", collect)
     .option("--idempotency-key <key>", "the same key returns the same approval")
-    .option("--wait", "wait for the decision; exit 0 approved, 3 rejected, 4 timed out or cancelled")
+    .option("--wait", "wait for the decision; exit 0 approved (a timeout whose action is approve too), 3 rejected, 4 timed out or cancelled")
     .option("--json", "print JSON")
     .action(async (options: RequestOptions) => {
       let payload: JsonValue | undefined;
@@ -59,7 +59,9 @@ export function registerRequest(program: Command): void {
         else out(approval.id);
         if (!options.wait) return 0;
         say(`Waiting for ${options.reviewer.join(" or ")} to decide "${approval.title}" (deadline ${approval.deadline.toISOString()})…`);
-        return waitAndReport(approvals, approval.id, options);
+        // --timeout is the approval's deadline, not a limit on this wait: the wait ends with the decision,
+        // which the deadline guarantees.
+        return waitAndReport(approvals, approval.id, { json: options.json });
       });
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import pg from "pg";
 import { ChangeListener } from "../core/change-listener.ts";
 import { SILENT_LOGGER } from "../logger.ts";
-import { json, open, out, paint, say, UsageError, withConnection, type ConnectionOptions } from "./context.ts";
+import { inCliTerms, json, open, out, paint, say, withConnection, type ConnectionOptions } from "./context.ts";
 import { allPending, pendingTable } from "./pending.ts";
 
 export function registerWatch(program: Command): void {
@@ -10,9 +10,15 @@ export function registerWatch(program: Command): void {
     .description("a live list of pending approvals (updates as they change); Ctrl-C to stop")
     .option("--json", "print each change as a JSON line")
     .action(async (options: ConnectionOptions) => {
-      if (!options.databaseUrl) throw new UsageError("no database: pass --database-url or set DATABASE_URL");
       const approvals = open(options);
-      const { databaseUrl } = options;
+      const databaseUrl = options.databaseUrl ?? "";
+      try {
+        // Says "run countersign migrate" now, rather than failing on the first change.
+        await approvals.list({ limit: 1 });
+      } catch (error) {
+        await approvals.stop();
+        throw inCliTerms(error, approvals.schema);
+      }
       const listener = new ChangeListener(
         () => new pg.Client({ connectionString: databaseUrl, application_name: `countersign:listen:${options.schema}`.slice(0, 63) }).on("error", () => {}),
         options.schema,

@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import { consoleChannel } from "../channels/console.ts";
 import type { ApprovalsOptions } from "../config.ts";
-import { open, say, UsageError, withConnection, withSecret, type ConnectionOptions } from "./context.ts";
+import { inCliTerms, open, say, UsageError, withConnection, withSecret, type ConnectionOptions } from "./context.ts";
 
 export function registerWorker(program: Command): void {
   withSecret(withConnection(program.command("worker")))
@@ -16,9 +16,18 @@ export function registerWorker(program: Command): void {
         if (!loaded.default || typeof loaded.default !== "object") throw new UsageError(`${options.config} has no default export of options`);
         extra = loaded.default;
       }
-      const approvals = open(options, extra, { secret: true });
-      await approvals.start();
-      say(`countersign worker running on schema ${options.schema}; Ctrl-C to stop.`);
+      // The worker sends links and derives tokens: placeholders would send links that lead nowhere.
+      const approvals = open(options, extra, { secret: true, publicUrl: true, ...(options.config ? { configFile: options.config } : {}) });
+      try {
+        await approvals.start();
+      } catch (error) {
+        await approvals.stop();
+        throw inCliTerms(error, approvals.schema);
+      }
+      const channels = (extra.channels ?? []).map((channel) => channel.name);
+      say(
+        `countersign worker running on schema ${approvals.schema}, delivering through ${channels.length ? channels.join(", ") : "no channel"}; Ctrl-C to stop.`,
+      );
       await new Promise<void>((done) => {
         process.once("SIGINT", done);
         process.once("SIGTERM", done);

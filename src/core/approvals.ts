@@ -3,6 +3,7 @@ import { resolveOptions, type ApprovalsOptions } from "../config.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, ValidationError, WaitTimeoutError } from "../errors.ts";
 import { createFetchHandler, type FetchHandler } from "../http/handler.ts";
 import { toNodeHandler, type NodeHandler } from "../http/node.ts";
+import { assertSupportedNode } from "../runtime.ts";
 import { listApprovalIds, loadApproval, loadApprovals } from "../store/approval-store.ts";
 import { createDatabase, isConnectionFailure, type WriteOptions } from "../store/connection.ts";
 import { openConnections } from "../store/connections.ts";
@@ -83,6 +84,7 @@ export interface Approvals {
  * await approvals.start();
  */
 export function createApprovals(options: ApprovalsOptions): Approvals {
+  assertSupportedNode();
   const resolved = resolveOptions(options);
   const connections = openConnections(resolved);
   const database = createDatabase(connections.queries, resolved.schema, resolved.workerSchema);

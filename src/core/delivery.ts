@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { UndeliverableError, type Channel } from "../channels/channel.ts";
-import { enqueue, jobKeys, TASKS } from "../scheduler/enqueue.ts";
+import { deliverTask, enqueue, jobKeys, TASKS } from "../scheduler/enqueue.ts";
 import { deriveToken } from "../security/tokens.ts";
 import { deliveryOutcomes, findToken, getStep, loadApproval, lockApproval } from "../store/approval-store.ts";
 import { appendEvents, firstReceipt } from "../store/event-store.ts";
@@ -33,6 +33,14 @@ function channelsFor(ctx: EngineContext, reviewer: string): Channel[] {
   return ctx.options.channels.filter((channel) => channel.accepts?.(reviewer) ?? true);
 }
 
+/**
+ * Fans a round out to the channels of the worker that runs it. Every worker on a schema is expected to
+ * serve the same channels (one app, one configuration; `start()` logs them): deliveries are addressed by
+ * channel name, so a worker that lacks one never runs its jobs, but a round fanned out by a worker with
+ * fewer channels reaches fewer. The simple rule, documented, beats a registry of every worker's channels
+ * kept in the database; recording channels at request time would not do either, since the process that
+ * requests (a web app, the CLI) often has none and leaves delivery to its workers.
+ */
 export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void> {
   const round = notifyPayload.parse(payload);
   const { recipients, ...rest } = round;
@@ -48,7 +56,7 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
       ctx.database.workerSchema,
       recipients.flatMap((reviewer) =>
         channelsFor(ctx, reviewer).map((channel) => ({
-          task: TASKS.deliver,
+          task: deliverTask(channel.name),
           key: jobKeys.deliver(round.approvalId, round.round, reviewer, channel.name),
           payload: { ...rest, reviewer, channel: channel.name },
           maxAttempts: delivery.maxAttempts,
@@ -69,14 +77,10 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
   if (unreachable.length > 0 && FIRST_ASK_KINDS.has(round.kind)) await escalateNow(ctx, round.approvalId, round.step);
 }
 
-export async function deliver(ctx: EngineContext, payload: unknown, job: { attempts: number; max_attempts: number }): Promise<void> {
+/** One delivery through `channel`: only a worker that has the channel registers its task (see `deliverTask`). */
+export async function deliver(ctx: EngineContext, channel: Channel, payload: unknown, job: { attempts: number; max_attempts: number }): Promise<void> {
   const target = deliverPayload.parse(payload);
   const { logger } = ctx.options;
-  const channel = ctx.options.channels.find((c) => c.name === target.channel);
-  if (!channel) {
-    await recordAttempt(ctx, target, { attempt: job.attempts, error: `no channel named "${target.channel}" is configured in this worker`, final: true });
-    return;
-  }
   const notification = await buildNotification(ctx, target, job.attempts);
   if (!notification) return;
   let receipt: JsonValue | undefined;

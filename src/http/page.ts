@@ -144,6 +144,14 @@ function decisionForm(model: ApprovalPageModel): SafeHtml {
 </form></section>`;
 }
 
+function deadlineLine(approval: Approval, left: number): SafeHtml {
+  if (approval.status === "pending") {
+    return html`Decide by ${when(approval.deadline)}${left > 0 ? ` (in ${formatDuration(left >= 60_000 ? Math.round(left / 60_000) * 60_000 : left)})` : ""}`;
+  }
+  // Most approvals end long before their deadline: "was" would read as if it had passed.
+  return left > 0 ? html`Closed before its deadline of ${when(approval.deadline)}` : html`Deadline was ${when(approval.deadline)}`;
+}
+
 export function renderApprovalPage(model: ApprovalPageModel): string {
   const { approval, now } = model;
   const step = approval.steps[approval.currentStep];
@@ -161,7 +169,7 @@ ${model.notice ? html`<p class="note" role="status">${model.notice.text}</p>` : 
 <section class="card" aria-labelledby="title">
 <h1 id="title">${approval.title}</h1>
 <p class="meta">${approval.type} · asked by ${approval.requestedBy}</p>
-<p class="meta">${approval.status === "pending" ? html`Decide by ${when(approval.deadline)}${left > 0 ? ` (in ${formatDuration(left >= 60_000 ? Math.round(left / 60_000) * 60_000 : left)})` : ""}` : html`Deadline was ${when(approval.deadline)}`}</p>
+<p class="meta">${deadlineLine(approval, left)}</p>
 ${stepLine(approval, step)}
 </section>
 <section class="card" aria-labelledby="details"><h2 id="details">Details</h2>${payloadBlock(approval.payload)}</section>

@@ -10,12 +10,18 @@ import type { StepSchedule } from "../store/database.ts";
 
 export const TASKS = {
   notify: "countersign:notify",
-  deliver: "countersign:deliver",
   remind: "countersign:remind",
   escalate: "countersign:escalate",
   timeout: "countersign:timeout",
 } as const;
-export type TaskName = (typeof TASKS)[keyof typeof TASKS];
+
+/**
+ * A deliver job names its channel in its task identifier. graphile-worker hands a job only to a worker
+ * that registered its identifier, and each worker registers one per channel it has: a worker without the
+ * channel never takes the job, so it waits for one that has it instead of failing for good.
+ */
+export const deliverTask = (channel: string) => `countersign:deliver:${channel}` as const;
+export type TaskName = (typeof TASKS)[keyof typeof TASKS] | ReturnType<typeof deliverTask>;
 
 export interface JobSpec {
   task: TaskName;

@@ -44,6 +44,14 @@ export async function startWorker(ctx: EngineContext, connections: Connections):
   });
   runner.promise.catch((error: unknown) => options.logger.error({ error: String(error) }, "countersign: the worker stopped with an error"));
   if (!poolId) throw new Error("graphile-worker did not report its worker pool id");
+  // Which deliveries this worker takes: every worker on a schema should say the same here.
+  const channels = options.channels.map((channel) => channel.name);
+  options.logger.info(
+    { schema: options.schema, channels },
+    channels.length > 0
+      ? `countersign: worker started; it delivers through ${channels.join(", ")}`
+      : "countersign: worker started; it has no channels, so it delivers no notifications (other workers on this schema may)",
+  );
   const supervisor = superviseWorkers(workerCtx, poolId, options.worker.recoverWithinMs);
   return {
     async stop() {

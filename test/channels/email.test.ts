@@ -20,6 +20,13 @@ const bed = useTestBed("email_channel", () => ({
       transport: transport(),
       from: "ops@company.com",
       render: (n) => ({ ...renderEmail(n), subject: `[ACME] ${n.approval.title}` }),
+      headers: { "List-Id": "ACME approvals <approvals.acme.example>" },
+    }),
+    emailChannel({
+      name: "tagged",
+      transport: transport(),
+      from: "tagged@company.com",
+      headers: (n) => ({ "X-Acme-Tag": `approval-${n.kind}` }),
     }),
   ],
   delivery: { maxAttempts: 3 },
@@ -47,6 +54,9 @@ describe("the e-mail channel", () => {
     expect(first?.text).toContain("revenue: 4,200,000 EUR");
     expect(first?.html).toContain("Q1 Financial Summary");
     expect(first?.headers.get("x-countersign-approval")).toBe(approval.id);
+    // Out-of-office replies must not answer (and loop with) every reminder.
+    expect(first?.headers.get("auto-submitted")).toBe("auto-generated");
+    expect(first?.headers.get("x-auto-response-suppress")).toBe("All");
 
     // Every link points at the page, and opening any of them decides nothing.
     const links = [...String(first?.html).matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replaceAll("&amp;", "&"));
@@ -71,10 +81,36 @@ describe("the e-mail channel", () => {
     expect(outcome.text).toContain("Comment: wrong quarter");
   });
 
-  it("lets the host replace the rendering", async () => {
+  it("lets the host replace the rendering and add headers, fixed or per notification", async () => {
     await bed.approvals.requestApproval({ type: "t", title: "Branded", requestedBy: "a", reviewers: ["ops@company.com"], reminders: [] });
     const mail = await eventually(() => received("ops@company.com", "ops@company.com")[0]);
     expect(mail.subject).toBe("[ACME] Branded");
+    expect(mail.headerLines.find((h) => h.key === "list-id")?.line).toMatch(/^List-Id: ACME approvals <approvals\.acme\.example>$/i);
+    expect(mail.headers.get("auto-submitted")).toBe("auto-generated");
+    const tagged = await eventually(() => received("ops@company.com", "tagged@company.com")[0]);
+    expect(tagged.headers.get("x-acme-tag")).toBe("approval-request");
+    expect(tagged.headers.get("x-countersign-kind")).toBe("request");
+  });
+
+  it("refuses a header that is not one", () => {
+    const make = (headers: Record<string, string>) => () => emailChannel({ transport: transport(), from: "a@company.com", headers });
+    expect(make({ "Bad Name": "x" })).toThrow(/Bad Name: must be a header name/);
+    expect(make({ "X-Injected": "x\r\nBcc: victim@example.com" })).toThrow(/X-Injected: must not contain line breaks/);
+  });
+
+  it("clips long values on whole characters and says how many fields were left out", async () => {
+    const payload: Record<string, string> = { summary: `${"a".repeat(998)}👍 and more` };
+    for (let i = 1; i <= 30; i++) payload[`field_${String(i).padStart(2, "0")}`] = `value ${i}`;
+    await bed.approvals.requestApproval({ type: "t", title: "Wide", requestedBy: "a", reviewers: ["wide@company.com"], reminders: [] });
+    await bed.approvals.requestApproval({ type: "t", title: "Wider", payload, requestedBy: "a", reviewers: ["wider@company.com"], reminders: [] });
+    const mail = await eventually(() => received("wider@company.com")[0]);
+    expect(mail.text).toContain(`summary: ${"a".repeat(998)}…\n`);
+    expect(mail.text).not.toContain("\uFFFD");
+    expect(mail.text).toContain("field_24: value 24\n+6 more fields on the approval page.");
+    expect(mail.text).not.toContain("field_25");
+    expect(mail.html).toContain("+6 more fields on the approval page.");
+    const narrow = await eventually(() => received("wide@company.com")[0]);
+    expect(narrow.text).not.toContain("more field");
   });
 
   it("treats a mailbox the server refuses as undeliverable at once, and does not address non-e-mail reviewers", async () => {
@@ -87,7 +123,7 @@ describe("the e-mail channel", () => {
     });
     const failures = await eventually(async () => {
       const events = (await bed.approvals.events(approval.id)).filter((e) => e.type === "notify_failed");
-      return events.length === 3 && events;
+      return events.length === 4 && events;
     });
     const byChannel = Object.fromEntries(failures.filter((e) => e.channel).map((e) => [e.channel, e.data]));
     expect(byChannel.email).toMatchObject({ reviewer: "nobody@company.com", attempt: 1, final: true, error: expect.stringContaining("550") });

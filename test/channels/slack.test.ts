@@ -71,6 +71,22 @@ describe("the Slack channel", () => {
     expect(delivery[1]?.data.receipt).toEqual({ channel: "D0DEPUTY", ts: expect.any(String) });
   });
 
+  it("shows eight fields, says how many more the page has, and never clips inside an emoji", async () => {
+    const payload: Record<string, string> = { note: `${"a".repeat(298)}👍👍` };
+    for (let i = 1; i <= 13; i++) payload[`field_${i}`] = `value ${i}`;
+    await bed.approvals.requestApproval({ type: "t", title: "Many fields", payload, requestedBy: "a", reviewers: ["slack:#wide"], reminders: [] });
+    const [post] = await eventually(() => posts("#wide").length > 0 && posts("#wide"));
+    const blocks = post?.params.blocks as any[];
+    const fields = blocks[2].fields.map((f: any) => f.text);
+    expect(fields).toHaveLength(8);
+    expect(fields[0]).toBe(`*note*\n${"a".repeat(298)}…`);
+    expect(blocks[3]).toEqual({
+      type: "context",
+      elements: [{ type: "mrkdwn", text: expect.stringMatching(new RegExp(`^\\+6 more fields on <${PUBLIC_URL}/r/[A-Za-z0-9_-]{43}\\|the approval page>$`)) }],
+    });
+    expect(JSON.stringify(post?.params.blocks)).not.toContain("\uFFFD");
+  });
+
   it("posts to a team channel named as a reviewer", async () => {
     await bed.approvals.requestApproval({ type: "t", title: "Team", requestedBy: "a", reviewers: ["slack:#finance-approvals"], reminders: [] });
     const [post] = await eventually(() => posts("#finance-approvals").length > 0 && posts("#finance-approvals"));

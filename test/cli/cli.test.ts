@@ -1,12 +1,19 @@
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { runScript, runToEnd } from "../support/child-process.ts";
-import { eventually, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { eventually, PUBLIC_URL, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 /** The built bin, as `npx countersign` runs it (npm test builds before testing). */
 const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const bed = useTestBed("cli");
-const env = () => ({ DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, NO_COLOR: "1" });
+const env = () => ({
+  DATABASE_URL: bed.url,
+  COUNTERSIGN_SCHEMA: bed.schema,
+  COUNTERSIGN_SECRET: TEST_SECRET,
+  COUNTERSIGN_PUBLIC_URL: PUBLIC_URL,
+  NO_COLOR: "1",
+});
 const cli = (...args: string[]) => runToEnd(BIN, args, env());
 
 const newApproval = (title = "Deploy v2 to prod", reviewers = ["sre@company.com"]) =>
@@ -19,8 +26,8 @@ describe("the countersign CLI", () => {
     const id = first.text as string;
     expect((await bed.approvals.get(id)).deadline.getTime() - (await bed.approvals.get(id)).createdAt.getTime()).toBe(3_600_000);
     const approved = await cli("approve", id, "--as", "sre@company.com", "--comment", "go");
-    expect(approved).toMatchObject({ code: 0, stderr: "" });
-    expect(approved.stdout).toBe(`Approved "Deploy v2 to prod" as sre@company.com. The approval is approved.\n`);
+    // A confirmation is a message: stderr. Data (the approval, with --json) is what goes to stdout.
+    expect(approved).toMatchObject({ code: 0, stdout: "", stderr: `Approved "Deploy v2 to prod" as sre@company.com.\n` });
     const { code } = await requester.exited;
     expect(code).toBe(0);
     expect(requester.lines.at(-1)?.text).toMatch(/^approved by sre@company\.com via cli at .*: go$/);
@@ -39,6 +46,54 @@ describe("the countersign CLI", () => {
     expect(waited.stdout).toMatch(/^timed out via timeout at /);
     const still = await newApproval("Later");
     expect((await cli("wait", still.id, "--timeout", "300ms")).code).toBe(5);
+  });
+
+  it("request --wait follows the approval's own timeout and exits as its timeout action says: approve 0, reject 4, cancel 4", async () => {
+    const requests = (["approve", "reject", "cancel"] as const).map((action) =>
+      runToEnd(BIN, ["request", "--title", `Times out (${action})`, "--reviewer", "sre@company.com", "--timeout", "1s", "--timeout-action", action, "--wait"], env()),
+    );
+    const [approve, reject, cancel] = await Promise.all(requests);
+    expect(approve?.code).toBe(0);
+    expect(approve?.stdout).toMatch(/^[0-9a-f-]{36}\ntimed out via timeout at \S+ \(counts as approved\)\n$/);
+    expect(reject?.code).toBe(4);
+    expect(reject?.stdout).toMatch(/\ntimed out via timeout at \S+ \(not approved\)\n$/);
+    expect(cancel?.code).toBe(4);
+    for (const run of [approve, reject, cancel]) expect(run?.stderr).not.toContain("Still pending");
+  });
+
+  it("approve on a step that needs more approvals says what is still missing, and --json prints the approval", async () => {
+    const approval = await bed.approvals.requestApproval({
+      type: "deploy.v1",
+      title: "Rotate the root key",
+      requestedBy: "agent://ci",
+      steps: [{ name: "security", reviewers: ["a@company.com", "b@company.com", "c@company.com"], quorum: 2 }, { name: "cto", reviewers: ["cto@company.com"] }],
+      reminders: [],
+    });
+    const first = await cli("approve", approval.id, "--as", "a@company.com", "--json");
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ id: approval.id, status: "pending" });
+    expect(first.stderr).toBe(`Approved "Rotate the root key" as a@company.com. Still pending: step 1 of 2 ("security") needs 1 more approval.\n`);
+    const second = await cli("approve", approval.id, "--as", "b@company.com");
+    expect(second.stderr).toBe(`Approved "Rotate the root key" as b@company.com. Still pending: step 2 of 2 ("cto") needs 1 more approval.\n`);
+  });
+
+  it("keeps messages on stderr and data on stdout, command by command", async () => {
+    expect(await cli("pending", "--reviewer", "nobody@company.com")).toEqual({ code: 0, stdout: "", stderr: "No pending approvals.\n" });
+    const approval = await newApproval("Split streams");
+    const rejected = await cli("reject", approval.id, "--as", "sre@company.com", "--comment", "no", "--json");
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ id: approval.id, status: "rejected" });
+    expect(rejected.stderr).toBe(`Rejected "Split streams" as sre@company.com.\n`);
+    const waited = await cli("wait", approval.id);
+    expect(waited).toMatchObject({ code: 3, stderr: "" });
+    expect(waited.stdout).toMatch(/^rejected by sre@company\.com via cli at \S+: no\n$/);
+    const shown = await cli("show", approval.id);
+    expect(shown.stderr).toBe("");
+    expect(shown.stdout).toContain("status:       rejected");
+  });
+
+  it("--version prints the package's version on stdout", async () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    expect(await runToEnd(BIN, ["--version"], {})).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
 
   it("lists pending approvals as a table or JSON, with data on stdout and no colour off a TTY", async () => {
@@ -81,11 +136,35 @@ describe("the countersign CLI", () => {
     expect(noDatabase).toMatchObject({ code: 2, stderr: "countersign: no database: pass --database-url or set DATABASE_URL\n" });
   });
 
+  it("refuses configuration it cannot work with, saying which option or variable to set", async () => {
+    const badUrl = await runToEnd(BIN, ["pending", "--database-url", "not-a-url"], {});
+    expect(badUrl).toMatchObject({ code: 2, stdout: "" });
+    expect(badUrl.stderr).toBe("countersign: --database-url (or DATABASE_URL): must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app\n");
+
+    const shortSecret = await runToEnd(BIN, ["request", "--title", "x", "--reviewer", "a@company.com"], { ...env(), COUNTERSIGN_SECRET: "short" });
+    expect(shortSecret).toMatchObject({ code: 2, stderr: "countersign: --secret (or COUNTERSIGN_SECRET): must be at least 32 characters\n" });
+
+    // Without it, every link in every notification would point at http://localhost/approvals.
+    const noPublicUrl = await runToEnd(BIN, ["worker"], { ...env(), COUNTERSIGN_PUBLIC_URL: "" });
+    expect(noPublicUrl).toMatchObject({ code: 2, stdout: "" });
+    expect(noPublicUrl.stderr).toMatch(/^countersign: no public URL: pass --public-url or set COUNTERSIGN_PUBLIC_URL to where your app mounts/);
+  });
+
+  it("tells a CLI user to run countersign migrate when the tables are missing", async () => {
+    for (const args of [["pending"], ["show", "00000000-0000-4000-8000-000000000000"], ["watch"], ["worker"]]) {
+      const result = await runToEnd(BIN, args, { ...env(), COUNTERSIGN_SCHEMA: `${bed.schema}_never_migrated` });
+      expect(result.code, args[0]).toBe(1);
+      expect(result.stderr, args[0]).toContain(`countersign's tables are not in schema "${bed.schema}_never_migrated" of this database yet. Run \`countersign migrate\``);
+      expect(result.stderr, args[0]).not.toContain("approvals.migrate()");
+    }
+  });
+
   it("migrate --dry-run prints the SQL without a database", async () => {
     const dry = await runToEnd(BIN, ["migrate", "--dry-run", "--schema", "acme_approvals"], { DATABASE_URL: "" });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('create table "acme_approvals".approval');
-    expect((await cli("migrate")).stderr).toBe(`Schema ${bed.schema} is up to date.\n`);
+    expect(await cli("migrate")).toEqual({ code: 0, stdout: "", stderr: `Schema ${bed.schema} is up to date.\n` });
+    expect(JSON.parse((await cli("migrate", "--json")).stdout)).toEqual({ applied: [] });
   });
 
   it("watch prints each change as it happens", async () => {
@@ -110,11 +189,13 @@ describe("the countersign CLI", () => {
     try {
       const approval = await newApproval("Worked on");
       await worker.next((line) => String(line.text).includes("[countersign] Approval requested: Worked on (deploy.v1)"));
-      expect(worker.lines.some((l) => String(l.text).includes(`review:    http://localhost/approvals/r/`))).toBe(true);
+      expect(worker.lines.some((l) => String(l.text).includes(`review:    ${PUBLIC_URL}/r/`))).toBe(true);
       expect(approval.status).toBe("pending");
     } finally {
       worker.process.kill("SIGINT");
     }
-    expect((await worker.exited).code).toBe(0);
+    const { code, stderr } = await worker.exited;
+    expect(code).toBe(0);
+    expect(stderr).toContain(`countersign worker running on schema ${bed.schema}, delivering through console; Ctrl-C to stop.`);
   });
 });

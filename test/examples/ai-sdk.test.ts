@@ -9,7 +9,7 @@ const REVIEWER = "billing-lead@company.com";
 
 /** Starts the agent and returns it once it is waiting on countersign, with the approval's id. */
 async function startAgent(): Promise<{ agent: Child; id: string }> {
-  const agent = runScript(main, { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET });
+  const agent = runScript(main, { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: "0" });
   const line = await agent.next((l) => /Approval [0-9a-f-]{36} requested/.test(String(l.text)));
   const id = /Approval ([0-9a-f-]{36})/.exec(String(line.text))?.[1] ?? "";
   await agent.next((l) => String(l.text).includes("[countersign] Approval requested: Support agent wants to run refundOrder"));

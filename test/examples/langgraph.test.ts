@@ -41,6 +41,7 @@ function start(threadId: string): Child {
     COUNTERSIGN_SCHEMA: bed.schema,
     COUNTERSIGN_SECRET: TEST_SECRET,
     THREAD_ID: threadId,
+    PORT: "0", // any free port: the example links to the page where it serves it
   });
 }
 

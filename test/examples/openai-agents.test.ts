@@ -25,6 +25,7 @@ const env = () => ({
   COUNTERSIGN_SECRET: TEST_SECRET,
   AGENT_RUNS_DIR: runsDir,
   OPENAI_API_KEY: "",
+  PORT: "0", // any free port: the example links to the page where it serves it
 });
 const texts = (agent: Child) => agent.lines.map((line) => String(line.text));
 

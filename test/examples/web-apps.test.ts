@@ -1,10 +1,13 @@
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runScript } from "../support/child-process.ts";
 import { freePort } from "../support/embedded-postgres.ts";
 import { readJson, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("ex_web");
+const appSchema = `${bed.schema}_app`;
+// The test bed drops its own schemas; the express example created its app's beside them.
+afterAll(() => bed.pool.query(`drop schema if exists "${appSchema}" cascade`));
 const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}/main.ts`, import.meta.url));
 
 async function approveThroughThePage(app: ReturnType<typeof runScript>) {
@@ -21,7 +24,13 @@ async function approveThroughThePage(app: ReturnType<typeof runScript>) {
 
 async function startApp(name: string) {
   const port = await freePort();
-  const app = runScript(example(name), { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: String(port) });
+  const app = runScript(example(name), {
+    DATABASE_URL: bed.url,
+    COUNTERSIGN_SCHEMA: bed.schema,
+    APP_SCHEMA: appSchema,
+    COUNTERSIGN_SECRET: TEST_SECRET,
+    PORT: String(port),
+  });
   await app.next((l) => String(l.text).startsWith("Listening on"));
   const post = (path: string, body: unknown) =>
     fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -40,6 +49,10 @@ describe("examples/express and examples/fastify", () => {
       await app.next((l) => l.text === `Refund ${refund} issued after approval by support-lead@company.com`);
       const state = await get(`/refunds/${refund}`);
       expect(state.refund.issued_at).not.toBeNull();
+      // The app's table is in the app's schema, not in countersign's.
+      const { rows } = await bed.pool.query("select table_schema from information_schema.tables where table_name = 'refund'");
+      expect(rows.map((row) => row.table_schema)).toContain(appSchema);
+      expect(rows.map((row) => row.table_schema)).not.toContain(bed.schema);
       expect(state.approval).toMatchObject({ status: "approved", decision: { id: approvalId, comment: "fine", via: "http" } });
     } finally {
       app.process.kill("SIGTERM");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { ADAPTERS, startServer, tokenFor, type RunningServer } from "../support/http-servers.ts";
-import { readJson, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { PUBLIC_URL, readJson, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("http_routes", { http: { maxBodyBytes: 4096 } });
 
@@ -201,5 +201,21 @@ describe.each(ADAPTERS)("HTTP routes through the %s adapter", (adapter) => {
     expect(["cfo@company.com", "deputy@company.com"]).toContain(decision.decidedBy);
     expect((await bed.approvals.events(approval.id)).filter((e) => e.data.final === true)).toHaveLength(1);
     await waiter.stop();
+  });
+});
+
+describe("the page once the approval is final", () => {
+  it("says the approval closed before its deadline, not that the deadline was, when the deadline is still ahead", async () => {
+    const approval = await bed.approvals.requestApproval(request({ timeout: { after: "8h" } }));
+    const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, approval.id, "cfo@company.com");
+    await bed.approvals.decide(approval.id, { reviewer: "deputy@company.com", outcome: "approve" });
+    const page = await (await bed.approvals.fetch(new Request(`${PUBLIC_URL}/r/${token}`))).text();
+    expect(page).toMatch(/<p class="meta">Closed before its deadline of <time datetime="[^"]+">[^<]+ UTC<\/time><\/p>/);
+    expect(page).not.toContain("Deadline was");
+
+    const lapsed = await bed.approvals.requestApproval(request({ timeout: { after: "1s" } }));
+    const lapsedToken = await tokenFor(bed.pool, bed.schema, TEST_SECRET, lapsed.id, "cfo@company.com");
+    expect((await bed.approvals.waitForDecision(lapsed.id)).status).toBe("timed_out");
+    expect(await (await bed.approvals.fetch(new Request(`${PUBLIC_URL}/r/${lapsedToken}`))).text()).toContain("Deadline was <time");
   });
 });

@@ -138,6 +138,9 @@ describe("options that could never work", () => {
     for (const signingSecret of ["", "   ", "short", undefined]) {
       expect(() => slackChannel({ token: "xoxb-1", signingSecret: signingSecret as string }), String(signingSecret)).toThrow(ValidationError);
     }
+    // A missing bot token is refused where it is given, not at the first send as Slack's not_authed.
+    expect(() => slackChannel({ token: undefined, signingSecret: "s".repeat(32) })).toThrow(/token: is required/);
+    expect(() => slackChannel({ token: "", signingSecret: "s".repeat(32) })).toThrow(/token: must be the bot token/);
     const webhook = (secret: unknown) => () => webhookChannel({ url: "https://hooks.example.com/x", secret: secret as string });
     for (const secret of ["", undefined, "garbage", "whsec_", "whsec_c2hvcnQ=", "whsec_!!!notbase64!!!", Buffer.alloc(8)]) {
       expect(webhook(secret), String(secret)).toThrow(ValidationError);

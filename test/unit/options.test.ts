@@ -35,6 +35,34 @@ describe("createApprovals options", () => {
     ]);
   });
 
+  it("refuses a connection string pg would misread, instead of failing later with ENOTFOUND base", () => {
+    expect(issuesOf({ ...valid, connectionString: "not-a-url" })).toEqual([
+      { path: "connectionString", message: "must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app" },
+    ]);
+    expect(issuesOf({ ...valid, connectionString: "mysql://localhost/app" })[0]?.path).toBe("connectionString");
+    for (const url of ["postgresql://u:p@db.internal:6432/app?sslmode=require", "/var/run/postgresql app", "socket:/var/run/postgresql?db=app"]) {
+      expect(createApprovals({ ...valid, connectionString: url }).schema).toBe("countersign");
+    }
+  });
+
+  it("takes environment variables as they are (string | undefined) and says which one is missing", () => {
+    const env: Record<string, string | undefined> = { DATABASE_URL: "postgres://localhost/app" };
+    const fromEnv: ApprovalsOptions = { connectionString: env.DATABASE_URL, publicUrl: env.PUBLIC_URL, secret: env.COUNTERSIGN_SECRET };
+    expect(issuesOf(fromEnv)).toEqual([
+      { path: "publicUrl", message: "is required" },
+      { path: "secret", message: "is required" },
+    ]);
+  });
+
+  it("refuses channel names that could not name a worker task or a URL path", () => {
+    const named = (name: string) => ({ name, send: async () => {} });
+    expect(issuesOf({ ...valid, channels: [named("slack"), named("chat ops/eu")] })).toEqual([
+      { path: "channels.1.name", message: "must be 1 to 64 letters, digits, '.', '_' or '-'" },
+    ]);
+    expect(issuesOf({ ...valid, channels: [named("")] })[0]?.path).toBe("channels.0.name");
+    expect(createApprovals({ ...valid, channels: [named("slack-eu"), named("email.v2")] }).schema).toBe("countersign");
+  });
+
   it("requires exactly one of connectionString and pool", () => {
     const { connectionString: _, ...withoutDatabase } = valid;
     expect(issuesOf(withoutDatabase)).toEqual([{ path: "connectionString", message: "give either connectionString or pool (exactly one)" }]);
