@@ -36,6 +36,7 @@ export {
   ERROR_CODES,
   NotAReviewerError,
   NotFoundError,
+  SelfApprovalError,
   ValidationError,
   WaitTimeoutError,
   type ErrorCode,
