@@ -25,7 +25,13 @@ async function listen(server: Server): Promise<string> {
 
 async function load(url: string) {
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
 }
 
 export async function benchHttpPage(url: string) {
@@ -39,7 +45,12 @@ export async function benchHttpPage(url: string) {
     const approval = await approvals.requestApproval({
       type: "report.review_approval.v1",
       title: "Q1 Financial Summary",
-      payload: { report: "Q1 Financial Summary", revenue: "4,200,000 EUR", costs: "3,100,000 EUR", pii_detected: false },
+      payload: {
+        report: "Q1 Financial Summary",
+        revenue: "4,200,000 EUR",
+        costs: "3,100,000 EUR",
+        pii_detected: false,
+      },
       requestedBy: "agent://bench",
       reviewers: ["cfo@company.com"],
     });
@@ -50,10 +61,14 @@ export async function benchHttpPage(url: string) {
     servers.push(real);
     const realBase = await listen(real);
     const page = Buffer.from(await (await fetch(`${realBase}${path}`)).arrayBuffer());
-    const bare = createServer((_req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page));
+    const bare = createServer((_req, res) =>
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page),
+    );
     servers.push(bare);
     const bareBase = await listen(bare);
-    await pool.query(`create table "${schema}".bench_view (id bigint generated always as identity, at timestamptz default now())`);
+    await pool.query(
+      `create table "${schema}".bench_view (id bigint generated always as identity, at timestamptz default now())`,
+    );
     const writePool = new pg.Pool({ connectionString: url, max: 10 });
     const writing = createServer((_req, res) => {
       writePool

@@ -35,7 +35,12 @@ async function bareNotifyLatencies(url: string): Promise<number[]> {
 
 async function countersignLatencies(url: string): Promise<number[]> {
   const schema = `bench_${randomBytes(3).toString("hex")}`;
-  const options = { connectionString: url, schema, publicUrl: "https://bench.example/approvals", secret: "bench-secret-0123456789-0123456789" };
+  const options = {
+    connectionString: url,
+    schema,
+    publicUrl: "https://bench.example/approvals",
+    secret: "bench-secret-0123456789-0123456789",
+  };
   const waiter = createApprovals(options);
   const decider = createApprovals(options);
   await waiter.migrate();
@@ -44,7 +49,12 @@ async function countersignLatencies(url: string): Promise<number[]> {
   const latencies: number[] = [];
   try {
     for (let i = 0; i < ROUNDS; i++) {
-      const { id } = await decider.requestApproval({ type: "bench", title: "wake", requestedBy: "bench", reviewers: ["r"] });
+      const { id } = await decider.requestApproval({
+        type: "bench",
+        title: "wake",
+        requestedBy: "bench",
+        reviewers: ["r"],
+      });
       let resolvedAt = 0;
       const waiting = waiter.waitForDecision(id).then(() => (resolvedAt = performance.now()));
       await new Promise((resolve) => setTimeout(resolve, 2)); // let the wait subscribe and do its first check
@@ -69,7 +79,8 @@ async function countersignLatencies(url: string): Promise<number[]> {
 export async function benchWakeLatency(url: string) {
   const baseline = (await bareNotifyLatencies(url)).sort((a, b) => a - b);
   const measured = (await countersignLatencies(url)).sort((a, b) => a - b);
-  const row = (name: string, values: number[]) => `| ${name} | ${ms(percentile(values, 50))} | ${ms(percentile(values, 95))} | ${ms(percentile(values, 99))} |`;
+  const row = (name: string, values: number[]) =>
+    `| ${name} | ${ms(percentile(values, 50))} | ${ms(percentile(values, 95))} | ${ms(percentile(values, 99))} |`;
   return {
     name: "waitForDecision wake latency",
     lines: [

@@ -26,8 +26,11 @@ const shellQuote = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : 
  * (the one the repository pins). A bare `npx countersign` works only inside the clone, and elsewhere asks
  * the registry, which would run whatever package holds that name with your database URL.
  */
-const CLI = [process.execPath, fileURLToPath(new URL("../dist/cli/main.js", import.meta.url))].map(shellQuote).join(" ");
-const color = (style: Parameters<typeof styleText>[0], text: string) => styleText(style, text, { stream: process.stdout });
+const CLI = [process.execPath, fileURLToPath(new URL("../dist/cli/main.js", import.meta.url))]
+  .map(shellQuote)
+  .join(" ");
+const color = (style: Parameters<typeof styleText>[0], text: string) =>
+  styleText(style, text, { stream: process.stdout });
 const say = (text = "") => console.log(text);
 const step = (icon: string, text: string) => say(`${icon}  ${text}`);
 
@@ -80,7 +83,9 @@ const terminal: Channel = {
       say();
       step("📨", `${color("bold", n.reviewer)} was asked to review "${n.approval.title}". As the CFO, either:`);
       say(`     • open ${color(["cyan", "underline"], n.links.view)} and press Approve, or`);
-      say(`     • run  ${color("cyan", `${CLI} approve ${n.approval.id} --as ${n.reviewer} --database-url ${shellQuote(database.url)} --schema ${schema}`)}`);
+      say(
+        `     • run  ${color("cyan", `${CLI} approve ${n.approval.id} --as ${n.reviewer} --database-url ${shellQuote(database.url)} --schema ${schema}`)}`,
+      );
       say(color("dim", "     (opening the link decides nothing by itself: mail scanners open links too)"));
     } else if (n.kind === "reminder") {
       step("⏰", `Reminder sent to ${n.reviewer}: "${n.approval.title}" is still waiting.`);
@@ -128,7 +133,10 @@ const decision = await runReportAgent(
   approvals,
   {
     paused: (approval) =>
-      step("⏸️ ", `Agent: asked for approval ${color("bold", approval.id)} and paused. A reminder follows in 5 seconds.`),
+      step(
+        "⏸️ ",
+        `Agent: asked for approval ${color("bold", approval.id)} and paused. A reminder follows in 5 seconds.`,
+      ),
     emailTheBoard: async (report) => {
       await board.sendMail({
         from: "report-generator@company.com",
@@ -146,14 +154,22 @@ const decision = await runReportAgent(
 });
 
 say();
-step(decision.approved ? "✅" : "❌", `Agent resumed: ${decision.status}${decision.decidedBy ? ` by ${decision.decidedBy}` : ""} via ${decision.via}.`);
+step(
+  decision.approved ? "✅" : "❌",
+  `Agent resumed: ${decision.status}${decision.decidedBy ? ` by ${decision.decidedBy}` : ""} via ${decision.via}.`,
+);
 if (decision.approved) {
   const deadline = Date.now() + 5_000;
   while (smtp.messages.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   const mail = smtp.messages[0];
   if (mail) {
     step("📧", "Agent emailed the board. The local SMTP sink received:");
-    say(color("dim", `     From:    ${mail.from?.text}\n     To:      ${Array.isArray(mail.to) ? mail.to.map((t) => t.text).join(", ") : mail.to?.text}\n     Subject: ${mail.subject}`));
+    say(
+      color(
+        "dim",
+        `     From:    ${mail.from?.text}\n     To:      ${Array.isArray(mail.to) ? mail.to.map((t) => t.text).join(", ") : mail.to?.text}\n     Subject: ${mail.subject}`,
+      ),
+    );
     say(color("dim", (mail.text ?? "").trimEnd().replace(/^/gm, "     │ ")));
   }
 } else {

@@ -33,7 +33,9 @@ const command = process.argv[2];
 if (command === "strip") strip();
 else if (command === "restore") restore();
 else if (command === "refuse") {
-  process.stderr.write("Publish the packed tarball instead: `npm pack`, then `npm publish countersign-<version>.tgz`.\n");
+  process.stderr.write(
+    "Publish the packed tarball instead: `npm pack`, then `npm publish countersign-<version>.tgz`.\n",
+  );
   process.exitCode = 1;
 } else {
   process.stderr.write("usage: node scripts/publish-manifest.ts strip|restore|refuse\n");

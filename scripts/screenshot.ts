@@ -12,9 +12,16 @@ import { tokenFor } from "../test/support/http-servers.ts";
 import pg from "pg";
 
 const secret = "screenshot-secret-0123456789-0123456789";
-const database = process.env.DATABASE_URL ? { url: process.env.DATABASE_URL, stop: async () => {} } : await startEmbeddedPostgres();
+const database = process.env.DATABASE_URL
+  ? { url: process.env.DATABASE_URL, stop: async () => {} }
+  : await startEmbeddedPostgres();
 const schema = `screenshot_${Date.now()}`;
-const approvals = createApprovals({ connectionString: database.url, schema, publicUrl: "http://127.0.0.1/approvals", secret });
+const approvals = createApprovals({
+  connectionString: database.url,
+  schema,
+  publicUrl: "http://127.0.0.1/approvals",
+  secret,
+});
 const pool = new pg.Pool({ connectionString: database.url });
 const server = createServer(approvals.nodeHandler);
 try {
@@ -37,16 +44,27 @@ try {
     ],
     timeout: { after: "8h", action: "reject" },
   });
-  await approvals.decide(approval.id, { reviewer: "controller@company.com", outcome: "approve", comment: "Reconciled with the ledger", via: "slack" });
+  await approvals.decide(approval.id, {
+    reviewer: "controller@company.com",
+    outcome: "approve",
+    comment: "Reconciled with the ledger",
+    via: "slack",
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const port = (server.address() as AddressInfo).port;
   const token = await tokenFor(pool, schema, secret, approval.id, "cfo@company.com");
   const browser = await launchChromium();
   for (const scheme of ["light", "dark"] as const) {
-    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, colorScheme: scheme });
+    const context = await browser.newContext({
+      viewport: { width: 360, height: 740 },
+      deviceScaleFactor: 2,
+      colorScheme: scheme,
+    });
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${port}/approvals/r/${token}?decision=approve`);
-    const file = fileURLToPath(new URL(`../docs/approval-page${scheme === "dark" ? "-dark" : ""}.png`, import.meta.url));
+    const file = fileURLToPath(
+      new URL(`../docs/approval-page${scheme === "dark" ? "-dark" : ""}.png`, import.meta.url),
+    );
     await page.screenshot({ path: file, fullPage: true });
     console.log(`wrote ${file}`);
     await context.close();

@@ -143,7 +143,9 @@ const logger = z.custom<Logger>(
   (value) =>
     typeof value === "object" &&
     value !== null &&
-    ["debug", "info", "warn", "error"].every((level) => typeof (value as Record<string, unknown>)[level] === "function"),
+    ["debug", "info", "warn", "error"].every(
+      (level) => typeof (value as Record<string, unknown>)[level] === "function",
+    ),
   { error: "must have debug, info, warn and error methods" },
 );
 
@@ -154,9 +156,12 @@ const optionsSchema = z
       .refine(isPostgresUrl, { error: "must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app" })
       .optional(),
     pool: z
-      .custom<pg.Pool>((value) => typeof value === "object" && value !== null && typeof (value as pg.Pool).connect === "function", {
-        error: "must be a pg.Pool",
-      })
+      .custom<pg.Pool>(
+        (value) => typeof value === "object" && value !== null && typeof (value as pg.Pool).connect === "function",
+        {
+          error: "must be a pg.Pool",
+        },
+      )
       .optional(),
     schema: schemaName.default(DEFAULT_SCHEMA),
     workerSchema: schemaName.optional(),
@@ -166,7 +171,10 @@ const optionsSchema = z
     logger: logger.default(SILENT_LOGGER),
     defaults: z
       .strictObject({
-        reminders: z.array(positiveDurationMs).max(20).prefault([...DEFAULTS.reminders]),
+        reminders: z
+          .array(positiveDurationMs)
+          .max(20)
+          .prefault([...DEFAULTS.reminders]),
         escalateAfter: positiveDurationMs.prefault(DEFAULTS.escalateAfter),
         timeout: z
           .strictObject({
@@ -186,11 +194,23 @@ const optionsSchema = z
       })
       .prefault({}),
     delivery: z.strictObject({ maxAttempts: z.int().min(1).max(25).default(DEFAULTS.deliveryAttempts) }).prefault({}),
-    http: z.strictObject({ maxBodyBytes: z.int().min(1024).max(16 * 1024 * 1024).default(DEFAULTS.maxBodyBytes) }).prefault({}),
+    http: z
+      .strictObject({
+        maxBodyBytes: z
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .default(DEFAULTS.maxBodyBytes),
+      })
+      .prefault({}),
   })
   .superRefine((options, ctx) => {
     if ((options.connectionString === undefined) === (options.pool === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["connectionString"], message: "give either connectionString or pool (exactly one)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["connectionString"],
+        message: "give either connectionString or pool (exactly one)",
+      });
     }
     const workerSchema = options.workerSchema ?? `${options.schema}_worker`;
     if (workerSchema === options.schema) {
@@ -200,11 +220,19 @@ const optionsSchema = z
     // A name becomes part of its worker jobs' task identifier and of its URL path (`<mount>/<name>/…`).
     const badName = names.findIndex((name) => !CHANNEL_NAME.test(name));
     if (badName >= 0) {
-      ctx.addIssue({ code: "custom", path: ["channels", badName, "name"], message: "must be 1 to 64 letters, digits, '.', '_' or '-'" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["channels", badName, "name"],
+        message: "must be 1 to 64 letters, digits, '.', '_' or '-'",
+      });
     }
     const repeated = names.find((name, i) => names.indexOf(name) !== i);
     if (repeated !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["channels"], message: `two channels are named "${repeated}"; names must be unique` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["channels"],
+        message: `two channels are named "${repeated}"; names must be unique`,
+      });
     }
   });
 
@@ -235,4 +263,3 @@ export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
     http: parsed.http,
   };
 }
-

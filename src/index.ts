@@ -1,11 +1,23 @@
 export { createApprovals, type Approvals, type ApprovalPage } from "./core/approvals.ts";
 export type { ApprovalsOptions } from "./config.ts";
-export { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channels/channel.ts";
+export {
+  UndeliverableError,
+  type Channel,
+  type ChannelActions,
+  type DeliveryReceipt,
+  type InboundRequest,
+} from "./channels/channel.ts";
 export type { FetchHandler } from "./http/handler.ts";
 export type { NodeHandler } from "./http/node.ts";
 export { consoleChannel, type ConsoleChannelOptions } from "./channels/console.ts";
 export { slackChannel, type SlackChannelOptions } from "./channels/slack.ts";
-export { emailChannel, renderEmail, type EmailChannelOptions, type EmailContent, type MailTransport } from "./channels/email.ts";
+export {
+  emailChannel,
+  renderEmail,
+  type EmailChannelOptions,
+  type EmailContent,
+  type MailTransport,
+} from "./channels/email.ts";
 export { webhookChannel, type WebhookChannelOptions } from "./channels/webhook.ts";
 export { verifyWebhook } from "./security/signatures.ts";
 export type { WebhookSecret } from "./security/secrets.ts";

@@ -8,7 +8,11 @@ import { ApprovalError, ERROR_CODES } from "./errors.ts";
 /** Keep in step with `engines.node` in package.json (a test checks). */
 export const NODE_FLOOR = "22.18.0";
 
-const parts = (version: string) => version.replace(/^v/, "").split(".").map((part) => Number.parseInt(part, 10) || 0);
+const parts = (version: string) =>
+  version
+    .replace(/^v/, "")
+    .split(".")
+    .map((part) => Number.parseInt(part, 10) || 0);
 
 function isOlder(version: string, than: string): boolean {
   const [a, b] = [parts(version), parts(than)];

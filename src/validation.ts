@@ -13,7 +13,10 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
 function toIssue(issue: z.core.$ZodIssue): ValidationIssue {
   const path = issue.path.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
-    return { path, message: `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}` };
+    return {
+      path,
+      message: `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`,
+    };
   }
   if (issue.code === "invalid_type" && issue.input === undefined) return { path, message: "is required" };
   return { path, message: issue.message };
@@ -76,7 +79,12 @@ export function optionalText(max: number) {
 export function identity(max: number) {
   return storableString()
     .transform(normalizeIdentity)
-    .pipe(z.string().min(1, { error: "must not be empty" }).max(max, { error: `must be at most ${max} characters` }));
+    .pipe(
+      z
+        .string()
+        .min(1, { error: "must not be empty" })
+        .max(max, { error: `must be at most ${max} characters` }),
+    );
 }
 
 /**

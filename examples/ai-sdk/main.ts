@@ -110,7 +110,9 @@ function toApprovalResponse(approvalId: string, decision: Decision): ToolApprova
     type: "tool-approval-response",
     approvalId,
     approved: decision.approved,
-    reason: decision.comment ?? (decision.status === "timed_out" ? "no reviewer decided in time" : `${decision.status} by ${by}`),
+    reason:
+      decision.comment ??
+      (decision.status === "timed_out" ? "no reviewer decided in time" : `${decision.status} by ${by}`),
   };
 }
 
@@ -131,7 +133,14 @@ function scriptedSupportModel() {
       if (outcome?.type !== "tool-result") {
         const input = { orderId: "A-1042", amount: 129, currency: "USD", reason: "Arrived damaged" };
         return {
-          content: [{ type: "tool-call", toolCallId: "call_refund_A-1042", toolName: "refundOrder", input: JSON.stringify(input) }],
+          content: [
+            {
+              type: "tool-call",
+              toolCallId: "call_refund_A-1042",
+              toolName: "refundOrder",
+              input: JSON.stringify(input),
+            },
+          ],
           finishReason: { unified: "tool-calls", raw: "tool_calls" },
           usage,
           warnings: [],

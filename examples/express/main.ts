@@ -55,11 +55,10 @@ app.post("/refunds", async (req, res, next) => {
       },
       { db: client }, // inside the app's transaction
     );
-    const { rows } = await client.query(`insert into "${appSchema}".refund (order_id, amount, approval_id) values ($1, $2, $3) returning id`, [
-      order,
-      amount,
-      approval.id,
-    ]);
+    const { rows } = await client.query(
+      `insert into "${appSchema}".refund (order_id, amount, approval_id) values ($1, $2, $3) returning id`,
+      [order, amount, approval.id],
+    );
     await client.query("commit");
     res.status(202).json({ refund: rows[0].id, approvalId: approval.id });
     // The agent's side: wait for the human, then act. (A real app would run this in a job.)

@@ -35,9 +35,15 @@ app.post<{ Body: { service: string; version: string } }>("/deploys", async (requ
     reviewers: ["sre-oncall@company.com"],
     timeout: { after: "1h", action: "reject" },
   });
-  void approvals.waitForDecision(approval.id).then((decision) =>
-    console.log(decision.approved ? `Deploying ${service} ${version} (approved by ${decision.decidedBy})` : `Deploy of ${service} ${version} stopped: ${decision.status}`),
-  );
+  void approvals
+    .waitForDecision(approval.id)
+    .then((decision) =>
+      console.log(
+        decision.approved
+          ? `Deploying ${service} ${version} (approved by ${decision.decidedBy})`
+          : `Deploy of ${service} ${version} stopped: ${decision.status}`,
+      ),
+    );
   return reply.code(202).send({ approvalId: approval.id });
 });
 

@@ -14,7 +14,8 @@ import { consoleChannel, createApprovals } from "countersign";
 import { CFO, createReportGraph, type ApprovalInterrupt } from "./report-graph.ts";
 
 const databaseUrl = process.env.DATABASE_URL;
-if (!databaseUrl) throw new Error("Set DATABASE_URL to your PostgreSQL, e.g. postgres://user:password@localhost:5432/app");
+if (!databaseUrl)
+  throw new Error("Set DATABASE_URL to your PostgreSQL, e.g. postgres://user:password@localhost:5432/app");
 // A schema of this example's own: workers on one schema run each other's jobs (see the README's Operations).
 const schema = process.env.COUNTERSIGN_SCHEMA ?? "example_langgraph";
 
@@ -72,7 +73,9 @@ if (paused) {
   const result = await graph.invoke(new Command({ resume: decision }), config);
   if (!result.sentTo) console.log(`Not sent: ${decision.status}${decision.comment ? ` (${decision.comment})` : ""}.`);
 } else {
-  console.log(`Thread ${threadId} is not waiting for an approval (verdict: ${snapshot.values.verdict?.status ?? "none"}).`);
+  console.log(
+    `Thread ${threadId} is not waiting for an approval (verdict: ${snapshot.values.verdict?.status ?? "none"}).`,
+  );
 }
 
 await checkpointer.end();

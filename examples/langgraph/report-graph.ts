@@ -4,7 +4,16 @@
  * smoke test, which reads the checkpointed state of a paused thread through the same graph.
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { Command, END, START, StateGraph, StateSchema, interrupt, type BaseCheckpointSaver, type GraphNode } from "@langchain/langgraph";
+import {
+  Command,
+  END,
+  START,
+  StateGraph,
+  StateSchema,
+  interrupt,
+  type BaseCheckpointSaver,
+  type GraphNode,
+} from "@langchain/langgraph";
 import type { Approvals } from "countersign";
 import { z } from "zod";
 
@@ -56,7 +65,10 @@ export function createReportGraph({ approvals, model, checkpointer, sendEmail }:
     return { email: reply.text };
   };
 
-  const approve: GraphNode<typeof ReportState, Record<string, unknown>, "send" | typeof END> = async (state, config) => {
+  const approve: GraphNode<typeof ReportState, Record<string, unknown>, "send" | typeof END> = async (
+    state,
+    config,
+  ) => {
     const threadId = config.configurable?.thread_id;
     if (typeof threadId !== "string") throw new Error("run the graph with configurable.thread_id (and a checkpointer)");
     // On resume LangGraph runs this node again from the top, so this call runs twice. The key (one per
@@ -72,7 +84,10 @@ export function createReportGraph({ approvals, model, checkpointer, sendEmail }:
     });
     console.log(`[approve] approval ${approval.id} is ${approval.status}`);
     // Pauses the first time (the checkpointer saves the thread); returns the resume value the second.
-    const verdict = interrupt<ApprovalInterrupt, Verdict>({ approvalId: approval.id, reviewers: [CFO] }, { responseSchema: Verdict });
+    const verdict = interrupt<ApprovalInterrupt, Verdict>(
+      { approvalId: approval.id, reviewers: [CFO] },
+      { responseSchema: Verdict },
+    );
     return new Command({ update: { approvalId: approval.id, verdict }, goto: verdict.approved ? "send" : END });
   };
 

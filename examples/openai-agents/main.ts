@@ -30,12 +30,19 @@ const RUNS_DIR = process.env.AGENT_RUNS_DIR ?? join(tmpdir(), "countersign-opena
 const sendWireTransfer = tool({
   name: "send_wire_transfer",
   description: "Send a SEPA wire transfer from the company account.",
-  parameters: z.object({ beneficiary: z.string(), iban: z.string(), amount_eur: z.number().positive(), reference: z.string() }),
+  parameters: z.object({
+    beneficiary: z.string(),
+    iban: z.string(),
+    amount_eur: z.number().positive(),
+    reference: z.string(),
+  }),
   // The run stops with an interruption instead of calling execute() until a human has decided.
   needsApproval: true,
   async execute({ beneficiary, iban, amount_eur, reference }) {
     const confirmation = `WT-${randomBytes(4).toString("hex").toUpperCase()}`;
-    console.log(`Wire sent: ${amount_eur} EUR to ${beneficiary} (${iban}), reference ${reference}, confirmation ${confirmation}.`);
+    console.log(
+      `Wire sent: ${amount_eur} EUR to ${beneficiary} (${iban}), reference ${reference}, confirmation ${confirmation}.`,
+    );
     return { status: "sent", confirmation };
   },
 });
@@ -89,14 +96,20 @@ async function applyDecisions(state: RunState<undefined, typeof agent>): Promise
       const approval = await approvals.requestApproval({
         type: `agent_tool.${toolName}.v1`,
         title: `${call.agent.name} wants to call ${toolName}`,
-        payload: { tool: toolName, arguments: parseArguments(call.arguments), agent: call.agent.name, agent_run: runId },
+        payload: {
+          tool: toolName,
+          arguments: parseArguments(call.arguments),
+          agent: call.agent.name,
+          agent_run: runId,
+        },
         requestedBy: "agent://myorg/production/treasury-agent",
         reviewers: [REVIEWER],
         timeout: { after: "8h", action: "reject" },
         // From the tool call id: a resumed process finds the same approval instead of asking again.
         idempotencyKey: `openai-agents:${callIdOf(call)}`,
       });
-      if (approval.status === "pending") console.log(`Approval ${approval.id} requested; the agent pauses until ${REVIEWER} decides.`);
+      if (approval.status === "pending")
+        console.log(`Approval ${approval.id} requested; the agent pauses until ${REVIEWER} decides.`);
       return { call, decision: await approvals.waitForDecision(approval.id) };
     }),
   );
@@ -134,7 +147,8 @@ function parseArguments(text: string | undefined): JsonValue {
 async function runIdOf(approvalId: string): Promise<string> {
   const { payload } = await approvals.get(approvalId);
   const ref = payload && typeof payload === "object" && !Array.isArray(payload) ? payload.agent_run : undefined;
-  if (typeof ref !== "string" || !/^run_[0-9a-f-]{36}$/.test(ref)) throw new Error(`Approval ${approvalId} is not an agent run's tool call.`);
+  if (typeof ref !== "string" || !/^run_[0-9a-f-]{36}$/.test(ref))
+    throw new Error(`Approval ${approvalId} is not an agent run's tool call.`);
   return ref;
 }
 
@@ -154,6 +168,8 @@ async function loadRun(id: string): Promise<string> {
   try {
     return await readFile(runFile(id), "utf8");
   } catch (error) {
-    throw new Error(`No saved state for run ${id} in ${RUNS_DIR}: it finished already, or AGENT_RUNS_DIR differs.`, { cause: error });
+    throw new Error(`No saved state for run ${id} in ${RUNS_DIR}: it finished already, or AGENT_RUNS_DIR differs.`, {
+      cause: error,
+    });
   }
 }

@@ -9,7 +9,13 @@
  */
 import { randomBytes } from "node:crypto";
 import type { AgentInputItem } from "@openai/agents";
-import { assistantMessage, functionCall, modelResponder, ScriptedModel, type RecordedModelCall } from "@openai/agents/testing";
+import {
+  assistantMessage,
+  functionCall,
+  modelResponder,
+  ScriptedModel,
+  type RecordedModelCall,
+} from "@openai/agents/testing";
 
 export const INVOICE = {
   beneficiary: "Northwind Logistics GmbH",

@@ -30,7 +30,8 @@ await approvals.start();
 const decision = await runReportAgent(
   approvals,
   {
-    paused: (approval) => console.log(`Approval ${approval.id} requested; the agent pauses until cfo@company.com decides.`),
+    paused: (approval) =>
+      console.log(`Approval ${approval.id} requested; the agent pauses until cfo@company.com decides.`),
     emailTheBoard: async (report) => console.log(`Sent "${report.report}" to board@company.com`),
   },
   { idempotencyKey: process.env.IDEMPOTENCY_KEY ?? `board-report-${Date.now()}` },

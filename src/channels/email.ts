@@ -55,8 +55,14 @@ const ADDRESS = /^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/;
 /** RFC 5322: a field name is printable ASCII without a colon; a value never breaks the line itself. */
 const extraHeaders = z.record(z.string(), z.string()).superRefine((headers, ctx) => {
   for (const [name, value] of Object.entries(headers)) {
-    if (!/^[!-9;-~]+$/.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "must be a header name (printable ASCII, no colon or space)" });
-    else if (/[\r\n]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
+    if (!/^[!-9;-~]+$/.test(name))
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "must be a header name (printable ASCII, no colon or space)",
+      });
+    else if (/[\r\n]/.test(value))
+      ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
   }
 });
 
@@ -73,7 +79,12 @@ const OUTCOME_WORDS: Record<Decision["status"], string> = {
 function outcomeSentence(decision: Decision): string {
   const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
   const via = decision.via && decision.via !== "timeout" ? ` via ${decision.via}` : "";
-  const followed = decision.status === "timed_out" ? (decision.approved ? ", so it counts as approved" : ", so it does not go ahead") : "";
+  const followed =
+    decision.status === "timed_out"
+      ? decision.approved
+        ? ", so it counts as approved"
+        : ", so it does not go ahead"
+      : "";
   return `It was ${OUTCOME_WORDS[decision.status]}${by}${via} on ${when(decision.decidedAt)}${followed}.`;
 }
 
@@ -92,7 +103,9 @@ function fields(payload: JsonValue): { rows: [string, string][]; omitted: number
   }
   const entries = Object.entries(payload);
   return {
-    rows: entries.slice(0, MAX_FIELDS).map(([key, value]) => [clip(key, 100), clip(fieldText(value), MAX_VALUE_LENGTH)]),
+    rows: entries
+      .slice(0, MAX_FIELDS)
+      .map(([key, value]) => [clip(key, 100), clip(fieldText(value), MAX_VALUE_LENGTH)]),
     omitted: Math.max(0, entries.length - MAX_FIELDS),
   };
 }
@@ -119,7 +132,8 @@ export function renderEmail(n: Notification): EmailContent {
       : threadSubject(n);
   const { rows, omitted } = fields(approval.payload);
   const more = omitted > 0 ? `${moreFields(omitted)} on the approval page.` : "";
-  const step = approval.step.count > 1 ? `Step ${approval.step.index + 1} of ${approval.step.count}: ${approval.step.name}` : "";
+  const step =
+    approval.step.count > 1 ? `Step ${approval.step.index + 1} of ${approval.step.count}: ${approval.step.name}` : "";
   const text = [
     lead,
     "",
@@ -152,7 +166,11 @@ ${decision?.comment ? html`<p style="margin:12px 0 0">“${decision.comment}”<
 </div>
 <p style="margin:16px 0 4px">${
     asks
-      ? [button(n.links.approve, "Approve…", "#1a7f37"), button(n.links.reject, "Reject…", "#c62828"), button(n.links.view, "Open", "#0b57d0")]
+      ? [
+          button(n.links.approve, "Approve…", "#1a7f37"),
+          button(n.links.reject, "Reject…", "#c62828"),
+          button(n.links.view, "Open", "#0b57d0"),
+        ]
       : button(n.links.view, "See the approval", "#0b57d0")
   }</p>
 <p style="color:#5b6470;font-size:13px">Opening a link does not decide anything; you confirm on the page.</p>
@@ -167,7 +185,8 @@ ${decision?.comment ? html`<p style="margin:12px 0 0">“${decision.comment}”<
 export function emailChannel(options: EmailChannelOptions): Channel {
   const domain = /@([^>\s]+)>?\s*$/.exec(options.from)?.[1] ?? "countersign.invalid";
   const render = options.render ?? renderEmail;
-  const staticHeaders = typeof options.headers === "object" ? parseInput(extraHeaders, options.headers, "emailChannel headers") : undefined;
+  const staticHeaders =
+    typeof options.headers === "object" ? parseInput(extraHeaders, options.headers, "emailChannel headers") : undefined;
   const headersFor = (n: Notification): Record<string, string> => {
     if (typeof options.headers !== "function") return staticHeaders ?? {};
     try {

@@ -2,7 +2,11 @@
 import type { Decision, Notification } from "../core/types.ts";
 import { clip, fieldText, moreFields } from "../text.ts";
 
-export const ACTION_IDS = { approve: "countersign:approve", reject: "countersign:reject", open: "countersign:open" } as const;
+export const ACTION_IDS = {
+  approve: "countersign:approve",
+  reject: "countersign:reject",
+  open: "countersign:open",
+} as const;
 export const REJECT_CALLBACK_ID = "countersign:reject";
 export const REASON_BLOCK_ID = "reason";
 
@@ -24,7 +28,9 @@ export function slackDate(date: Date): string {
 function payloadFields(n: Notification, max: number): Block[] {
   const { payload } = n.approval;
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
-    return [{ type: "section", text: mrkdwn(`\`\`\`${escapeMrkdwn(clip(JSON.stringify(payload, null, 2), 2900))}\`\`\``) }];
+    return [
+      { type: "section", text: mrkdwn(`\`\`\`${escapeMrkdwn(clip(JSON.stringify(payload, null, 2), 2900))}\`\`\``) },
+    ];
   }
   const all = Object.entries(payload);
   const entries = all.slice(0, Math.min(max, 10));
@@ -33,16 +39,23 @@ function payloadFields(n: Notification, max: number): Block[] {
   return [
     {
       type: "section",
-      fields: entries.map(([key, value]) => mrkdwn(`*${escapeMrkdwn(clip(key, 100))}*\n${escapeMrkdwn(clip(fieldText(value), 300))}`)),
+      fields: entries.map(([key, value]) =>
+        mrkdwn(`*${escapeMrkdwn(clip(key, 100))}*\n${escapeMrkdwn(clip(fieldText(value), 300))}`),
+      ),
     },
     // Fields left out are said to exist, with the way to see them, rather than silently dropped.
-    ...(omitted > 0 ? [{ type: "context", elements: [mrkdwn(`${moreFields(omitted)} on <${n.links.view}|the approval page>`)] }] : []),
+    ...(omitted > 0
+      ? [{ type: "context", elements: [mrkdwn(`${moreFields(omitted)} on <${n.links.view}|the approval page>`)] }]
+      : []),
   ];
 }
 
 function headline(n: Notification): string {
   const { approval } = n;
-  const step = approval.step.count > 1 ? ` · step ${approval.step.index + 1} of ${approval.step.count}, “${escapeMrkdwn(approval.step.name)}”` : "";
+  const step =
+    approval.step.count > 1
+      ? ` · step ${approval.step.index + 1} of ${approval.step.count}, “${escapeMrkdwn(approval.step.name)}”`
+      : "";
   return `${n.kind === "escalation" ? "Escalated to you: " : ""}*${escapeMrkdwn(approval.requestedBy)}* asks for your approval${step}`;
 }
 
@@ -68,7 +81,10 @@ export function requestMessage(n: Notification, maxFields: number): { text: stri
     text: `Approval needed by ${n.approval.deadline.toISOString()}: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
     blocks: [
       ...summaryBlocks(n, maxFields),
-      { type: "context", elements: [mrkdwn(`Decide by ${slackDate(n.approval.deadline)} · ${escapeMrkdwn(n.approval.type)}`)] },
+      {
+        type: "context",
+        elements: [mrkdwn(`Decide by ${slackDate(n.approval.deadline)} · ${escapeMrkdwn(n.approval.type)}`)],
+      },
       {
         type: "actions",
         block_id: "countersign",
@@ -84,7 +100,10 @@ export function requestMessage(n: Notification, maxFields: number): { text: stri
 
 export function reminderMessage(n: Notification): { text: string; blocks: Block[] } {
   const text = `Reminder: this approval is still waiting for you. Decide by ${slackDate(n.approval.deadline)}.`;
-  return { text: `Reminder: ${escapeMrkdwn(clip(n.approval.title, 300))}`, blocks: [{ type: "section", text: mrkdwn(`${text} <${n.links.view}|Open>`) }] };
+  return {
+    text: `Reminder: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
+    blocks: [{ type: "section", text: mrkdwn(`${text} <${n.links.view}|Open>`) }],
+  };
 }
 
 const OUTCOME = {
@@ -97,13 +116,18 @@ const OUTCOME = {
 export function outcomeLine(decision: Decision): string {
   const by = decision.decidedBy ? ` by ${escapeMrkdwn(decision.decidedBy)}` : "";
   const via = decision.via && decision.via !== "timeout" ? ` via ${escapeMrkdwn(decision.via)}` : "";
-  const followed = decision.status === "timed_out" ? (decision.approved ? " (approved by default)" : " (not approved)") : "";
+  const followed =
+    decision.status === "timed_out" ? (decision.approved ? " (approved by default)" : " (not approved)") : "";
   const comment = decision.comment ? `\n> ${escapeMrkdwn(clip(decision.comment, 500))}` : "";
   return `*${OUTCOME[decision.status]}*${by}${via}${followed} · ${slackDate(decision.decidedAt)}${comment}`;
 }
 
 /** The original message once the approval is final: the summary, the outcome, and no buttons. */
-export function outcomeMessage(n: Notification, decision: Decision, maxFields: number): { text: string; blocks: Block[] } {
+export function outcomeMessage(
+  n: Notification,
+  decision: Decision,
+  maxFields: number,
+): { text: string; blocks: Block[] } {
   return {
     text: `${OUTCOME[decision.status]}: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
     blocks: [...summaryBlocks(n, maxFields), { type: "section", text: mrkdwn(outcomeLine(decision)) }],

@@ -12,7 +12,13 @@ import { AlreadyDecidedError, ApprovalError } from "../errors.ts";
 import { parseSlackSigningSecret } from "../security/secrets.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
 import { parseInput } from "../validation.ts";
-import { UndeliverableError, type Channel, type ChannelActions, type DeliveryReceipt, type InboundRequest } from "./channel.ts";
+import {
+  UndeliverableError,
+  type Channel,
+  type ChannelActions,
+  type DeliveryReceipt,
+  type InboundRequest,
+} from "./channel.ts";
 import {
   ACTION_IDS,
   outcomeLine,
@@ -77,7 +83,12 @@ const SILENT: SlackLogger = {
 
 const receiptSchema = z.object({ channel: z.string(), ts: z.string() });
 const buttonValue = z.object({ a: z.string(), r: z.string() });
-const slackUser = z.object({ id: z.string(), username: z.string().optional(), name: z.string().optional(), team_id: z.string().optional() });
+const slackUser = z.object({
+  id: z.string(),
+  username: z.string().optional(),
+  name: z.string().optional(),
+  team_id: z.string().optional(),
+});
 const interaction = z.object({
   type: z.string(),
   user: slackUser,
@@ -88,7 +99,9 @@ const interaction = z.object({
     .object({
       callback_id: z.string(),
       private_metadata: z.string(),
-      state: z.object({ values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().nullish() }))) }),
+      state: z.object({
+        values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().nullish() }))),
+      }),
     })
     .optional(),
 });
@@ -106,7 +119,11 @@ const ack = () => new Response(null, { status: 200 });
  */
 export function slackChannel(options: SlackChannelOptions): Channel {
   const signingSecret = parseSlackSigningSecret(options.signingSecret);
-  const { token } = parseInput(z.object({ token: z.string().min(1, { error: "must be the bot token (xoxb-…)" }) }), options, "slackChannel options");
+  const { token } = parseInput(
+    z.object({ token: z.string().min(1, { error: "must be the bot token (xoxb-…)" }) }),
+    options,
+    "slackChannel options",
+  );
   const client = new WebClient(token, {
     ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
     logger: SILENT,
@@ -164,7 +181,12 @@ export function slackChannel(options: SlackChannelOptions): Channel {
   async function post(notification: Notification): Promise<DeliveryReceipt> {
     const channel = await destination(notification.reviewer);
     const message = requestMessage(notification, maxFields);
-    const result = await client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+    const result = await client.chat.postMessage({
+      channel,
+      text: message.text,
+      blocks: message.blocks as never,
+      unfurl_links: false,
+    });
     if (!result.channel || !result.ts) throw new Error("Slack did not return the posted message's channel and ts");
     return { ref: { channel: result.channel, ts: result.ts } };
   }
@@ -179,14 +201,24 @@ export function slackChannel(options: SlackChannelOptions): Channel {
         case "reminder": {
           if (!thread.success) return post(notification); // the first message never arrived: ask afresh
           const message = reminderMessage(notification);
-          await client.chat.postMessage({ channel: thread.data.channel, thread_ts: thread.data.ts, text: message.text, blocks: message.blocks as never });
+          await client.chat.postMessage({
+            channel: thread.data.channel,
+            thread_ts: thread.data.ts,
+            text: message.text,
+            blocks: message.blocks as never,
+          });
           return undefined;
         }
         default: {
           // The outcome replaces the original message, so its buttons cannot be used any more.
           if (!thread.success || !notification.decision) return undefined;
           const message = outcomeMessage(notification, notification.decision, maxFields);
-          await client.chat.update({ channel: thread.data.channel, ts: thread.data.ts, text: message.text, blocks: message.blocks as never });
+          await client.chat.update({
+            channel: thread.data.channel,
+            ts: thread.data.ts,
+            text: message.text,
+            blocks: message.blocks as never,
+          });
           return undefined;
         }
       }
@@ -198,7 +230,10 @@ export function slackChannel(options: SlackChannelOptions): Channel {
    * e-mail when Slack knows it (so a click in Slack and a vote by e-mail are the same person), else their
    * Slack id. A team channel's members act for the team, but each still counts once.
    */
-  async function actingReviewer(user: Interaction["user"], listed: string): Promise<{ reviewer: string; voter: string } | undefined> {
+  async function actingReviewer(
+    user: Interaction["user"],
+    listed: string,
+  ): Promise<{ reviewer: string; voter: string } | undefined> {
     const person = async () => {
       const email = await emailForUser(user.id);
       return email ? normalizeIdentity(email) : `${SLACK_PREFIX}${user.id}`;
@@ -215,7 +250,11 @@ export function slackChannel(options: SlackChannelOptions): Channel {
 
   function respondLater(responseUrl: string | undefined, body: Record<string, unknown>): void {
     if (!responseUrl) return;
-    fetch(responseUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).catch(() => {});
+    fetch(responseUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).catch(() => {});
   }
 
   const finalState = (decision: Decision) => ({
@@ -237,7 +276,10 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     const { a: approvalId, r: listed } = value.data satisfies ButtonValue;
     const acting = await actingReviewer(payload.user, listed);
     if (!acting) {
-      respondLater(payload.response_url, ephemeral("You are not a reviewer of this approval, so your click was not recorded."));
+      respondLater(
+        payload.response_url,
+        ephemeral("You are not a reviewer of this approval, so your click was not recorded."),
+      );
       return ack();
     }
     const approval = await actions.get(approvalId);
@@ -247,7 +289,10 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     }
     if (action.action_id === ACTION_IDS.reject) {
       const metadata = JSON.stringify({ a: approvalId, r: listed });
-      await client.views.open({ trigger_id: payload.trigger_id ?? "", view: rejectModal(approval.title, metadata) as never });
+      await client.views.open({
+        trigger_id: payload.trigger_id ?? "",
+        view: rejectModal(approval.title, metadata) as never,
+      });
       return ack();
     }
     try {
@@ -272,7 +317,12 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     const acting = await actingReviewer(payload.user, metadata.data.r);
     if (!acting) return refuse("You are not a reviewer of this approval.");
     try {
-      await actions.decide(metadata.data.a, { ...acting, outcome: "reject", comment: reason, context: context(payload.user) });
+      await actions.decide(metadata.data.a, {
+        ...acting,
+        outcome: "reject",
+        comment: reason,
+        context: context(payload.user),
+      });
     } catch (error) {
       if (error instanceof ApprovalError) return refuse(error.message);
       throw error;
@@ -313,7 +363,8 @@ export function slackChannel(options: SlackChannelOptions): Channel {
 function rootCause(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5; depth++) {
-    const next = (current as { original?: unknown; cause?: unknown }).original ?? (current as { cause?: unknown }).cause;
+    const next =
+      (current as { original?: unknown; cause?: unknown }).original ?? (current as { cause?: unknown }).cause;
     if (!next) break;
     current = next;
   }

@@ -78,8 +78,14 @@ export const publicOnlyLookup: LookupFunction = (hostname, options, callback) =>
     if (error) return callback(error, "", 0);
     const list = addresses as LookupAddress[];
     const refused = list.find((entry) => isNonPublicAddress(entry.address));
-    if (refused) return callback(new RefusedTarget(`refused ${hostname}: it resolves to a non-public address (${refused.address})`), "", 0);
-    if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+    if (refused)
+      return callback(
+        new RefusedTarget(`refused ${hostname}: it resolves to a non-public address (${refused.address})`),
+        "",
+        0,
+      );
+    if ((options as { all?: boolean }).all)
+      return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
     const [first] = list;
     return callback(null, first?.address ?? "", first?.family ?? 4);
   });
@@ -87,10 +93,13 @@ export const publicOnlyLookup: LookupFunction = (hostname, options, callback) =>
 
 /** Refuses non-http(s) URLs and, unless allowed, literal private addresses and localhost names. */
 export function checkUrl(target: URL, allowPrivate: boolean): void {
-  if (target.protocol !== "https:" && target.protocol !== "http:") throw new RefusedTarget(`refused ${target.href}: only http(s) URLs`);
+  if (target.protocol !== "https:" && target.protocol !== "http:")
+    throw new RefusedTarget(`refused ${target.href}: only http(s) URLs`);
   const host = target.hostname.replace(/^\[|\]$/g, "");
   if (!allowPrivate && (isIP(host) ? isNonPublicAddress(host) : host === "localhost" || host.endsWith(".localhost"))) {
-    throw new RefusedTarget(`refused ${target.href}: private, loopback and link-local targets need allowPrivateNetwork`);
+    throw new RefusedTarget(
+      `refused ${target.href}: private, loopback and link-local targets need allowPrivateNetwork`,
+    );
   }
 }
 
@@ -101,7 +110,12 @@ function post(target: URL, body: string, headers: Record<string, string>, timeou
       target,
       {
         method: "POST",
-        headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body), "user-agent": "countersign-webhook" },
+        headers: {
+          ...headers,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          "user-agent": "countersign-webhook",
+        },
         timeout: timeoutMs,
         ...(allowPrivate ? {} : { lookup: publicOnlyLookup }),
       },

@@ -34,8 +34,12 @@ export function withConnection(command: Command): Command {
 
 export function withSecret(command: Command): Command {
   return command
-    .addOption(new Option("--secret <secret>", "the secret your app passes to createApprovals").env("COUNTERSIGN_SECRET"))
-    .addOption(new Option("--public-url <url>", "where your app mounts the HTTP handler").env("COUNTERSIGN_PUBLIC_URL"));
+    .addOption(
+      new Option("--secret <secret>", "the secret your app passes to createApprovals").env("COUNTERSIGN_SECRET"),
+    )
+    .addOption(
+      new Option("--public-url <url>", "where your app mounts the HTTP handler").env("COUNTERSIGN_PUBLIC_URL"),
+    );
 }
 
 /** Where each connection option comes from on the command line: messages name these, not the API's. */
@@ -60,7 +64,8 @@ export interface Needs {
  * the secret and public URL; `request` and `worker` need the real ones, and are refused without them.
  */
 export function open(options: ConnectionOptions, extra: Partial<ApprovalsOptions> = {}, needs: Needs = {}): Approvals {
-  if (!options.databaseUrl && !extra.connectionString && !extra.pool) throw new UsageError("no database: pass --database-url or set DATABASE_URL");
+  if (!options.databaseUrl && !extra.connectionString && !extra.pool)
+    throw new UsageError("no database: pass --database-url or set DATABASE_URL");
   if (needs.secret && !options.secret && !extra.secret) {
     throw new UsageError("no secret: pass --secret or set COUNTERSIGN_SECRET (the same secret your app uses)");
   }
@@ -109,7 +114,8 @@ export const say = (text: string) => void process.stderr.write(text.endsWith("\n
 export const json = (value: unknown) => out(JSON.stringify(value));
 
 type Style = Parameters<typeof styleText>[0];
-export const paint = (style: Style, text: string, stream: NodeJS.WriteStream = process.stdout) => styleText(style, text, { stream });
+export const paint = (style: Style, text: string, stream: NodeJS.WriteStream = process.stdout) =>
+  styleText(style, text, { stream });
 
 const STATUS_STYLE: Record<Approval["status"], Style> = {
   pending: "yellow",
@@ -150,7 +156,8 @@ export function decisionLine(decision: Decision): string {
   const via = decision.via ? ` via ${decision.via}` : "";
   const comment = decision.comment ? `: ${decision.comment}` : "";
   // A timeout's outcome depends on its action: say which way it went, as the exit code does.
-  const followed = decision.status === "timed_out" ? (decision.approved ? " (counts as approved)" : " (not approved)") : "";
+  const followed =
+    decision.status === "timed_out" ? (decision.approved ? " (counts as approved)" : " (not approved)") : "";
   return `${status(decision.status)}${by}${via} at ${decision.decidedAt.toISOString()}${followed}${comment}`;
 }
 

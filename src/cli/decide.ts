@@ -10,7 +10,8 @@ function voteRecorded(outcome: "approve" | "reject", reviewer: string, approval:
   const step = approval.steps[approval.currentStep];
   if (approval.status !== "pending" || !step) return done;
   const more = step.quorum - step.reviewers.filter((r) => r.vote?.outcome === "approve").length;
-  const which = approval.steps.length > 1 ? `step ${step.index + 1} of ${approval.steps.length} ("${step.name}")` : "it";
+  const which =
+    approval.steps.length > 1 ? `step ${step.index + 1} of ${approval.steps.length} ("${step.name}")` : "it";
   return `${done} Still pending: ${which} needs ${more} more approval${more === 1 ? "" : "s"}.`;
 }
 

@@ -21,7 +21,16 @@ const program = new Command("countersign")
   .version(version, "-V, --version", "print countersign's version")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
-for (const register of [registerPending, registerShow, registerDecide, registerRequest, registerWait, registerWatch, registerMigrate, registerWorker]) {
+for (const register of [
+  registerPending,
+  registerShow,
+  registerDecide,
+  registerRequest,
+  registerWait,
+  registerWatch,
+  registerMigrate,
+  registerWorker,
+]) {
   register(program);
 }
 

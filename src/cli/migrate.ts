@@ -12,7 +12,11 @@ export function registerMigrate(program: Command): void {
       await using(open(options), async (approvals) => {
         const { applied } = await approvals.migrate();
         if (options.json) return json({ applied });
-        say(applied.length ? `Applied ${applied.join(", ")} to schema ${options.schema}.` : `Schema ${options.schema} is up to date.`);
+        say(
+          applied.length
+            ? `Applied ${applied.join(", ")} to schema ${options.schema}.`
+            : `Schema ${options.schema} is up to date.`,
+        );
       });
     });
 }

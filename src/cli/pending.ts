@@ -2,14 +2,30 @@ import type { Command } from "commander";
 import type { Approvals } from "../core/approvals.ts";
 import type { Approval } from "../core/types.ts";
 import { clip } from "../text.ts";
-import { json, open, out, relative, say, table, using, waitingOn, withConnection, type ConnectionOptions } from "./context.ts";
+import {
+  json,
+  open,
+  out,
+  relative,
+  say,
+  table,
+  using,
+  waitingOn,
+  withConnection,
+  type ConnectionOptions,
+} from "./context.ts";
 
 /** Every pending approval (optionally naming one reviewer), newest first. */
 export async function allPending(approvals: Approvals, reviewer?: string): Promise<Approval[]> {
   const items: Approval[] = [];
   let cursor: string | undefined;
   do {
-    const page = await approvals.list({ status: "pending", limit: 500, ...(reviewer ? { reviewer } : {}), ...(cursor ? { cursor } : {}) });
+    const page = await approvals.list({
+      status: "pending",
+      limit: 500,
+      ...(reviewer ? { reviewer } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
     items.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

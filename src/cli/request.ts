@@ -1,7 +1,17 @@
 import { userInfo, hostname } from "node:os";
 import type { Command } from "commander";
 import type { JsonValue } from "../core/types.ts";
-import { json, open, out, say, UsageError, using, withConnection, withSecret, type ConnectionOptions } from "./context.ts";
+import {
+  json,
+  open,
+  out,
+  say,
+  UsageError,
+  using,
+  withConnection,
+  withSecret,
+  type ConnectionOptions,
+} from "./context.ts";
 import { waitAndReport } from "./wait.ts";
 
 interface RequestOptions extends ConnectionOptions {
@@ -31,7 +41,10 @@ export function registerRequest(program: Command): void {
     .option("--timeout-action <action>", "approve, reject or cancel on timeout")
     .option("--escalate-to <reviewer>", "an escalation level (repeat for more levels)", collect)
     .option("--idempotency-key <key>", "the same key returns the same approval")
-    .option("--wait", "wait for the decision; exit 0 approved (a timeout whose action is approve too), 3 rejected, 4 timed out or cancelled")
+    .option(
+      "--wait",
+      "wait for the decision; exit 0 approved (a timeout whose action is approve too), 3 rejected, 4 timed out or cancelled",
+    )
     .option("--json", "print JSON")
     .action(async (options: RequestOptions) => {
       let payload: JsonValue | undefined;
@@ -51,14 +64,21 @@ export function registerRequest(program: Command): void {
           ...(payload !== undefined ? { payload } : {}),
           ...(options.escalateTo ? { escalation: options.escalateTo.map((r) => [r]) } : {}),
           ...(options.timeout || options.timeoutAction
-            ? { timeout: { ...(options.timeout ? { after: options.timeout } : {}), ...(options.timeoutAction ? { action: options.timeoutAction } : {}) } }
+            ? {
+                timeout: {
+                  ...(options.timeout ? { after: options.timeout } : {}),
+                  ...(options.timeoutAction ? { action: options.timeoutAction } : {}),
+                },
+              }
             : {}),
           ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
         });
         if (options.json) json({ id: approval.id, status: approval.status, deadline: approval.deadline });
         else out(approval.id);
         if (!options.wait) return 0;
-        say(`Waiting for ${options.reviewer.join(" or ")} to decide "${approval.title}" (deadline ${approval.deadline.toISOString()})…`);
+        say(
+          `Waiting for ${options.reviewer.join(" or ")} to decide "${approval.title}" (deadline ${approval.deadline.toISOString()})…`,
+        );
         // --timeout is the approval's deadline, not a limit on this wait: the wait ends with the decision,
         // which the deadline guarantees.
         return waitAndReport(approvals, approval.id, { json: options.json });

@@ -1,5 +1,16 @@
 import type { Command } from "commander";
-import { decisionLine, json, open, out, paint, status, table, using, withConnection, type ConnectionOptions } from "./context.ts";
+import {
+  decisionLine,
+  json,
+  open,
+  out,
+  paint,
+  status,
+  table,
+  using,
+  withConnection,
+  type ConnectionOptions,
+} from "./context.ts";
 
 export function registerShow(program: Command): void {
   withConnection(program.command("show"))
@@ -24,11 +35,21 @@ export function registerShow(program: Command): void {
         for (const step of approval.steps) {
           lines.push(`  ${step.index + 1}. ${step.name} (${step.status}, quorum ${step.quorum})`);
           for (const r of step.reviewers) {
-            const vote = r.vote ? ` ${r.vote.outcome === "approve" ? "approved" : "rejected"} via ${r.vote.via}${r.vote.comment ? `: ${r.vote.comment}` : ""}` : "";
-            lines.push(`     - ${r.reviewer}${r.level > 0 ? ` (escalation level ${r.level}${r.active ? "" : ", not reached"})` : ""}${vote}`);
+            const vote = r.vote
+              ? ` ${r.vote.outcome === "approve" ? "approved" : "rejected"} via ${r.vote.via}${r.vote.comment ? `: ${r.vote.comment}` : ""}`
+              : "";
+            lines.push(
+              `     - ${r.reviewer}${r.level > 0 ? ` (escalation level ${r.level}${r.active ? "" : ", not reached"})` : ""}${vote}`,
+            );
           }
         }
-        lines.push("", paint("bold", "Payload"), JSON.stringify(approval.payload, null, 2), "", paint("bold", "Audit trail"));
+        lines.push(
+          "",
+          paint("bold", "Payload"),
+          JSON.stringify(approval.payload, null, 2),
+          "",
+          paint("bold", "Audit trail"),
+        );
         lines.push(
           table(
             ["AT", "EVENT", "ACTOR", "CHANNEL", "DETAIL"],
@@ -37,7 +58,12 @@ export function registerShow(program: Command): void {
               e.type,
               e.actor,
               e.channel ?? "",
-              [e.comment, e.type.startsWith("notif") ? `${e.data.kind} → ${e.data.reviewer}${e.data.error ? ` (${e.data.error})` : ""}` : ""]
+              [
+                e.comment,
+                e.type.startsWith("notif")
+                  ? `${e.data.kind} → ${e.data.reviewer}${e.data.error ? ` (${e.data.error})` : ""}`
+                  : "",
+              ]
                 .filter(Boolean)
                 .join(" "),
             ]),

@@ -20,7 +20,11 @@ export function registerWatch(program: Command): void {
         throw inCliTerms(error, approvals.schema);
       }
       const listener = new ChangeListener(
-        () => new pg.Client({ connectionString: databaseUrl, application_name: `countersign:listen:${options.schema}`.slice(0, 63) }).on("error", () => {}),
+        () =>
+          new pg.Client({
+            connectionString: databaseUrl,
+            application_name: `countersign:listen:${options.schema}`.slice(0, 63),
+          }).on("error", () => {}),
         options.schema,
         SILENT_LOGGER,
       );
@@ -29,7 +33,10 @@ export function registerWatch(program: Command): void {
       const redraw = () => {
         drawing = drawing.then(async () => {
           const items = await allPending(approvals);
-          const header = paint("bold", `Pending approvals: ${items.length} (live, updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)`);
+          const header = paint(
+            "bold",
+            `Pending approvals: ${items.length} (live, updated ${new Date().toLocaleTimeString()}; Ctrl-C to stop)`,
+          );
           process.stdout.write("\x1b[2J\x1b[H");
           out(`${header}\n\n${items.length ? pendingTable(items) : "Nothing is waiting."}`);
         });
@@ -39,7 +46,9 @@ export function registerWatch(program: Command): void {
         onChange: (change) => {
           if (live) return redraw();
           if (options.json) return json({ ...change, at: new Date().toISOString() });
-          void approvals.get(change.id).then((a) => out(`${new Date().toISOString()}  ${a.id}  ${a.status.padEnd(9)}  ${a.title}`));
+          void approvals
+            .get(change.id)
+            .then((a) => out(`${new Date().toISOString()}  ${a.id}  ${a.status.padEnd(9)}  ${a.title}`));
         },
       });
       await new Promise<void>((resolve) => {

@@ -12,12 +12,19 @@ export function registerWorker(program: Command): void {
     .action(async (options: ConnectionOptions & { config?: string }) => {
       let extra: Partial<ApprovalsOptions> = { channels: [consoleChannel()] };
       if (options.config) {
-        const loaded = (await import(pathToFileURL(resolve(options.config)).href)) as { default?: Partial<ApprovalsOptions> };
-        if (!loaded.default || typeof loaded.default !== "object") throw new UsageError(`${options.config} has no default export of options`);
+        const loaded = (await import(pathToFileURL(resolve(options.config)).href)) as {
+          default?: Partial<ApprovalsOptions>;
+        };
+        if (!loaded.default || typeof loaded.default !== "object")
+          throw new UsageError(`${options.config} has no default export of options`);
         extra = loaded.default;
       }
       // The worker sends links and derives tokens: placeholders would send links that lead nowhere.
-      const approvals = open(options, extra, { secret: true, publicUrl: true, ...(options.config ? { configFile: options.config } : {}) });
+      const approvals = open(options, extra, {
+        secret: true,
+        publicUrl: true,
+        ...(options.config ? { configFile: options.config } : {}),
+      });
       try {
         await approvals.start();
       } catch (error) {

@@ -108,10 +108,12 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const approvals: Approvals = {
     schema: resolved.schema,
 
-    migrate: () => migrate({ connections, schema: resolved.schema, workerSchema: resolved.workerSchema, logger: resolved.logger }),
+    migrate: () =>
+      migrate({ connections, schema: resolved.schema, workerSchema: resolved.workerSchema, logger: resolved.logger }),
 
     async start() {
-      if (stopped) throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped; create a new one.");
+      if (stopped)
+        throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped; create a new one.");
       worker ??= startWorker(ctx, connections);
       await worker;
     },
@@ -119,7 +121,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const end of waits) end(new ApprovalError(ERROR_CODES.STOPPED, "countersign was stopped while waiting for a decision."));
+      for (const end of waits)
+        end(new ApprovalError(ERROR_CODES.STOPPED, "countersign was stopped while waiting for a decision."));
       // In-flight jobs finish and are marked complete before any connection of countersign's is closed.
       await worker?.then((running) => running.stop()).catch(() => {});
       await listener.stop();
@@ -144,11 +147,18 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     async list(query = {}) {
       const { cursor, ...filter } = parseInput(listSchema, query, "list query");
       return database.run(async (db) => {
-        const rows = await listApprovalIds(db, { ...filter, limit: filter.limit + 1, after: cursor ? decodeCursor(cursor) : undefined });
+        const rows = await listApprovalIds(db, {
+          ...filter,
+          limit: filter.limit + 1,
+          after: cursor ? decodeCursor(cursor) : undefined,
+        });
         const page = rows.slice(0, filter.limit);
         const last = page.at(-1);
         return {
-          items: await loadApprovals(db, page.map((row) => row.id)),
+          items: await loadApprovals(
+            db,
+            page.map((row) => row.id),
+          ),
           nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null,
         };
       });
@@ -190,7 +200,12 @@ const RETRY_MS = { first: 250, max: 5_000 };
 /** The error a waiter rejects with: countersign's own, or an unexpected one wrapped so callers can branch on `code`. */
 function typedError(error: unknown): unknown {
   if (error instanceof ApprovalError || (error instanceof Error && error.name === "AbortError")) return error;
-  return new ApprovalError(ERROR_CODES.INTERNAL, `Waiting for a decision failed: ${String(error)}`, {}, { cause: error });
+  return new ApprovalError(
+    ERROR_CODES.INTERNAL,
+    `Waiting for a decision failed: ${String(error)}`,
+    {},
+    { cause: error },
+  );
 }
 
 /**
@@ -256,7 +271,8 @@ function waitForDecision(
     if (signal?.aborted) return reject(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     waits.add(end);
-    if (timeoutMs !== undefined) cancelWait = setLongTimeout(() => settle({ error: new WaitTimeoutError(id, timeoutMs) }), timeoutMs);
+    if (timeoutMs !== undefined)
+      cancelWait = setLongTimeout(() => settle({ error: new WaitTimeoutError(id, timeoutMs) }), timeoutMs);
     // Subscribing first and checking once LISTEN is active leaves no gap for a decision to slip through.
     const unsubscribe = listener.subscribe(id, {
       onChange: (change) => isFinal(change.status) && check(),
@@ -271,7 +287,10 @@ function encodeCursor(position: { id: string; createdAtMicros: string }): string
 
 function decodeCursor(cursor: string): { createdAtMicros: string; id: string } {
   // At most 18 digits keeps the position inside PostgreSQL's bigint and timestamp ranges.
-  const match = /^(\d{1,18})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(Buffer.from(cursor, "base64url").toString());
-  if (!match?.[1] || !match[2]) throw new ValidationError("list query", [{ path: "cursor", message: "is not a cursor returned by list()" }]);
+  const match = /^(\d{1,18})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(
+    Buffer.from(cursor, "base64url").toString(),
+  );
+  if (!match?.[1] || !match[2])
+    throw new ValidationError("list query", [{ path: "cursor", message: "is not a cursor returned by list()" }]);
   return { createdAtMicros: match[1], id: match[2] };
 }

@@ -13,7 +13,14 @@ import { appendEvents, firstReceipt } from "../store/event-store.ts";
 import { SYSTEM_ACTOR, type EngineContext } from "./engine.ts";
 import type { Approval, JsonValue, Notification, NotificationKind } from "./types.ts";
 
-const KINDS = ["request", "reminder", "escalation", "decided", "timed_out", "cancelled"] as const satisfies NotificationKind[];
+const KINDS = [
+  "request",
+  "reminder",
+  "escalation",
+  "decided",
+  "timed_out",
+  "cancelled",
+] as const satisfies NotificationKind[];
 /** Kinds that ask for a decision: pointless once the approval is final. */
 const ASKING_KINDS = new Set<NotificationKind>(["request", "reminder", "escalation"]);
 /** The first ask of a reviewer: when nobody can be reached with it, escalation should not wait. */
@@ -46,7 +53,10 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
   const { recipients, ...rest } = round;
   const { channels, delivery, logger } = ctx.options;
   if (channels.length === 0) {
-    logger.debug({ approvalId: round.approvalId, round: round.round }, "countersign: no channels configured, nothing to deliver");
+    logger.debug(
+      { approvalId: round.approvalId, round: round.round },
+      "countersign: no channels configured, nothing to deliver",
+    );
     return;
   }
   const unreachable = recipients.filter((reviewer) => channelsFor(ctx, reviewer).length === 0);
@@ -70,7 +80,14 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
         type: "notify_failed" as const,
         actor: SYSTEM_ACTOR,
         step: round.step,
-        data: { kind: round.kind, round: round.round, reviewer, attempt: 0, final: true, error: "no configured channel can address this reviewer" },
+        data: {
+          kind: round.kind,
+          round: round.round,
+          reviewer,
+          attempt: 0,
+          final: true,
+          error: "no configured channel can address this reviewer",
+        },
       })),
     );
   });
@@ -78,7 +95,12 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
 }
 
 /** One delivery through `channel`: only a worker that has the channel registers its task (see `deliverTask`). */
-export async function deliver(ctx: EngineContext, channel: Channel, payload: unknown, job: { attempts: number; max_attempts: number }): Promise<void> {
+export async function deliver(
+  ctx: EngineContext,
+  channel: Channel,
+  payload: unknown,
+  job: { attempts: number; max_attempts: number },
+): Promise<void> {
   const target = deliverPayload.parse(payload);
   const { logger } = ctx.options;
   const notification = await buildNotification(ctx, target, job.attempts);
@@ -91,11 +113,19 @@ export async function deliver(ctx: EngineContext, channel: Channel, payload: unk
     const message = error instanceof Error ? error.message : String(error);
     await recordAttempt(ctx, target, { attempt: job.attempts, error: message, final });
     logger.warn(
-      { approvalId: target.approvalId, channel: target.channel, reviewer: target.reviewer, attempt: job.attempts, final, error: message },
+      {
+        approvalId: target.approvalId,
+        channel: target.channel,
+        reviewer: target.reviewer,
+        attempt: job.attempts,
+        final,
+        error: message,
+      },
       final ? "countersign: notification failed for good" : "countersign: notification failed, will retry",
     );
     if (!final) throw error;
-    if (FIRST_ASK_KINDS.has(target.kind) && (await unreachable(ctx, target))) await escalateNow(ctx, target.approvalId, target.step);
+    if (FIRST_ASK_KINDS.has(target.kind) && (await unreachable(ctx, target)))
+      await escalateNow(ctx, target.approvalId, target.step);
     return;
   }
   await recordAttempt(ctx, target, { attempt: job.attempts, receipt });
@@ -127,7 +157,9 @@ async function recordAttempt(
 
 /** True when every channel that could reach this reviewer failed for good on this round, and none delivered. */
 async function unreachable(ctx: EngineContext, target: DeliverPayload): Promise<boolean> {
-  const outcomes = await ctx.database.run((db) => deliveryOutcomes(db, target.approvalId, target.round, target.reviewer));
+  const outcomes = await ctx.database.run((db) =>
+    deliveryOutcomes(db, target.approvalId, target.round, target.reviewer),
+  );
   if (outcomes.delivered.length > 0) return false;
   return channelsFor(ctx, target.reviewer).every((channel) => outcomes.failedForGood.includes(channel.name));
 }
@@ -139,20 +171,34 @@ async function escalateNow(ctx: EngineContext, approvalId: string, position: num
     if (!row || row.status !== "pending" || row.current_step !== position) return;
     const step = await getStep(db, approvalId, position);
     if (!step || step.escalation_level >= step.escalation_levels) {
-      ctx.options.logger.warn({ approvalId, step: position }, "countersign: a reviewer cannot be reached and there is no escalation level left");
+      ctx.options.logger.warn(
+        { approvalId, step: position },
+        "countersign: a reviewer cannot be reached and there is no escalation level left",
+      );
       return;
     }
     const level = step.escalation_level + 1;
-    ctx.options.logger.info({ approvalId, step: position, level }, "countersign: a reviewer cannot be reached; escalating now");
+    ctx.options.logger.info(
+      { approvalId, step: position, level },
+      "countersign: a reviewer cannot be reached; escalating now",
+    );
     // Same job key as the scheduled escalation: this moves it to now rather than adding another.
     await enqueue(db, ctx.database.workerSchema, [
-      { task: TASKS.escalate, key: jobKeys.escalate(approvalId, position, level), payload: { approvalId, step: position, level } },
+      {
+        task: TASKS.escalate,
+        key: jobKeys.escalate(approvalId, position, level),
+        payload: { approvalId, step: position, level },
+      },
     ]);
   });
 }
 
 /** The notification for one reviewer on one channel, or undefined when it no longer makes sense to send. */
-async function buildNotification(ctx: EngineContext, target: DeliverPayload, attempt: number): Promise<Notification | undefined> {
+async function buildNotification(
+  ctx: EngineContext,
+  target: DeliverPayload,
+  attempt: number,
+): Promise<Notification | undefined> {
   const { approval, token, thread } = await ctx.database.run(async (db) => ({
     approval: await loadApproval(db, target.approvalId),
     token: await findToken(db, target.approvalId, target.reviewer),
@@ -160,7 +206,10 @@ async function buildNotification(ctx: EngineContext, target: DeliverPayload, att
   }));
   if (!approval || !token) return undefined;
   if (ASKING_KINDS.has(target.kind) && (approval.status !== "pending" || hasVoted(approval, target))) {
-    ctx.options.logger.debug({ approvalId: approval.id, kind: target.kind }, "countersign: skipped a stale notification");
+    ctx.options.logger.debug(
+      { approvalId: approval.id, kind: target.kind },
+      "countersign: skipped a stale notification",
+    );
     return undefined;
   }
   const step = approval.steps[target.step] ?? approval.steps[approval.currentStep];
@@ -179,7 +228,12 @@ async function buildNotification(ctx: EngineContext, target: DeliverPayload, att
       status: approval.status,
       deadline: approval.deadline,
       createdAt: approval.createdAt,
-      step: { index: step?.index ?? 0, name: step?.name ?? "", quorum: step?.quorum ?? 1, count: approval.steps.length },
+      step: {
+        index: step?.index ?? 0,
+        name: step?.name ?? "",
+        quorum: step?.quorum ?? 1,
+        count: approval.steps.length,
+      },
     },
     links: { view, approve: `${view}?decision=approve`, reject: `${view}?decision=reject` },
     decision: approval.decision,

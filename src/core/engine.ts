@@ -6,7 +6,14 @@
 import { randomUUID } from "node:crypto";
 import { sql, type UpdateObject } from "kysely";
 import type { ResolvedOptions } from "../config.ts";
-import { AlreadyDecidedError, ApprovalError, ERROR_CODES, NotAReviewerError, NotFoundError, SelfApprovalError } from "../errors.ts";
+import {
+  AlreadyDecidedError,
+  ApprovalError,
+  ERROR_CODES,
+  NotAReviewerError,
+  NotFoundError,
+  SelfApprovalError,
+} from "../errors.ts";
 import {
   enqueue,
   jobKeys,
@@ -107,7 +114,9 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
     await insertReviewers(
       db,
       plan.steps.flatMap((step, position) =>
-        step.levels.flatMap((reviewers, level) => reviewers.map((reviewer) => ({ approval_id: id, position, reviewer, level }))),
+        step.levels.flatMap((reviewers, level) =>
+          reviewers.map((reviewer) => ({ approval_id: id, position, reviewer, level })),
+        ),
       ),
     );
     // The requester may be listed but is never asked: no link, no notification.
@@ -132,7 +141,12 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
         actor: plan.requestedBy,
         data: {
           type: plan.type,
-          steps: plan.steps.map((step) => ({ name: step.name, quorum: step.quorum, reviewers: step.levels[0] ?? [], escalation: step.levels.slice(1) })),
+          steps: plan.steps.map((step) => ({
+            name: step.name,
+            quorum: step.quorum,
+            reviewers: step.levels[0] ?? [],
+            escalation: step.levels.slice(1),
+          })),
           timeoutMs: plan.timeoutMs,
           timeoutAction: plan.timeoutAction,
           idempotencyKey: plan.idempotencyKey,
@@ -142,8 +156,17 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
     const [first] = plan.steps;
     if (!first) throw new Error("a request has at least one step");
     await enqueue(db, ctx.database.workerSchema, [
-      notifyJob(id, { kind: "request", name: "request:0", step: 0, recipients: reviewersToAsk(plan.requestedBy, first.levels[0] ?? []) }),
-      ...stepTimerJobs(id, { position: 0, schedule: first.schedule, escalationLevels: first.levels.length - 1 }, plan.timeoutMs),
+      notifyJob(id, {
+        kind: "request",
+        name: "request:0",
+        step: 0,
+        recipients: reviewersToAsk(plan.requestedBy, first.levels[0] ?? []),
+      }),
+      ...stepTimerJobs(
+        id,
+        { position: 0, schedule: first.schedule, escalationLevels: first.levels.length - 1 },
+        plan.timeoutMs,
+      ),
       { task: TASKS.timeout, key: jobKeys.timeout(id), payload: { approvalId: id }, delayMs: plan.timeoutMs },
     ]);
     await announceChange(db, ctx.database.schema, { id, status: "pending" });
@@ -214,7 +237,14 @@ export async function decide(ctx: EngineContext, id: string, vote: Vote, host?: 
       vote.outcome === "approve"
         ? { type: "approve", approvalsOnStep: await countApproveVotes(db, id, step.position) }
         : { type: "reject" };
-    await applyEvent(ctx, db, row, step, { event, actor: vote.reviewer, voter, via: vote.via, comment: vote.comment, context });
+    await applyEvent(ctx, db, row, step, {
+      event,
+      actor: vote.reviewer,
+      voter,
+      via: vote.via,
+      comment: vote.comment,
+      context,
+    });
     return { approval: await mustLoad(db, id) };
   }, host);
   if ("refused" in result) throw alreadyDecided(result.refused);
@@ -231,7 +261,12 @@ export async function cancel(
     const row = await lockPending(ctx, db, id);
     if (row.status !== "pending") return { refused: row };
     const step = await mustGetStep(db, row);
-    await applyEvent(ctx, db, row, step, { event: { type: "cancel" }, actor: input.by, via: "api", comment: input.reason });
+    await applyEvent(ctx, db, row, step, {
+      event: { type: "cancel" },
+      actor: input.by,
+      via: "api",
+      comment: input.reason,
+    });
     return { approval: await mustLoad(db, id) };
   }, host);
   if ("refused" in result) throw alreadyDecided(result.refused);
@@ -278,11 +313,21 @@ export async function fireTimeout(ctx: EngineContext, id: string): Promise<void>
 async function timeOutIfDue(ctx: EngineContext, db: Db, row: LockedApproval): Promise<ApprovalRow | undefined> {
   if (row.status !== "pending" || row.deadline > row.db_now) return undefined;
   const step = await mustGetStep(db, row);
-  return applyEvent(ctx, db, row, step, { event: { type: "deadline" }, actor: SYSTEM_ACTOR, via: "timeout", comment: null });
+  return applyEvent(ctx, db, row, step, {
+    event: { type: "deadline" },
+    actor: SYSTEM_ACTOR,
+    via: "timeout",
+    comment: null,
+  });
 }
 
 /** Locks the approval for a step timer; undefined when the approval is final or has moved past the step. */
-async function lockActiveStep(ctx: EngineContext, db: Db, id: string, position: number): Promise<LockedApproval | undefined> {
+async function lockActiveStep(
+  ctx: EngineContext,
+  db: Db,
+  id: string,
+  position: number,
+): Promise<LockedApproval | undefined> {
   const row = await lockApproval(db, id);
   if (!row || row.status !== "pending" || row.current_step !== position) return undefined;
   if (await timeOutIfDue(ctx, db, row)) return undefined;
@@ -297,7 +342,13 @@ export async function fireReminder(ctx: EngineContext, id: string, position: num
     const recipients = reviewersToAsk(row.requested_by, await undecidedReviewers(db, id, step));
     if (recipients.length === 0) return;
     await appendEvents(db, [
-      { approval_id: id, type: "reminded", actor: SYSTEM_ACTOR, step: position, data: { reminder: index + 1, recipients } },
+      {
+        approval_id: id,
+        type: "reminded",
+        actor: SYSTEM_ACTOR,
+        step: position,
+        data: { reminder: index + 1, recipients },
+      },
     ]);
     await enqueue(db, ctx.database.workerSchema, [
       notifyJob(id, { kind: "reminder", name: `reminder:${position}:${index}`, step: position, recipients }),
@@ -315,7 +366,13 @@ export async function fireEscalation(ctx: EngineContext, id: string, position: n
       (await stepReviewers(db, id, position, { min: level, max: level })).map((r) => r.reviewer),
     );
     await appendEvents(db, [
-      { approval_id: id, type: "escalated", actor: SYSTEM_ACTOR, step: position, data: { level, reviewers: recipients } },
+      {
+        approval_id: id,
+        type: "escalated",
+        actor: SYSTEM_ACTOR,
+        step: position,
+        data: { level, reviewers: recipients },
+      },
     ]);
     await enqueue(db, ctx.database.workerSchema, [
       notifyJob(id, { kind: "escalation", name: `escalation:${position}:${level}`, step: position, recipients }),
@@ -338,7 +395,12 @@ interface Cause {
   voter?: string;
 }
 
-const CAUSE_EVENT_TYPES = { approve: "approved", reject: "rejected", deadline: "timed_out", cancel: "cancelled" } as const;
+const CAUSE_EVENT_TYPES = {
+  approve: "approved",
+  reject: "rejected",
+  deadline: "timed_out",
+  cancel: "cancelled",
+} as const;
 
 /** Applies one lifecycle event to a locked approval: compare-and-set, audit, timers, NOTIFY. */
 async function applyEvent(
@@ -399,7 +461,10 @@ async function applyEvent(
   if (transition.change === "step_passed") {
     await markStepPassed(db, row.id, step.position);
     const next = await startStep(db, row.id, transition.currentStep);
-    const recipients = reviewersToAsk(row.requested_by, (await stepReviewers(db, row.id, next.position, { max: 0 })).map((r) => r.reviewer));
+    const recipients = reviewersToAsk(
+      row.requested_by,
+      (await stepReviewers(db, row.id, next.position, { max: 0 })).map((r) => r.reviewer),
+    );
     events.push({
       approval_id: row.id,
       type: "step_passed",
@@ -411,7 +476,11 @@ async function applyEvent(
     const msUntilDeadline = row.deadline.getTime() - row.db_now.getTime();
     jobs.push(
       notifyJob(row.id, { kind: "request", name: `request:${next.position}`, step: next.position, recipients }),
-      ...stepTimerJobs(row.id, { position: next.position, schedule: next.schedule, escalationLevels: next.escalation_levels }, msUntilDeadline),
+      ...stepTimerJobs(
+        row.id,
+        { position: next.position, schedule: next.schedule, escalationLevels: next.escalation_levels },
+        msUntilDeadline,
+      ),
     );
   }
 

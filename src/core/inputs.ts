@@ -143,7 +143,11 @@ export const MAX_JSON_DEPTH = 32;
  * Where `value` stops being storable JSON (a function, a Date, NaN, a cycle, a NUL character, nesting
  * deeper than {@link MAX_JSON_DEPTH}…), or undefined when it is fine.
  */
-function firstNonJson(value: unknown, path: (string | number)[], seen: Set<object>): { path: (string | number)[]; what: string } | undefined {
+function firstNonJson(
+  value: unknown,
+  path: (string | number)[],
+  seen: Set<object>,
+): { path: (string | number)[]; what: string } | undefined {
   if (value === null || typeof value === "boolean") return undefined;
   if (typeof value === "string") {
     const problem = unstorable(value);
@@ -153,7 +157,8 @@ function firstNonJson(value: unknown, path: (string | number)[], seen: Set<objec
   if (typeof value !== "object") return { path, what: `a ${typeof value}` };
   if (seen.has(value)) return { path, what: "a circular reference" };
   if (path.length >= MAX_JSON_DEPTH) return { path, what: `nested deeper than ${MAX_JSON_DEPTH} levels` };
-  const isPlain = Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
+  const isPlain =
+    Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
   if (!isPlain) return { path, what: `a ${value.constructor?.name ?? "non-plain object"}` };
   seen.add(value);
   for (const [key, item] of Object.entries(value)) {
@@ -183,12 +188,19 @@ const requestSchema = z
     payload: payloadSchema.optional(),
     requestedBy: identity(500),
     reviewers: reviewerList.optional(),
-    steps: z.array(stepSchema).min(1, { error: "must have at least one step" }).max(20, { error: "at most 20 steps" }).optional(),
+    steps: z
+      .array(stepSchema)
+      .min(1, { error: "must have at least one step" })
+      .max(20, { error: "at most 20 steps" })
+      .optional(),
     escalation: escalationLevels.optional(),
     reminders: reminders.optional(),
     escalateAfter: positiveDurationMs.optional(),
     timeout: z
-      .strictObject({ after: positiveDurationMs.optional(), action: z.enum(["approve", "reject", "cancel"]).optional() })
+      .strictObject({
+        after: positiveDurationMs.optional(),
+        action: z.enum(["approve", "reject", "cancel"]).optional(),
+      })
       .optional(),
     idempotencyKey: text(200).optional(),
   })
@@ -199,12 +211,17 @@ const requestSchema = z
     if (input.steps && input.escalation) {
       ctx.addIssue({ code: "custom", path: ["escalation"], message: "with steps, give each step its own escalation" });
     }
-    if (input.reviewers) checkStepReviewers([input.reviewers, ...(input.escalation ?? [])], 1, input.requestedBy, ctx, []);
+    if (input.reviewers)
+      checkStepReviewers([input.reviewers, ...(input.escalation ?? [])], 1, input.requestedBy, ctx, []);
     const steps = input.steps ?? [];
     steps.forEach((step, index) => {
       checkStepReviewers([step.reviewers, ...step.escalation], step.quorum, input.requestedBy, ctx, ["steps", index]);
       if (steps.findIndex((other) => other.name === step.name) !== index) {
-        ctx.addIssue({ code: "custom", path: ["steps", index, "name"], message: `"${step.name}" is used by two steps` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", index, "name"],
+          message: `"${step.name}" is used by two steps`,
+        });
       }
     });
   });
@@ -236,7 +253,9 @@ export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["d
   const remindersMs = parsed.reminders ?? defaults.remindersMs;
   const escalateAfterMs = parsed.escalateAfter ?? defaults.escalateAfterMs;
   const steps: RequestPlanStep[] = (
-    parsed.steps ?? [{ name: "review", reviewers: parsed.reviewers ?? [], quorum: 1, escalation: parsed.escalation ?? [] }]
+    parsed.steps ?? [
+      { name: "review", reviewers: parsed.reviewers ?? [], quorum: 1, escalation: parsed.escalation ?? [] },
+    ]
   ).map((step) => ({
     name: step.name,
     quorum: step.quorum,
@@ -275,7 +294,8 @@ function fingerprint(plan: object): string {
 const MAX_CONTEXT_BYTES = 8 * 1024;
 const contextSchema = z.record(z.string(), z.unknown(), { error: "must be an object" }).superRefine((value, ctx) => {
   const found = firstNonJson(value, [], new Set());
-  if (found) ctx.addIssue({ code: "custom", path: found.path, message: `is ${found.what}; the context must be plain JSON` });
+  if (found)
+    ctx.addIssue({ code: "custom", path: found.path, message: `is ${found.what}; the context must be plain JSON` });
   else if (Buffer.byteLength(JSON.stringify(value)) > MAX_CONTEXT_BYTES) {
     ctx.addIssue({ code: "custom", message: `must be at most ${MAX_CONTEXT_BYTES} bytes as JSON` });
   }
@@ -291,9 +311,7 @@ export const decideSchema = z.strictObject({
    */
   voter: reviewerId.optional(),
   via: text(50).default("api"),
-  context: contextSchema
-    .optional()
-    .transform((value) => (value ?? null) as Record<string, JsonValue> | null),
+  context: contextSchema.optional().transform((value) => (value ?? null) as Record<string, JsonValue> | null),
 });
 
 export const cancelSchema = z.strictObject({ reason: text(2000), by: identity(320).default("api") });

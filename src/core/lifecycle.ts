@@ -27,10 +27,7 @@ export function isFinal(status: ApprovalStatus): status is FinalStatus {
 /** What can happen to an approval. */
 export type LifecycleEvent =
   /** `approvalsOnStep` counts the step's approve votes including this one. */
-  | { type: "approve"; approvalsOnStep: number }
-  | { type: "reject" }
-  | { type: "deadline" }
-  | { type: "cancel" };
+  { type: "approve"; approvalsOnStep: number } | { type: "reject" } | { type: "deadline" } | { type: "cancel" };
 
 export interface LifecycleState {
   status: ApprovalStatus;

@@ -5,7 +5,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function setLongTimeout(fire: () => void, delayMs: number): () => void {
   let timer: NodeJS.Timeout;
   const arm = (left: number) => {
-    timer = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fire, Math.max(0, left));
+    timer =
+      left > MAX_TIMER_MS
+        ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS)
+        : setTimeout(fire, Math.max(0, left));
   };
   arm(delayMs);
   return () => clearTimeout(timer);

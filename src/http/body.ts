@@ -72,7 +72,11 @@ export function parseFields(body: Uint8Array, type: string): Record<string, unkn
       throw new HttpError(400, "Please check your input", "The request body is not valid JSON.");
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      throw new HttpError(400, "Please check your input", 'The JSON body must be an object such as {"decision": "approve"}.');
+      throw new HttpError(
+        400,
+        "Please check your input",
+        'The JSON body must be an object such as {"decision": "approve"}.',
+      );
     }
     return value as Record<string, unknown>;
   }

@@ -44,10 +44,16 @@ export function errorResponse(error: unknown, format: ResponseFormat, logger: Lo
     code = error.code;
     if (error.code === ERROR_CODES.VALIDATION) details = { issues: error.data.issues };
   } else {
-    logger.error({ error: error instanceof Error ? error.stack ?? error.message : String(error) }, "countersign: HTTP request failed");
+    logger.error(
+      { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+      "countersign: HTTP request failed",
+    );
   }
   if (format === "json") {
-    return Response.json({ error: { code, title, message, ...details } }, { status, headers: { ...headers, "cache-control": "no-store" } });
+    return Response.json(
+      { error: { code, title, message, ...details } },
+      { status, headers: { ...headers, "cache-control": "no-store" } },
+    );
   }
   return new Response(renderMessagePage(title, message), { status, headers: { ...PAGE_HEADERS, ...headers } });
 }

@@ -19,7 +19,11 @@ export interface ExpressLikeRequest extends IncomingMessage {
   rawBody?: Uint8Array | string;
 }
 
-export type ExpressLikeHandler = (req: ExpressLikeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
+export type ExpressLikeHandler = (
+  req: ExpressLikeRequest,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
 
 export function expressHandler(approvals: { fetch: FetchHandler }): ExpressLikeHandler {
   return (req, res) => {

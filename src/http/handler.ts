@@ -55,7 +55,9 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
   const limit = ctx.options.http.maxBodyBytes;
 
   const relativePath = (pathname: string) =>
-    mountPath && (pathname === mountPath || pathname.startsWith(`${mountPath}/`)) ? pathname.slice(mountPath.length) || "/" : pathname;
+    mountPath && (pathname === mountPath || pathname.startsWith(`${mountPath}/`))
+      ? pathname.slice(mountPath.length) || "/"
+      : pathname;
 
   return async function fetch(request: Request): Promise<Response> {
     const response = await route(request);
@@ -103,7 +105,11 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
   async function resolve(token: string) {
     const found = await reviewerForToken(ctx, token);
     if (!found) {
-      throw new HttpError(404, "Link not found", "This approval link is not valid or has expired. Ask the requester for a new one.");
+      throw new HttpError(
+        404,
+        "Link not found",
+        "This approval link is not valid or has expired. Ask the requester for a new one.",
+      );
     }
     return found;
   }
@@ -121,7 +127,11 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
 
   async function submitDecision(request: Request, token: string, format: ResponseFormat): Promise<Response> {
     const { approvalId, reviewer } = await resolve(token);
-    const fields = parseInput(decisionFields, parseFields(await readBody(request, limit), mediaType(request)), "decision");
+    const fields = parseInput(
+      decisionFields,
+      parseFields(await readBody(request, limit), mediaType(request)),
+      "decision",
+    );
     try {
       await services.decide(approvalId, {
         reviewer,
@@ -135,7 +145,12 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
         return respond(request, 409, format, { approvalId, reviewer, notice: `Not recorded: ${error.message}`, error });
       }
       if (error instanceof NotAReviewerError) {
-        return respond(request, 403, format, { approvalId, reviewer, notice: "Not recorded: you cannot decide this step.", error });
+        return respond(request, 403, format, {
+          approvalId,
+          reviewer,
+          notice: "Not recorded: you cannot decide this step.",
+          error,
+        });
       }
       throw error;
     }
@@ -147,15 +162,29 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
     request: Request,
     status: number,
     format: ResponseFormat,
-    view: { approvalId: string; reviewer: string; preselect?: "approve" | "reject" | undefined; notice?: string; error?: Error },
+    view: {
+      approvalId: string;
+      reviewer: string;
+      preselect?: "approve" | "reject" | undefined;
+      notice?: string;
+      error?: Error;
+    },
   ): Promise<Response> {
     const approval = await services.get(view.approvalId);
     const canDecide = eligibility(approval, view.reviewer);
     if (format === "json") {
       const body = view.error
         ? { error: { code: (view.error as AlreadyDecidedError).code, message: view.error.message }, approval }
-        : { approval, reviewer: view.reviewer, canDecide: canDecide.canDecide, ...(view.notice ? { message: view.notice } : {}) };
-      return Response.json(body, { status, headers: { "cache-control": "no-store", "referrer-policy": "no-referrer" } });
+        : {
+            approval,
+            reviewer: view.reviewer,
+            canDecide: canDecide.canDecide,
+            ...(view.notice ? { message: view.notice } : {}),
+          };
+      return Response.json(body, {
+        status,
+        headers: { "cache-control": "no-store", "referrer-policy": "no-referrer" },
+      });
     }
     const page = renderApprovalPage({
       approval,
@@ -178,7 +207,8 @@ export function createFetchHandler(services: HandlerServices): FetchHandler {
       actions: {
         get: services.get,
         decide: (id, input) => services.decide(id, { ...input, via: channel.name }),
-        firstSighting: (digest, windowMs) => ctx.database.transaction((db) => firstSighting(db, channel.name, digest, windowMs)),
+        firstSighting: (digest, windowMs) =>
+          ctx.database.transaction((db) => firstSighting(db, channel.name, digest, windowMs)),
       },
     });
     if (response.status === 401 && isReencoded(request)) {

@@ -59,7 +59,9 @@ export function toWebRequest(req: IncomingMessage, options: TranslateOptions = {
     } as RequestInit);
   } catch {
     // The fetch API refuses CONNECT, TRACE and TRACK, and methods that are not tokens.
-    throw new HttpError(405, "Method not allowed", "This address answers GET, HEAD and POST.", { allow: "GET, HEAD, POST" });
+    throw new HttpError(405, "Method not allowed", "This address answers GET, HEAD and POST.", {
+      allow: "GET, HEAD, POST",
+    });
   }
   if (options.body instanceof Uint8Array) markAlreadyRead(request);
   if (options.reencoded) markReencoded(request);
@@ -67,7 +69,11 @@ export function toWebRequest(req: IncomingMessage, options: TranslateOptions = {
 }
 
 /** Runs `fetch` for a Node request; a request that cannot be translated gets its 4xx here. Never rejects. */
-export async function respondTo(fetch: FetchHandler, req: IncomingMessage, options: TranslateOptions = {}): Promise<Response> {
+export async function respondTo(
+  fetch: FetchHandler,
+  req: IncomingMessage,
+  options: TranslateOptions = {},
+): Promise<Response> {
   try {
     return await fetch(toWebRequest(req, options));
   } catch (error) {

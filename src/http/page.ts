@@ -88,14 +88,26 @@ function payloadBlock(payload: JsonValue): SafeHtml {
 }
 
 /** The events the page's history shows (views and deliveries would drown the decisions). */
-export const HISTORY_TYPES = ["requested", "reminded", "escalated", "approved", "rejected", "step_passed", "timed_out", "cancelled"] as const;
+export const HISTORY_TYPES = [
+  "requested",
+  "reminded",
+  "escalated",
+  "approved",
+  "rejected",
+  "step_passed",
+  "timed_out",
+  "cancelled",
+] as const;
 
 const HISTORY: Record<(typeof HISTORY_TYPES)[number], (e: AuditEvent) => SafeHtml> = {
   requested: (e) => html`Requested by ${e.actor}`,
   reminded: () => html`Reminder sent`,
-  escalated: (e) => html`Escalated to ${Array.isArray(e.data.reviewers) ? e.data.reviewers.join(", ") : "the next level"}`,
-  approved: (e) => html`Approved by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
-  rejected: (e) => html`Rejected by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
+  escalated: (e) =>
+    html`Escalated to ${Array.isArray(e.data.reviewers) ? e.data.reviewers.join(", ") : "the next level"}`,
+  approved: (e) =>
+    html`Approved by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
+  rejected: (e) =>
+    html`Rejected by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
   step_passed: (e) => html`Step “${String(e.data.name ?? e.step)}” passed`,
   timed_out: () => html`Timed out`,
   cancelled: (e) => html`Cancelled by ${e.actor}${e.comment ? html`: “${e.comment}”` : ""}`,
@@ -110,7 +122,7 @@ function historyBlock(events: AuditEvent[]): SafeHtml {
 }
 
 function stepLine(approval: Approval, step: ApprovalStep | undefined): SafeHtml | string {
-  if (!step || approval.steps.length === 1 && step.quorum === 1) return "";
+  if (!step || (approval.steps.length === 1 && step.quorum === 1)) return "";
   const approvals = step.reviewers.filter((r) => r.vote?.outcome === "approve").length;
   return html`<p class="meta">Step ${step.index + 1} of ${approval.steps.length}: “${step.name}”, ${step.quorum} approval${step.quorum === 1 ? "" : "s"} needed, ${approvals} so far</p>`;
 }
@@ -126,7 +138,13 @@ export interface ApprovalPageModel {
   now: Date;
 }
 
-const STATUS_TEXT = { pending: "Waiting for a decision", approved: "Approved", rejected: "Rejected", timed_out: "Timed out", cancelled: "Cancelled" };
+const STATUS_TEXT = {
+  pending: "Waiting for a decision",
+  approved: "Approved",
+  rejected: "Rejected",
+  timed_out: "Timed out",
+  cancelled: "Cancelled",
+};
 
 function decisionForm(model: ApprovalPageModel): SafeHtml {
   const { preselect } = model;
@@ -149,7 +167,9 @@ function deadlineLine(approval: Approval, left: number): SafeHtml {
     return html`Decide by ${when(approval.deadline)}${left > 0 ? ` (in ${formatDuration(left >= 60_000 ? Math.round(left / 60_000) * 60_000 : left)})` : ""}`;
   }
   // Most approvals end long before their deadline: "was" would read as if it had passed.
-  return left > 0 ? html`Closed before its deadline of ${when(approval.deadline)}` : html`Deadline was ${when(approval.deadline)}`;
+  return left > 0
+    ? html`Closed before its deadline of ${when(approval.deadline)}`
+    : html`Deadline was ${when(approval.deadline)}`;
 }
 
 export function renderApprovalPage(model: ApprovalPageModel): string {

@@ -14,7 +14,13 @@ export function createTaskList(ctx: EngineContext): TaskList {
     [TASKS.notify]: (payload) => fanOut(ctx, payload),
     // Only the channels this worker has: others' deliveries stay queued for the workers that have them.
     ...Object.fromEntries(
-      ctx.options.channels.map((channel) => [deliverTask(channel.name), (payload, helpers) => deliver(ctx, channel, payload, helpers.job)] satisfies [string, Task]),
+      ctx.options.channels.map(
+        (channel) =>
+          [deliverTask(channel.name), (payload, helpers) => deliver(ctx, channel, payload, helpers.job)] satisfies [
+            string,
+            Task,
+          ],
+      ),
     ),
     [TASKS.remind]: (payload) => {
       const { approvalId, step, reminder } = reminderPayload.parse(payload);

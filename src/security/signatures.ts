@@ -41,7 +41,9 @@ export function verifySlackSignature(input: {
     .update(`v0:${input.timestamp}:`)
     .update(input.body)
     .digest("hex")}`;
-  return equalConstantTime(expected, input.signature) ? { ok: true } : { ok: false, reason: "signature does not match" };
+  return equalConstantTime(expected, input.signature)
+    ? { ok: true }
+    : { ok: false, reason: "signature does not match" };
 }
 
 /** Signs as Slack does; for tests and tools that act as Slack. */
@@ -73,7 +75,7 @@ export function verifyWebhook(input: {
   const key = webhookKey(input.secret, "verifyWebhook secret");
   const header = (name: string) => {
     const value = input.headers instanceof Headers ? input.headers.get(name) : input.headers[name];
-    return Array.isArray(value) ? value[0] : value ?? null;
+    return Array.isArray(value) ? value[0] : (value ?? null);
   };
   const id = header("webhook-id");
   const timestamp = header("webhook-timestamp");

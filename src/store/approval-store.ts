@@ -60,7 +60,10 @@ export async function insertSteps(db: Db, steps: InsertObject<CountersignDatabas
   await db.insertInto("step").values(steps).execute();
 }
 
-export async function insertReviewers(db: Db, reviewers: InsertObject<CountersignDatabase, "reviewer">[]): Promise<void> {
+export async function insertReviewers(
+  db: Db,
+  reviewers: InsertObject<CountersignDatabase, "reviewer">[],
+): Promise<void> {
   await db.insertInto("reviewer").values(reviewers).execute();
 }
 
@@ -97,7 +100,12 @@ export async function markStepPassed(db: Db, approvalId: string, position: numbe
 }
 
 /** Compare-and-set on the step's escalation level; false when another run already moved it. */
-export async function raiseEscalationLevel(db: Db, approvalId: string, position: number, level: number): Promise<boolean> {
+export async function raiseEscalationLevel(
+  db: Db,
+  approvalId: string,
+  position: number,
+  level: number,
+): Promise<boolean> {
   const row = await db
     .updateTable("step")
     .set({ escalation_level: level })
@@ -237,9 +245,15 @@ export async function loadApprovals(db: Db, ids: string[]): Promise<Approval[]> 
     .selectFrom("approval")
     .selectAll("approval")
     .select((eb) => [
-      jsonArrayFrom(eb.selectFrom("step").selectAll("step").whereRef("step.approval_id", "=", "approval.id")).as("steps"),
-      jsonArrayFrom(eb.selectFrom("reviewer").selectAll("reviewer").whereRef("reviewer.approval_id", "=", "approval.id")).as("reviewers"),
-      jsonArrayFrom(eb.selectFrom("vote").selectAll("vote").whereRef("vote.approval_id", "=", "approval.id")).as("votes"),
+      jsonArrayFrom(eb.selectFrom("step").selectAll("step").whereRef("step.approval_id", "=", "approval.id")).as(
+        "steps",
+      ),
+      jsonArrayFrom(
+        eb.selectFrom("reviewer").selectAll("reviewer").whereRef("reviewer.approval_id", "=", "approval.id"),
+      ).as("reviewers"),
+      jsonArrayFrom(eb.selectFrom("vote").selectAll("vote").whereRef("vote.approval_id", "=", "approval.id")).as(
+        "votes",
+      ),
     ])
     .where("approval.id", "in", ids)
     .execute();
@@ -274,12 +288,16 @@ export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id:
   if (filter.type) query = query.where("type", "=", filter.type);
   if (filter.reviewer) {
     const reviewer = filter.reviewer;
-    query = query.where("id", "in", (eb) => eb.selectFrom("reviewer").select("approval_id").where("reviewer", "=", reviewer));
+    query = query.where("id", "in", (eb) =>
+      eb.selectFrom("reviewer").select("approval_id").where("reviewer", "=", reviewer),
+    );
   }
   if (filter.after) {
     const at = sql<Date>`'epoch'::timestamptz + ${filter.after.createdAtMicros}::bigint * interval '1 microsecond'`;
     const afterId = filter.after.id;
-    query = query.where((eb) => eb.or([eb("created_at", "<", at), eb.and([eb("created_at", "=", at), eb("id", "<", afterId)])]));
+    query = query.where((eb) =>
+      eb.or([eb("created_at", "<", at), eb.and([eb("created_at", "=", at), eb("id", "<", afterId)])]),
+    );
   }
   return query.orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit).execute();
 }
@@ -299,6 +317,7 @@ export async function deliveryOutcomes(
     .where(sql<boolean>`data ->> 'round' = ${round} and data ->> 'reviewer' = ${reviewer}`)
     .where((eb) => eb.or([eb("type", "=", "notified"), eb(sql<boolean>`(data ->> 'final')::boolean`, "=", true)]))
     .execute();
-  const channels = (type: string) => rows.filter((row) => row.type === type && row.channel !== null).map((row) => row.channel as string);
+  const channels = (type: string) =>
+    rows.filter((row) => row.type === type && row.channel !== null).map((row) => row.channel as string);
   return { delivered: channels("notified"), failedForGood: channels("notify_failed") };
 }

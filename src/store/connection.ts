@@ -70,7 +70,15 @@ function kyselyOverClient(client: pg.ClientBase): Kysely<unknown> {
 
 const MISSING_SCHEMA_CODES = new Set(["42P01", "3F000", "42883"]);
 /** Node socket errors, and SQLSTATEs for a server that is shutting down, starting or full. */
-const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
 
 /** The database could not be reached or dropped the connection: worth retrying, not a bug. */
@@ -78,9 +86,15 @@ export function isConnectionFailure(error: unknown): boolean {
   if (error instanceof ApprovalError) return error.code === ERROR_CODES.UNAVAILABLE;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08"))) return true;
+  if (
+    typeof code === "string" &&
+    (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08"))
+  )
+    return true;
   // pg reports a dropped socket with these messages and no code.
-  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(error.message);
+  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(
+    error.message,
+  );
 }
 
 async function translateErrors<T>(work: () => Promise<T>): Promise<T> {

@@ -19,9 +19,15 @@ export interface Connections {
   end(): Promise<void>;
 }
 
-export function openConnections(options: { connectionString?: string | undefined; pool?: pg.Pool | undefined; logger: Logger }): Connections {
+export function openConnections(options: {
+  connectionString?: string | undefined;
+  pool?: pg.Pool | undefined;
+  logger: Logger;
+}): Connections {
   const { logger } = options;
-  const settings: pg.PoolConfig = options.pool ? { ...options.pool.options } : { connectionString: options.connectionString };
+  const settings: pg.PoolConfig = options.pool
+    ? { ...options.pool.options }
+    : { connectionString: options.connectionString };
   // Settings that shape the host's pool, not a connection.
   for (const key of ["max", "min", "maxUses", "allowExitOnIdle", "Client", "Promise"] as const) delete settings[key];
 
@@ -43,7 +49,9 @@ export function openConnections(options: { connectionString?: string | undefined
       return client;
     },
     async end() {
-      await Promise.all(owned.splice(0).map((pool) => (pool.ended || pool.ending ? undefined : pool.end().catch(() => {}))));
+      await Promise.all(
+        owned.splice(0).map((pool) => (pool.ended || pool.ending ? undefined : pool.end().catch(() => {}))),
+      );
       if (!options.pool) await queries.end().catch(() => {});
     },
   };
@@ -55,7 +63,9 @@ function guard(pool: pg.Pool, logger: Logger): pg.Pool {
     pool.on("error", (error) => logger.warn({ error: error.message }, "countersign: idle database connection failed"));
   }
   if (pool.listenerCount("connect") === 0) {
-    pool.on("connect", (client) => client.on("error", (error) => logger.warn({ error: error.message }, "countersign: database connection failed")));
+    pool.on("connect", (client) =>
+      client.on("error", (error) => logger.warn({ error: error.message }, "countersign: database connection failed")),
+    );
   }
   return pool;
 }

@@ -17,7 +17,12 @@ export async function appendEvents(db: Db, events: NewEvent[]): Promise<void> {
  * Records that a reviewer opened the page at the approval's current step, once: reloading a link must not
  * grow the (undeletable) audit trail. False when this view was already recorded.
  */
-export async function recordFirstView(db: Db, approvalId: string, reviewer: string, data: Record<string, JsonValue>): Promise<boolean> {
+export async function recordFirstView(
+  db: Db,
+  approvalId: string,
+  reviewer: string,
+  data: Record<string, JsonValue>,
+): Promise<boolean> {
   const row = await db
     .insertInto("event")
     .columns(["approval_id", "type", "actor", "channel", "step", "data"])
@@ -70,7 +75,12 @@ export async function firstSighting(db: Db, channel: string, digest: string, win
  * What a channel's first successful delivery to this reviewer returned (e.g. Slack's channel and message
  * timestamp), so reminders can reply in the same thread and outcomes can update the message.
  */
-export async function firstReceipt(db: Db, approvalId: string, reviewer: string, channel: string): Promise<JsonValue | null> {
+export async function firstReceipt(
+  db: Db,
+  approvalId: string,
+  reviewer: string,
+  channel: string,
+): Promise<JsonValue | null> {
   const row = await db
     .selectFrom("event")
     .select(sql<JsonValue>`data -> 'receipt'`.as("receipt"))

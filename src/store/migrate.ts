@@ -49,7 +49,10 @@ function migrationBody(migration: Migration, schema: string): string {
 export function migrationSql(options: { schema?: string; after?: number } = {}): string {
   const schema = options.schema ?? "countersign";
   const after = options.after ?? 0;
-  const parts = [`-- countersign migrations ${after + 1}..${MIGRATIONS.length} for schema ${schema}`, migrationTableSql(schema)];
+  const parts = [
+    `-- countersign migrations ${after + 1}..${MIGRATIONS.length} for schema ${schema}`,
+    migrationTableSql(schema),
+  ];
   for (const migration of MIGRATIONS.filter((m) => m.id > after)) {
     parts.push(
       `-- ${migration.name}`,

@@ -42,7 +42,9 @@ export async function startWorker(ctx: EngineContext, connections: Connections):
     // marked complete before the pool ends, instead of staying locked and running again hours later.
     preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   });
-  runner.promise.catch((error: unknown) => options.logger.error({ error: String(error) }, "countersign: the worker stopped with an error"));
+  runner.promise.catch((error: unknown) =>
+    options.logger.error({ error: String(error) }, "countersign: the worker stopped with an error"),
+  );
   if (!poolId) throw new Error("graphile-worker did not report its worker pool id");
   // Which deliveries this worker takes: every worker on a schema should say the same here.
   const channels = options.channels.map((channel) => channel.name);
@@ -55,7 +57,11 @@ export async function startWorker(ctx: EngineContext, connections: Connections):
   const supervisor = superviseWorkers(workerCtx, poolId, options.worker.recoverWithinMs);
   return {
     async stop() {
-      await runner.stop().catch((error: unknown) => options.logger.warn({ error: String(error) }, "countersign: the worker did not stop cleanly"));
+      await runner
+        .stop()
+        .catch((error: unknown) =>
+          options.logger.warn({ error: String(error) }, "countersign: the worker did not stop cleanly"),
+        );
       await supervisor.stop();
     },
   };

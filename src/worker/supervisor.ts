@@ -44,7 +44,11 @@ export function superviseWorkers(ctx: EngineContext, poolId: string, recoverWith
   /** Releases the jobs of silent workers; only the worker that wins the advisory lock does it per tick. */
   const releaseDeadWorkersJobs = () =>
     database.transaction(async (db) => {
-      const { rows } = await sql<{ elected: boolean }>`select pg_try_advisory_xact_lock(hashtext('countersign:sweep'), hashtext(${database.schema})) as elected`.execute(db);
+      const { rows } = await sql<{
+        elected: boolean;
+      }>`select pg_try_advisory_xact_lock(hashtext('countersign:sweep'), hashtext(${database.schema})) as elected`.execute(
+        db,
+      );
       if (!rows[0]?.elected) return;
       const dead = await sql<{ locked_by: string }>`
         select distinct j.locked_by from ${jobs} j
@@ -73,7 +77,8 @@ export function superviseWorkers(ctx: EngineContext, poolId: string, recoverWith
         .execute(),
     );
     for (const { id } of overdue) await fireTimeout(ctx, id);
-    if (overdue.length > 0) logger.warn({ approvals: overdue.length }, "countersign: timed out approvals whose timeout job was lost");
+    if (overdue.length > 0)
+      logger.warn({ approvals: overdue.length }, "countersign: timed out approvals whose timeout job was lost");
   };
 
   let running: Promise<void> | undefined;
@@ -99,7 +104,9 @@ export function superviseWorkers(ctx: EngineContext, poolId: string, recoverWith
       clearInterval(timer);
       await running;
       // Leaving cleanly: nobody needs to wait for this heartbeat to go stale.
-      await database.run((db) => db.deleteFrom("worker_heartbeat").where("pool_id", "=", poolId).execute()).catch(() => {});
+      await database
+        .run((db) => db.deleteFrom("worker_heartbeat").where("pool_id", "=", poolId).execute())
+        .catch(() => {});
     },
   };
 }

@@ -12,7 +12,8 @@ let server: Server;
 let base = "";
 let browser: Browser;
 
-if (!chromiumAvailable) console.warn(`skipping the browser test: no Chromium at ${CHROMIUM_PATH} (.ci/run installs it)`);
+if (!chromiumAvailable)
+  console.warn(`skipping the browser test: no Chromium at ${CHROMIUM_PATH} (.ci/run installs it)`);
 
 describe.skipIf(!chromiumAvailable)("the approval page in headless Chromium", () => {
   beforeAll(async () => {
@@ -31,7 +32,12 @@ describe.skipIf(!chromiumAvailable)("the approval page in headless Chromium", ()
     const approval = await bed.approvals.requestApproval({
       type: "report.review_approval.v1",
       title: "Q1 Financial Summary",
-      payload: { report: "Q1 Financial Summary", revenue: "4,200,000 EUR", pii_detected: false, recipients: ["board@company.com"] },
+      payload: {
+        report: "Q1 Financial Summary",
+        revenue: "4,200,000 EUR",
+        pii_detected: false,
+        recipients: ["board@company.com"],
+      },
       requestedBy: "agent://myorg/production/report-generator",
       reviewers: ["cfo@company.com"],
       reminders: [],
@@ -64,7 +70,13 @@ describe.skipIf(!chromiumAvailable)("the approval page in headless Chromium", ()
   });
 
   it("follows the reader's dark mode", async () => {
-    const approval = await bed.approvals.requestApproval({ type: "t", title: "Dark", requestedBy: "a", reviewers: ["r@x.com"], reminders: [] });
+    const approval = await bed.approvals.requestApproval({
+      type: "t",
+      title: "Dark",
+      requestedBy: "a",
+      reviewers: ["r@x.com"],
+      reminders: [],
+    });
     const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, approval.id, "r@x.com");
     const context = await browser.newContext({ colorScheme: "dark", viewport: { width: 360, height: 740 } });
     const page = await context.newPage();

@@ -11,7 +11,8 @@ beforeAll(async () => {
 });
 afterAll(() => smtp.close());
 
-const transport = () => nodemailer.createTransport({ host: "127.0.0.1", port: smtp.port, secure: false, ignoreTLS: true });
+const transport = () =>
+  nodemailer.createTransport({ host: "127.0.0.1", port: smtp.port, secure: false, ignoreTLS: true });
 const bed = useTestBed("email_channel", () => ({
   channels: [
     emailChannel({ transport: transport(), from: "Approvals <approvals@company.com>" }),
@@ -34,7 +35,9 @@ const bed = useTestBed("email_channel", () => ({
 beforeAll(() => bed.approvals.start());
 
 const received = (to: string, from = "approvals@company.com") =>
-  smtp.messages.filter((m) => m.to && !Array.isArray(m.to) && m.to.value[0]?.address === to && m.from?.value[0]?.address === from);
+  smtp.messages.filter(
+    (m) => m.to && !Array.isArray(m.to) && m.to.value[0]?.address === to && m.from?.value[0]?.address === from,
+  );
 
 describe("the e-mail channel", () => {
   it("sends multipart mail linking to the page, and threads reminders and the outcome under the first message", async () => {
@@ -46,8 +49,14 @@ describe("the e-mail channel", () => {
       reviewers: ["cfo@company.com"],
       reminders: ["1s"],
     });
-    const [first, reminder] = await eventually(() => received("cfo@company.com").length >= 2 && received("cfo@company.com"));
-    const deadline = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(approval.deadline);
+    const [first, reminder] = await eventually(
+      () => received("cfo@company.com").length >= 2 && received("cfo@company.com"),
+    );
+    const deadline = new Intl.DateTimeFormat("en-GB", {
+      dateStyle: "medium",
+      timeStyle: "short",
+      timeZone: "UTC",
+    }).format(approval.deadline);
     expect(first?.subject).toBe(`Approval needed by ${deadline} UTC: Q1 Financial Summary`);
     expect(first?.messageId).toMatch(new RegExp(`^<countersign\\.${approval.id}\\.[0-9a-f]{16}@company\\.com>$`));
     expect(first?.text).toContain("agent://myorg/report-generator asks for your approval.");
@@ -73,7 +82,12 @@ describe("the e-mail channel", () => {
     expect(reminder?.references).toEqual(first?.messageId);
     expect(reminder?.text).toContain("Reminder: this approval is still waiting for you.");
 
-    await bed.approvals.decide(approval.id, { reviewer: "cfo@company.com", outcome: "reject", comment: "wrong quarter", via: "slack" });
+    await bed.approvals.decide(approval.id, {
+      reviewer: "cfo@company.com",
+      outcome: "reject",
+      comment: "wrong quarter",
+      via: "slack",
+    });
     const outcome = await eventually(() => received("cfo@company.com")[2]);
     expect(outcome.subject).toBe(`Re: ${first?.subject} (rejected)`);
     expect(outcome.inReplyTo).toBe(first?.messageId);
@@ -82,10 +96,18 @@ describe("the e-mail channel", () => {
   });
 
   it("lets the host replace the rendering and add headers, fixed or per notification", async () => {
-    await bed.approvals.requestApproval({ type: "t", title: "Branded", requestedBy: "a", reviewers: ["ops@company.com"], reminders: [] });
+    await bed.approvals.requestApproval({
+      type: "t",
+      title: "Branded",
+      requestedBy: "a",
+      reviewers: ["ops@company.com"],
+      reminders: [],
+    });
     const mail = await eventually(() => received("ops@company.com", "ops@company.com")[0]);
     expect(mail.subject).toBe("[ACME] Branded");
-    expect(mail.headerLines.find((h) => h.key === "list-id")?.line).toMatch(/^List-Id: ACME approvals <approvals\.acme\.example>$/i);
+    expect(mail.headerLines.find((h) => h.key === "list-id")?.line).toMatch(
+      /^List-Id: ACME approvals <approvals\.acme\.example>$/i,
+    );
     expect(mail.headers.get("auto-submitted")).toBe("auto-generated");
     const tagged = await eventually(() => received("ops@company.com", "tagged@company.com")[0]);
     expect(tagged.headers.get("x-acme-tag")).toBe("approval-request");
@@ -93,7 +115,8 @@ describe("the e-mail channel", () => {
   });
 
   it("refuses a header that is not one", () => {
-    const make = (headers: Record<string, string>) => () => emailChannel({ transport: transport(), from: "a@company.com", headers });
+    const make = (headers: Record<string, string>) => () =>
+      emailChannel({ transport: transport(), from: "a@company.com", headers });
     expect(make({ "Bad Name": "x" })).toThrow(/Bad Name: must be a header name/);
     expect(make({ "X-Injected": "x\r\nBcc: victim@example.com" })).toThrow(/X-Injected: must not contain line breaks/);
   });
@@ -101,8 +124,21 @@ describe("the e-mail channel", () => {
   it("clips long values on whole characters and says how many fields were left out", async () => {
     const payload: Record<string, string> = { summary: `${"a".repeat(998)}👍 and more` };
     for (let i = 1; i <= 30; i++) payload[`field_${String(i).padStart(2, "0")}`] = `value ${i}`;
-    await bed.approvals.requestApproval({ type: "t", title: "Wide", requestedBy: "a", reviewers: ["wide@company.com"], reminders: [] });
-    await bed.approvals.requestApproval({ type: "t", title: "Wider", payload, requestedBy: "a", reviewers: ["wider@company.com"], reminders: [] });
+    await bed.approvals.requestApproval({
+      type: "t",
+      title: "Wide",
+      requestedBy: "a",
+      reviewers: ["wide@company.com"],
+      reminders: [],
+    });
+    await bed.approvals.requestApproval({
+      type: "t",
+      title: "Wider",
+      payload,
+      requestedBy: "a",
+      reviewers: ["wider@company.com"],
+      reminders: [],
+    });
     const mail = await eventually(() => received("wider@company.com")[0]);
     expect(mail.text).toContain(`summary: ${"a".repeat(998)}…\n`);
     expect(mail.text).not.toContain("\uFFFD");
@@ -126,7 +162,15 @@ describe("the e-mail channel", () => {
       return events.length === 4 && events;
     });
     const byChannel = Object.fromEntries(failures.filter((e) => e.channel).map((e) => [e.channel, e.data]));
-    expect(byChannel.email).toMatchObject({ reviewer: "nobody@company.com", attempt: 1, final: true, error: expect.stringContaining("550") });
-    expect(failures.find((e) => e.channel === null)?.data).toMatchObject({ reviewer: "slack:#finance", error: "no configured channel can address this reviewer" });
+    expect(byChannel.email).toMatchObject({
+      reviewer: "nobody@company.com",
+      attempt: 1,
+      final: true,
+      error: expect.stringContaining("550"),
+    });
+    expect(failures.find((e) => e.channel === null)?.data).toMatchObject({
+      reviewer: "slack:#finance",
+      error: "no configured channel can address this reviewer",
+    });
   });
 });

@@ -24,7 +24,11 @@ beforeAll(async () => {
       res.writeHead(307, { location: "/hook" });
       return res.end();
     }
-    received.push({ headers: req.headers, body, verified: verifyWebhook({ secret: SECRET, headers: req.headers, body }).ok });
+    received.push({
+      headers: req.headers,
+      body,
+      verified: verifyWebhook({ secret: SECRET, headers: req.headers, body }).ok,
+    });
     res.writeHead(failNext-- > 0 ? 503 : 204);
     res.end();
   });
@@ -42,7 +46,13 @@ beforeAll(() => bed.approvals.start());
 describe("the webhook channel", () => {
   it("POSTs each notification signed per Standard Webhooks, follows a redirect, and keeps its id across retries", async () => {
     failNext = 1;
-    const approval = await bed.approvals.requestApproval({ type: "deploy.v1", title: "Ship", requestedBy: "agent://ci", reviewers: ["sre@x.com"], reminders: [] });
+    const approval = await bed.approvals.requestApproval({
+      type: "deploy.v1",
+      title: "Ship",
+      requestedBy: "agent://ci",
+      reviewers: ["sre@x.com"],
+      reminders: [],
+    });
     await eventually(() => received.filter((r) => r.body.includes(approval.id)).length === 2, 20_000);
     const [first, second] = received.filter((r) => r.body.includes(approval.id));
     expect(first?.verified).toBe(true);
@@ -54,7 +64,11 @@ describe("the webhook channel", () => {
     const payload = JSON.parse(second?.body ?? "{}");
     expect(payload).toMatchObject({
       type: "approval.request",
-      data: { reviewer: "sre@x.com", approval: { id: approval.id, title: "Ship" }, links: { view: expect.stringContaining("/r/") } },
+      data: {
+        reviewer: "sre@x.com",
+        approval: { id: approval.id, title: "Ship" },
+        links: { view: expect.stringContaining("/r/") },
+      },
     });
     const events = (await bed.approvals.events(approval.id)).filter((e) => e.channel === "webhook");
     expect(events.map((e) => [e.type, e.data.attempt])).toEqual([
@@ -67,13 +81,22 @@ describe("the webhook channel", () => {
   it("verifyWebhook refuses a tampered body, a wrong secret and an old timestamp", async () => {
     const delivery = received[0];
     if (!delivery) throw new Error("no delivery yet");
-    expect(verifyWebhook({ secret: SECRET, headers: delivery.headers, body: delivery.body.replace("Ship", "Shop") })).toEqual({
+    expect(
+      verifyWebhook({ secret: SECRET, headers: delivery.headers, body: delivery.body.replace("Ship", "Shop") }),
+    ).toEqual({
       ok: false,
       reason: "signature does not match",
     });
     const other = `whsec_${Buffer.from("another-secret-another-secret-!!").toString("base64")}`;
     expect(verifyWebhook({ secret: other, headers: delivery.headers, body: delivery.body }).ok).toBe(false);
-    expect(verifyWebhook({ secret: SECRET, headers: delivery.headers, body: delivery.body, nowMs: Date.now() + 10 * 60_000 })).toEqual({
+    expect(
+      verifyWebhook({
+        secret: SECRET,
+        headers: delivery.headers,
+        body: delivery.body,
+        nowMs: Date.now() + 10 * 60_000,
+      }),
+    ).toEqual({
       ok: false,
       reason: "timestamp is more than 5 minutes old",
     });
@@ -82,15 +105,29 @@ describe("the webhook channel", () => {
 
 describe("webhook targets", () => {
   it("refuses private, loopback and link-local targets unless allowPrivateNetwork", () => {
-    for (const target of ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/", "http://169.254.169.254/latest", "http://[::1]/", "http://[fd00::1]/", "ftp://example.com/"]) {
+    for (const target of [
+      "http://127.0.0.1:9/hook",
+      "http://localhost/hook",
+      "http://10.1.2.3/",
+      "http://169.254.169.254/latest",
+      "http://[::1]/",
+      "http://[fd00::1]/",
+      "ftp://example.com/",
+    ]) {
       expect(() => webhookChannel({ url: target, secret: SECRET }), target).toThrow(UndeliverableError);
     }
-    expect(() => webhookChannel({ url: "http://127.0.0.1:9/hook", secret: SECRET, allowPrivateNetwork: true })).not.toThrow();
+    expect(() =>
+      webhookChannel({ url: "http://127.0.0.1:9/hook", secret: SECRET, allowPrivateNetwork: true }),
+    ).not.toThrow();
     expect(() => checkUrl(new URL("https://hooks.company.com/approvals"), false)).not.toThrow();
   });
 
   it("classifies addresses, including IPv4 mapped into IPv6", () => {
-    expect(["192.168.1.1", "172.20.0.1", "100.64.0.1", "0.0.0.0", "::ffff:127.0.0.1", "fe80::1", "ff02::1"].every(isNonPublicAddress)).toBe(true);
+    expect(
+      ["192.168.1.1", "172.20.0.1", "100.64.0.1", "0.0.0.0", "::ffff:127.0.0.1", "fe80::1", "ff02::1"].every(
+        isNonPublicAddress,
+      ),
+    ).toBe(true);
     expect(["93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8"].some(isNonPublicAddress)).toBe(false);
   });
 

@@ -21,26 +21,57 @@ const newApproval = (title = "Deploy v2 to prod", reviewers = ["sre@company.com"
 
 describe("the countersign CLI", () => {
   it("request --wait prints the id, waits, and exits 0 when approved from another process", async () => {
-    const requester = runScript(BIN, env(), ["request", "--title", "Deploy v2 to prod", "--reviewer", "sre@company.com", "--timeout", "1h", "--wait"]);
-    const first = await requester.next((line) => typeof line.text === "string" && /^[0-9a-f-]{36}$/.test(line.text as string));
+    const requester = runScript(BIN, env(), [
+      "request",
+      "--title",
+      "Deploy v2 to prod",
+      "--reviewer",
+      "sre@company.com",
+      "--timeout",
+      "1h",
+      "--wait",
+    ]);
+    const first = await requester.next(
+      (line) => typeof line.text === "string" && /^[0-9a-f-]{36}$/.test(line.text as string),
+    );
     const id = first.text as string;
-    expect((await bed.approvals.get(id)).deadline.getTime() - (await bed.approvals.get(id)).createdAt.getTime()).toBe(3_600_000);
+    expect((await bed.approvals.get(id)).deadline.getTime() - (await bed.approvals.get(id)).createdAt.getTime()).toBe(
+      3_600_000,
+    );
     const approved = await cli("approve", id, "--as", "sre@company.com", "--comment", "go");
     // A confirmation is a message: stderr. Data (the approval, with --json) is what goes to stdout.
-    expect(approved).toMatchObject({ code: 0, stdout: "", stderr: `Approved "Deploy v2 to prod" as sre@company.com.\n` });
+    expect(approved).toMatchObject({
+      code: 0,
+      stdout: "",
+      stderr: `Approved "Deploy v2 to prod" as sre@company.com.\n`,
+    });
     const { code } = await requester.exited;
     expect(code).toBe(0);
     expect(requester.lines.at(-1)?.text).toMatch(/^approved by sre@company\.com via cli at .*: go$/);
   });
 
   it("request --wait exits 3 when rejected, and wait exits 4 on a timeout", async () => {
-    const requester = runScript(BIN, env(), ["request", "--title", "Drop table", "--reviewer", "dba@company.com", "--wait", "--json"]);
+    const requester = runScript(BIN, env(), [
+      "request",
+      "--title",
+      "Drop table",
+      "--reviewer",
+      "dba@company.com",
+      "--wait",
+      "--json",
+    ]);
     const { id } = (await requester.next((line) => typeof line.id === "string")) as { id: string };
     expect((await cli("reject", id, "--as", "dba@company.com", "--comment", "numbers off")).code).toBe(0);
     expect((await requester.exited).code).toBe(3);
     expect(requester.lines.at(-1)).toMatchObject({ status: "rejected", comment: "numbers off" });
 
-    const timing = await bed.approvals.requestApproval({ type: "t", title: "Soon", requestedBy: "a", reviewers: ["x@company.com"], timeout: { after: "1s" } });
+    const timing = await bed.approvals.requestApproval({
+      type: "t",
+      title: "Soon",
+      requestedBy: "a",
+      reviewers: ["x@company.com"],
+      timeout: { after: "1s" },
+    });
     const waited = await cli("wait", timing.id);
     expect(waited.code).toBe(4);
     expect(waited.stdout).toMatch(/^timed out via timeout at /);
@@ -50,7 +81,22 @@ describe("the countersign CLI", () => {
 
   it("request --wait follows the approval's own timeout and exits as its timeout action says: approve 0, reject 4, cancel 4", async () => {
     const requests = (["approve", "reject", "cancel"] as const).map((action) =>
-      runToEnd(BIN, ["request", "--title", `Times out (${action})`, "--reviewer", "sre@company.com", "--timeout", "1s", "--timeout-action", action, "--wait"], env()),
+      runToEnd(
+        BIN,
+        [
+          "request",
+          "--title",
+          `Times out (${action})`,
+          "--reviewer",
+          "sre@company.com",
+          "--timeout",
+          "1s",
+          "--timeout-action",
+          action,
+          "--wait",
+        ],
+        env(),
+      ),
     );
     const [approve, reject, cancel] = await Promise.all(requests);
     expect(approve?.code).toBe(0);
@@ -66,19 +112,30 @@ describe("the countersign CLI", () => {
       type: "deploy.v1",
       title: "Rotate the root key",
       requestedBy: "agent://ci",
-      steps: [{ name: "security", reviewers: ["a@company.com", "b@company.com", "c@company.com"], quorum: 2 }, { name: "cto", reviewers: ["cto@company.com"] }],
+      steps: [
+        { name: "security", reviewers: ["a@company.com", "b@company.com", "c@company.com"], quorum: 2 },
+        { name: "cto", reviewers: ["cto@company.com"] },
+      ],
       reminders: [],
     });
     const first = await cli("approve", approval.id, "--as", "a@company.com", "--json");
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ id: approval.id, status: "pending" });
-    expect(first.stderr).toBe(`Approved "Rotate the root key" as a@company.com. Still pending: step 1 of 2 ("security") needs 1 more approval.\n`);
+    expect(first.stderr).toBe(
+      `Approved "Rotate the root key" as a@company.com. Still pending: step 1 of 2 ("security") needs 1 more approval.\n`,
+    );
     const second = await cli("approve", approval.id, "--as", "b@company.com");
-    expect(second.stderr).toBe(`Approved "Rotate the root key" as b@company.com. Still pending: step 2 of 2 ("cto") needs 1 more approval.\n`);
+    expect(second.stderr).toBe(
+      `Approved "Rotate the root key" as b@company.com. Still pending: step 2 of 2 ("cto") needs 1 more approval.\n`,
+    );
   });
 
   it("keeps messages on stderr and data on stdout, command by command", async () => {
-    expect(await cli("pending", "--reviewer", "nobody@company.com")).toEqual({ code: 0, stdout: "", stderr: "No pending approvals.\n" });
+    expect(await cli("pending", "--reviewer", "nobody@company.com")).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: "No pending approvals.\n",
+    });
     const approval = await newApproval("Split streams");
     const rejected = await cli("reject", approval.id, "--as", "sre@company.com", "--comment", "no", "--json");
     expect(JSON.parse(rejected.stdout)).toMatchObject({ id: approval.id, status: "rejected" });
@@ -133,28 +190,43 @@ describe("the countersign CLI", () => {
     expect((await cli("reject", approval.id, "--as", "sre@company.com")).code).toBe(2); // so is a reason
     expect((await cli("frobnicate")).code).toBe(2);
     const noDatabase = await runToEnd(BIN, ["pending"], { DATABASE_URL: "" });
-    expect(noDatabase).toMatchObject({ code: 2, stderr: "countersign: no database: pass --database-url or set DATABASE_URL\n" });
+    expect(noDatabase).toMatchObject({
+      code: 2,
+      stderr: "countersign: no database: pass --database-url or set DATABASE_URL\n",
+    });
   });
 
   it("refuses configuration it cannot work with, saying which option or variable to set", async () => {
     const badUrl = await runToEnd(BIN, ["pending", "--database-url", "not-a-url"], {});
     expect(badUrl).toMatchObject({ code: 2, stdout: "" });
-    expect(badUrl.stderr).toBe("countersign: --database-url (or DATABASE_URL): must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app\n");
+    expect(badUrl.stderr).toBe(
+      "countersign: --database-url (or DATABASE_URL): must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app\n",
+    );
 
-    const shortSecret = await runToEnd(BIN, ["request", "--title", "x", "--reviewer", "a@company.com"], { ...env(), COUNTERSIGN_SECRET: "short" });
-    expect(shortSecret).toMatchObject({ code: 2, stderr: "countersign: --secret (or COUNTERSIGN_SECRET): must be at least 32 characters\n" });
+    const shortSecret = await runToEnd(BIN, ["request", "--title", "x", "--reviewer", "a@company.com"], {
+      ...env(),
+      COUNTERSIGN_SECRET: "short",
+    });
+    expect(shortSecret).toMatchObject({
+      code: 2,
+      stderr: "countersign: --secret (or COUNTERSIGN_SECRET): must be at least 32 characters\n",
+    });
 
     // Without it, every link in every notification would point at http://localhost/approvals.
     const noPublicUrl = await runToEnd(BIN, ["worker"], { ...env(), COUNTERSIGN_PUBLIC_URL: "" });
     expect(noPublicUrl).toMatchObject({ code: 2, stdout: "" });
-    expect(noPublicUrl.stderr).toMatch(/^countersign: no public URL: pass --public-url or set COUNTERSIGN_PUBLIC_URL to where your app mounts/);
+    expect(noPublicUrl.stderr).toMatch(
+      /^countersign: no public URL: pass --public-url or set COUNTERSIGN_PUBLIC_URL to where your app mounts/,
+    );
   });
 
   it("tells a CLI user to run countersign migrate when the tables are missing", async () => {
     for (const args of [["pending"], ["show", "00000000-0000-4000-8000-000000000000"], ["watch"], ["worker"]]) {
       const result = await runToEnd(BIN, args, { ...env(), COUNTERSIGN_SCHEMA: `${bed.schema}_never_migrated` });
       expect(result.code, args[0]).toBe(1);
-      expect(result.stderr, args[0]).toContain(`countersign's tables are not in schema "${bed.schema}_never_migrated" of this database yet. Run \`countersign migrate\``);
+      expect(result.stderr, args[0]).toContain(
+        `countersign's tables are not in schema "${bed.schema}_never_migrated" of this database yet. Run \`countersign migrate\``,
+      );
       expect(result.stderr, args[0]).not.toContain("approvals.migrate()");
     }
   });
@@ -171,7 +243,9 @@ describe("the countersign CLI", () => {
     const watcher = runScript(BIN, env(), ["watch", "--json"]);
     try {
       await eventually(async () => {
-        const { rows } = await bed.pool.query("select 1 from pg_stat_activity where application_name = $1", [`countersign:listen:${bed.schema}`.slice(0, 63)]);
+        const { rows } = await bed.pool.query("select 1 from pg_stat_activity where application_name = $1", [
+          `countersign:listen:${bed.schema}`.slice(0, 63),
+        ]);
         return rows.length > 0;
       });
       const approval = await newApproval("Watched");
@@ -188,7 +262,9 @@ describe("the countersign CLI", () => {
     const worker = runScript(BIN, env(), ["worker"]);
     try {
       const approval = await newApproval("Worked on");
-      await worker.next((line) => String(line.text).includes("[countersign] Approval requested: Worked on (deploy.v1)"));
+      await worker.next((line) =>
+        String(line.text).includes("[countersign] Approval requested: Worked on (deploy.v1)"),
+      );
       expect(worker.lines.some((l) => String(l.text).includes(`review:    ${PUBLIC_URL}/r/`))).toBe(true);
       expect(approval.status).toBe("pending");
     } finally {
@@ -196,6 +272,8 @@ describe("the countersign CLI", () => {
     }
     const { code, stderr } = await worker.exited;
     expect(code).toBe(0);
-    expect(stderr).toContain(`countersign worker running on schema ${bed.schema}, delivering through console; Ctrl-C to stop.`);
+    expect(stderr).toContain(
+      `countersign worker running on schema ${bed.schema}, delivering through console; Ctrl-C to stop.`,
+    );
   });
 });

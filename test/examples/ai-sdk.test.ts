@@ -9,10 +9,17 @@ const REVIEWER = "billing-lead@company.com";
 
 /** Starts the agent and returns it once it is waiting on countersign, with the approval's id. */
 async function startAgent(): Promise<{ agent: Child; id: string }> {
-  const agent = runScript(main, { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, PORT: "0" });
+  const agent = runScript(main, {
+    DATABASE_URL: bed.url,
+    COUNTERSIGN_SCHEMA: bed.schema,
+    COUNTERSIGN_SECRET: TEST_SECRET,
+    PORT: "0",
+  });
   const line = await agent.next((l) => /Approval [0-9a-f-]{36} requested/.test(String(l.text)));
   const id = /Approval ([0-9a-f-]{36})/.exec(String(line.text))?.[1] ?? "";
-  await agent.next((l) => String(l.text).includes("[countersign] Approval requested: Support agent wants to run refundOrder"));
+  await agent.next((l) =>
+    String(l.text).includes("[countersign] Approval requested: Support agent wants to run refundOrder"),
+  );
   return { agent, id };
 }
 
@@ -26,7 +33,11 @@ describe("examples/ai-sdk", () => {
       expect(pending).toMatchObject({
         status: "pending",
         type: "ai-sdk.tool.refundOrder.v1",
-        payload: { tool: "refundOrder", toolCallId: "call_refund_A-1042", input: { orderId: "A-1042", amount: 129, currency: "USD" } },
+        payload: {
+          tool: "refundOrder",
+          toolCallId: "call_refund_A-1042",
+          input: { orderId: "A-1042", amount: 129, currency: "USD" },
+        },
       });
       expect(pending.idempotencyKey).toMatch(/^ai-sdk:.+/);
       // Paused: the SDK returned an approval request instead of running the tool.

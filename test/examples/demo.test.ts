@@ -17,7 +17,9 @@ describe("npm run demo", () => {
     expect(code).toBe(0);
     expect(stdout).toContain("Starting an embedded PostgreSQL");
     expect(stdout).toMatch(/open http:\/\/127\.0\.0\.1:\d+\/approvals\/r\/[A-Za-z0-9_-]{43} and press Approve/);
-    expect(stdout).toMatch(/run {2}\/\S+\/node \/\S+\/dist\/cli\/main\.js approve [0-9a-f-]{36} --as cfo@company\.com --database-url \S+ --schema countersign_demo\n/);
+    expect(stdout).toMatch(
+      /run {2}\/\S+\/node \/\S+\/dist\/cli\/main\.js approve [0-9a-f-]{36} --as cfo@company\.com --database-url \S+ --schema countersign_demo\n/,
+    );
     expect(stdout).not.toContain("npx countersign");
     expect(stdout).toContain('Reminder sent to cfo@company.com: "Q1 Financial Summary" is still waiting.');
     expect(stdout).toContain("--yes: the CFO opens the page (HTTP 200) and presses Approve.");
@@ -30,7 +32,11 @@ describe("npm run demo", () => {
   });
 
   it("uses DATABASE_URL when set", async () => {
-    const { code, stdout } = await runToEnd(DEMO, ["--yes"], { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, NO_COLOR: "1" });
+    const { code, stdout } = await runToEnd(DEMO, ["--yes"], {
+      DATABASE_URL: bed.url,
+      COUNTERSIGN_SCHEMA: bed.schema,
+      NO_COLOR: "1",
+    });
     expect(code).toBe(0);
     expect(stdout).toContain("Using the database in DATABASE_URL.");
     const { rows } = await bed.pool.query(`select status, decided_via from "${bed.schema}".approval`);
@@ -44,7 +50,11 @@ describe("npm run demo", () => {
       const command = /• run {2}(.+)$/.exec(String(line.text))?.[1] ?? "";
       const approved = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
         // A reader's shell in another directory, with the machine's own Node first on PATH.
-        const child = spawn("sh", ["-c", command], { cwd: tmpdir(), env: readerEnv(), stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn("sh", ["-c", command], {
+          cwd: tmpdir(),
+          env: readerEnv(),
+          stdio: ["ignore", "ignore", "pipe"],
+        });
         let stderr = "";
         child.stderr.on("data", (chunk) => (stderr += chunk));
         child.on("close", (code) => resolve({ code, stderr }));

@@ -59,12 +59,18 @@ describe("examples/langgraph", () => {
     try {
       const id = await requestedApprovalId(agent);
       const approval = await bed.approvals.get(id);
-      expect(approval).toMatchObject({ status: "pending", idempotencyKey: `${threadId}:approve`, payload: { to: "board@company.com" } });
+      expect(approval).toMatchObject({
+        status: "pending",
+        idempotencyKey: `${threadId}:approve`,
+        payload: { to: "board@company.com" },
+      });
 
       // Paused: the checkpoint says the thread waits in "approve" on this approval, and nothing was sent.
       const paused = await graph.getState({ configurable: { thread_id: threadId } });
       expect(paused.next).toEqual(["approve"]);
-      expect(paused.tasks.flatMap((task) => task.interrupts).map((i) => i.value)).toEqual([{ approvalId: id, reviewers: ["cfo@company.com"] }]);
+      expect(paused.tasks.flatMap((task) => task.interrupts).map((i) => i.value)).toEqual([
+        { approvalId: id, reviewers: ["cfo@company.com"] },
+      ]);
       expect(paused.values.email).toContain("Q1 closed with revenue of 4.2M EUR");
       expect(paused.values.sentTo).toBeUndefined();
       expect(printed(agent).filter((text) => text.startsWith("Sent"))).toEqual([]);
@@ -78,14 +84,19 @@ describe("examples/langgraph", () => {
         `[approve] approval ${id} is pending`,
         `[approve] approval ${id} is approved`,
       ]);
-      const { rows } = await bed.pool.query(`select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`, [
-        `${threadId}:approve`,
-      ]);
+      const { rows } = await bed.pool.query(
+        `select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`,
+        [`${threadId}:approve`],
+      );
       expect(rows[0].n).toBe(1);
 
       const done = await graph.getState({ configurable: { thread_id: threadId } });
       expect(done.next).toEqual([]);
-      expect(done.values).toMatchObject({ approvalId: id, sentTo: "board@company.com", verdict: { approved: true, decidedBy: "cfo@company.com" } });
+      expect(done.values).toMatchObject({
+        approvalId: id,
+        sentTo: "board@company.com",
+        verdict: { approved: true, decidedBy: "cfo@company.com" },
+      });
     } finally {
       agent.process.kill();
     }
@@ -123,10 +134,13 @@ describe("examples/langgraph", () => {
       expect(await requestedApprovalId(second)).toBe(id);
       await second.next((l) => l.text === "Sent report to board@company.com");
       expect((await second.exited).code).toBe(0);
-      expect(printed(second).filter((text) => text.startsWith("[approve]"))).toEqual([`[approve] approval ${id} is approved`]);
-      const { rows } = await bed.pool.query(`select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`, [
-        `${threadId}:approve`,
+      expect(printed(second).filter((text) => text.startsWith("[approve]"))).toEqual([
+        `[approve] approval ${id} is approved`,
       ]);
+      const { rows } = await bed.pool.query(
+        `select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`,
+        [`${threadId}:approve`],
+      );
       expect(rows[0].n).toBe(1);
     } finally {
       second.process.kill();

@@ -32,7 +32,8 @@ const texts = (agent: Child) => agent.lines.map((line) => String(line.text));
 /** Starts main.ts and waits until the run is saved and its tool call is waiting for the CFO. */
 async function startPaused(agent: Child) {
   const saved = await agent.next((l) => /^Run run_\S+ paused; its state is saved in /.test(String(l.text)));
-  const [, runId = "", file = ""] = /^Run (run_\S+) paused; its state is saved in (.+)\.$/.exec(String(saved.text)) ?? [];
+  const [, runId = "", file = ""] =
+    /^Run (run_\S+) paused; its state is saved in (.+)\.$/.exec(String(saved.text)) ?? [];
   const line = await agent.next((l) => /^Approval [0-9a-f-]{36} requested/.test(String(l.text)));
   const id = /^Approval ([0-9a-f-]{36})/.exec(String(line.text))?.[1] ?? "";
   return { runId, file, id };
@@ -50,19 +51,28 @@ describe("examples/openai-agents", () => {
       expect(approval.idempotencyKey).toMatch(/^openai-agents:call_[0-9a-f]{24}$/);
       expect(approval.payload).toEqual({
         tool: "send_wire_transfer",
-        arguments: { beneficiary: "Northwind Logistics GmbH", iban: "DE89370400440532013000", amount_eur: 48250, reference: "INV-2026-0417" },
+        arguments: {
+          beneficiary: "Northwind Logistics GmbH",
+          iban: "DE89370400440532013000",
+          amount_eur: 48250,
+          reference: "INV-2026-0417",
+        },
         agent: "Treasury agent",
         agent_run: runId,
       });
       expect(texts(agent).some((t) => t.startsWith("Wire sent"))).toBe(false);
 
       await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" });
-      const sent = await agent.next((l) => String(l.text).startsWith("Wire sent: 48250 EUR to Northwind Logistics GmbH"));
+      const sent = await agent.next((l) =>
+        String(l.text).startsWith("Wire sent: 48250 EUR to Northwind Logistics GmbH"),
+      );
       const confirmation = /confirmation (WT-[0-9A-F]{8})\./.exec(String(sent.text))?.[1];
       expect(confirmation).toBeDefined();
       // The scripted model's answer quotes the tool's result, so the tool's output reached the model.
       await agent.next(
-        (l) => l.text === `Agent finished: Paid invoice INV-2026-0417: 48250 EUR to Northwind Logistics GmbH, bank confirmation ${confirmation}.`,
+        (l) =>
+          l.text ===
+          `Agent finished: Paid invoice INV-2026-0417: 48250 EUR to Northwind Logistics GmbH, bank confirmation ${confirmation}.`,
       );
       expect((await agent.exited).code).toBe(0);
       expect(texts(agent).filter((t) => t.startsWith("Wire sent"))).toHaveLength(1);
@@ -84,7 +94,11 @@ describe("examples/openai-agents", () => {
       );
       expect((await agent.exited).code).toBe(0);
       expect(texts(agent).some((t) => t.startsWith("Wire sent"))).toBe(false);
-      expect((await bed.approvals.get(id)).decision).toMatchObject({ status: "rejected", approved: false, comment: COMMENT });
+      expect((await bed.approvals.get(id)).decision).toMatchObject({
+        status: "rejected",
+        approved: false,
+        comment: COMMENT,
+      });
     } finally {
       agent.process.kill();
     }
@@ -110,8 +124,12 @@ describe("examples/openai-agents", () => {
     expect(lines).toContain(`Approval ${paused.id} approved by cfo@company.com`);
     expect(lines.some((t) => t.startsWith("Approval ") && t.includes(" requested"))).toBe(false);
     expect(lines.filter((t) => t.startsWith("Wire sent: 48250 EUR to Northwind Logistics GmbH"))).toHaveLength(1);
-    expect(lines.some((t) => /^Agent finished: Paid invoice INV-2026-0417: .* bank confirmation WT-[0-9A-F]{8}\.$/.test(t))).toBe(true);
-    const { rows } = await bed.pool.query(`select id from "${bed.schema}".approval where payload->>'agent_run' = $1`, [paused.runId]);
+    expect(
+      lines.some((t) => /^Agent finished: Paid invoice INV-2026-0417: .* bank confirmation WT-[0-9A-F]{8}\.$/.test(t)),
+    ).toBe(true);
+    const { rows } = await bed.pool.query(`select id from "${bed.schema}".approval where payload->>'agent_run' = $1`, [
+      paused.runId,
+    ]);
     expect(rows).toEqual([{ id: paused.id }]);
     expect(existsSync(paused.file)).toBe(false);
   });

@@ -14,15 +14,30 @@ const examples = readdirSync(dir, { withFileTypes: true })
 
 /** The packages a file imports: bare specifiers, without node: built-ins, by package name. */
 function importedPackages(source: string): string[] {
-  const specifiers = [...source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|import\(\s*"([^"]+)"\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+  const specifiers = [
+    ...source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|import\(\s*"([^"]+)"\s*\)/g),
+  ].map((m) => (m[1] ?? m[2])!);
   return specifiers
     .filter((s) => !s.startsWith(".") && !s.startsWith("node:") && !builtinModules.includes(s))
-    .map((s) => s.split("/").slice(0, s.startsWith("@") ? 2 : 1).join("/"));
+    .map((s) =>
+      s
+        .split("/")
+        .slice(0, s.startsWith("@") ? 2 : 1)
+        .join("/"),
+    );
 }
 
 describe("the examples", () => {
   it("are all here", () => {
-    expect(examples).toEqual(["ai-sdk", "crash-and-resume", "express", "fastify", "langgraph", "openai-agents", "report-agent"]);
+    expect(examples).toEqual([
+      "ai-sdk",
+      "crash-and-resume",
+      "express",
+      "fastify",
+      "langgraph",
+      "openai-agents",
+      "report-agent",
+    ]);
   });
 
   it.each(examples)("%s declares every package it imports", (name) => {
@@ -30,7 +45,8 @@ describe("the examples", () => {
     const files = readdirSync(`${dir}${name}`).filter((file) => file.endsWith(".ts"));
     const imported = new Set(files.flatMap((file) => importedPackages(readFileSync(`${dir}${name}/${file}`, "utf8"))));
     expect(imported.size).toBeGreaterThan(0);
-    for (const dependency of imported) expect(Object.keys(pkg.dependencies ?? {}), `${name} imports ${dependency}`).toContain(dependency);
+    for (const dependency of imported)
+      expect(Object.keys(pkg.dependencies ?? {}), `${name} imports ${dependency}`).toContain(dependency);
   });
 
   it.each(examples)("%s is run as its README says, by npm start in the workspace", (name) => {

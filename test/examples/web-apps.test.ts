@@ -33,7 +33,11 @@ async function startApp(name: string) {
   });
   await app.next((l) => String(l.text).startsWith("Listening on"));
   const post = (path: string, body: unknown) =>
-    fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   const get = async (path: string) => readJson(await fetch(`http://127.0.0.1:${port}${path}`));
   return { app, post, get };
 }
@@ -50,10 +54,15 @@ describe("examples/express and examples/fastify", () => {
       const state = await get(`/refunds/${refund}`);
       expect(state.refund.issued_at).not.toBeNull();
       // The app's table is in the app's schema, not in countersign's.
-      const { rows } = await bed.pool.query("select table_schema from information_schema.tables where table_name = 'refund'");
+      const { rows } = await bed.pool.query(
+        "select table_schema from information_schema.tables where table_name = 'refund'",
+      );
       expect(rows.map((row) => row.table_schema)).toContain(appSchema);
       expect(rows.map((row) => row.table_schema)).not.toContain(bed.schema);
-      expect(state.approval).toMatchObject({ status: "approved", decision: { id: approvalId, comment: "fine", via: "http" } });
+      expect(state.approval).toMatchObject({
+        status: "approved",
+        decision: { id: approvalId, comment: "fine", via: "http" },
+      });
     } finally {
       app.process.kill("SIGTERM");
     }

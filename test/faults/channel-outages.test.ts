@@ -27,22 +27,46 @@ beforeAll(async () => {
   proxies.slackRefused = await startFlakyProxy(Number(new URL(slack.refused.apiUrl).port), [], { closed: true });
 });
 afterAll(async () => {
-  await Promise.all([smtp.close(), ...Object.values(slack).map((s) => s.close()), ...Object.values(proxies).map((p) => p.close())]);
+  await Promise.all([
+    smtp.close(),
+    ...Object.values(slack).map((s) => s.close()),
+    ...Object.values(proxies).map((p) => p.close()),
+  ]);
 });
 
 /** A channel that only takes reviewers matching `pattern`, so each fault has its own path. */
-const only = (pattern: RegExp, channel: Channel): Channel => ({ ...channel, accepts: (reviewer) => pattern.test(reviewer) });
+const only = (pattern: RegExp, channel: Channel): Channel => ({
+  ...channel,
+  accepts: (reviewer) => pattern.test(reviewer),
+});
 const mail = (name: string, port: number, pattern: RegExp) =>
   only(
     pattern,
     emailChannel({
       name,
       from: "approvals@company.com",
-      transport: nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true, connectionTimeout: 500, greetingTimeout: 500, socketTimeout: 1000 }),
+      transport: nodemailer.createTransport({
+        host: "127.0.0.1",
+        port,
+        secure: false,
+        ignoreTLS: true,
+        connectionTimeout: 500,
+        greetingTimeout: 500,
+        socketTimeout: 1000,
+      }),
     }),
   );
 const slackVia = (name: string, apiUrl: string, pattern: RegExp) =>
-  only(pattern, slackChannel({ name, token: "xoxb-test", signingSecret: "0123456789abcdef0123456789abcdef", slackApiUrl: apiUrl, timeoutMs: 500 }));
+  only(
+    pattern,
+    slackChannel({
+      name,
+      token: "xoxb-test",
+      signingSecret: "0123456789abcdef0123456789abcdef",
+      slackApiUrl: apiUrl,
+      timeoutMs: 500,
+    }),
+  );
 const proxied = (proxy: FlakyProxy) => `http://127.0.0.1:${proxy.port}/api/`;
 
 const bed = useTestBed("channel_outages", () => ({
@@ -61,7 +85,12 @@ const bed = useTestBed("channel_outages", () => ({
 
 const attempts = (events: AuditEvent[], reviewer: string) =>
   events
-    .filter((e) => (e.type === "notified" || e.type === "notify_failed") && e.data.reviewer === reviewer && e.data.kind === "request")
+    .filter(
+      (e) =>
+        (e.type === "notified" || e.type === "notify_failed") &&
+        e.data.reviewer === reviewer &&
+        e.data.kind === "request",
+    )
     .map((e) => ({ type: e.type, channel: e.channel, attempt: e.data.attempt, final: e.data.final ?? null }));
 
 const ask = (reviewer: string, escalation: string[][] = []) =>
@@ -90,9 +119,13 @@ describe("channels whose far end fails", () => {
     const down = await ask("slack:UDOWN", [["deputy@ok.test"]]);
 
     // The refused ports start listening once their first attempt has failed.
-    await eventually(async () => attempts(await bed.approvals.events(transient["b@refused.test"].id), "b@refused.test").length > 0);
+    await eventually(
+      async () => attempts(await bed.approvals.events(transient["b@refused.test"].id), "b@refused.test").length > 0,
+    );
     await proxies.smtpRefused.open();
-    await eventually(async () => attempts(await bed.approvals.events(transient["slack:UREFUSED"].id), "slack:UREFUSED").length > 0);
+    await eventually(
+      async () => attempts(await bed.approvals.events(transient["slack:UREFUSED"].id), "slack:UREFUSED").length > 0,
+    );
     await proxies.slackRefused.open();
 
     for (const [reviewer, approval] of Object.entries(transient)) {
@@ -117,11 +150,16 @@ describe("channels whose far end fails", () => {
     expect(failures.join("\n")).toMatch(/slack-failing: .*500/);
 
     // Delivered exactly once on the far end.
-    const mailsTo = (address: string) => smtp.messages.filter((m) => !Array.isArray(m.to) && m.to?.value[0]?.address === address);
+    const mailsTo = (address: string) =>
+      smtp.messages.filter((m) => !Array.isArray(m.to) && m.to?.value[0]?.address === address);
     expect(mailsTo("a@stall.test")).toHaveLength(1);
     expect(mailsTo("b@refused.test")).toHaveLength(1);
     expect(mailsTo("deferred@temp.test")).toHaveLength(1);
-    for (const [name, id] of [["stall", "USTALL"], ["refused", "UREFUSED"], ["failing", "UFAILING"]] as const) {
+    for (const [name, id] of [
+      ["stall", "USTALL"],
+      ["refused", "UREFUSED"],
+      ["failing", "UFAILING"],
+    ] as const) {
       const posted = slack[name].callsOf("chat.postMessage").filter((c) => c.params.channel === id);
       expect(posted.length, name).toBeGreaterThanOrEqual(1);
     }
@@ -131,7 +169,10 @@ describe("channels whose far end fails", () => {
       [gone, "gone@perm.test", "backup@ok.test", 1],
       [down, "slack:UDOWN", "deputy@ok.test", 2],
     ] as const) {
-      const escalated = await eventually(async () => (await bed.approvals.events(approval.id)).find((e) => e.type === "escalated"), 20_000);
+      const escalated = await eventually(
+        async () => (await bed.approvals.events(approval.id)).find((e) => e.type === "escalated"),
+        20_000,
+      );
       expect(escalated.data).toEqual({ level: 1, reviewers: [backup] });
       const trail = attempts(await bed.approvals.events(approval.id), reviewer);
       expect(trail.at(-1), reviewer).toMatchObject({ type: "notify_failed", attempt: finalAttempt, final: true });

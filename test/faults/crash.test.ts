@@ -16,8 +16,15 @@ describe("a requesting process that is killed", () => {
 
     // Everything the dead process asked for is in the database: the approval and its timers.
     expect((await bed.approvals.get(id)).status).toBe("pending");
-    const { rows } = await bed.pool.query<{ key: string }>(`select key from "${bed.workerSchema}".jobs where key like $1`, [`countersign:${id}:%`]);
-    expect(rows.map((r) => r.key.split(":").slice(2).join(":")).sort()).toEqual(["notify:request:0", "remind:0:0", "timeout"]);
+    const { rows } = await bed.pool.query<{ key: string }>(
+      `select key from "${bed.workerSchema}".jobs where key like $1`,
+      [`countersign:${id}:%`],
+    );
+    expect(rows.map((r) => r.key.split(":").slice(2).join(":")).sort()).toEqual([
+      "notify:request:0",
+      "remind:0:0",
+      "timeout",
+    ]);
 
     const resumer = runScript(script("resumer"), { ...env, APPROVAL_ID: id });
     try {
@@ -26,8 +33,16 @@ describe("a requesting process that is killed", () => {
       await eventually(async () => (await bed.approvals.events(id)).some((e) => e.type === "reminded"));
 
       await bed.approvals.decide(id, { reviewer: "sre@company.com", outcome: "approve", comment: "go", via: "cli" });
-      const { decision } = (await resumer.next((line) => line.decision !== undefined)) as { decision: Record<string, unknown> };
-      expect(decision).toMatchObject({ id, status: "approved", approved: true, decidedBy: "sre@company.com", via: "cli" });
+      const { decision } = (await resumer.next((line) => line.decision !== undefined)) as {
+        decision: Record<string, unknown>;
+      };
+      expect(decision).toMatchObject({
+        id,
+        status: "approved",
+        approved: true,
+        decidedBy: "sre@company.com",
+        via: "cli",
+      });
       expect((await resumer.exited).code).toBe(0);
     } finally {
       resumer.process.kill("SIGKILL");

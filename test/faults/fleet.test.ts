@@ -15,7 +15,12 @@ let sink: NotificationSink;
 const workers: Child[] = [];
 beforeAll(async () => {
   sink = await startNotificationSink();
-  const env = { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET, SINK_URL: sink.url };
+  const env = {
+    DATABASE_URL: bed.url,
+    COUNTERSIGN_SCHEMA: bed.schema,
+    COUNTERSIGN_SECRET: TEST_SECRET,
+    SINK_URL: sink.url,
+  };
   for (let i = 0; i < 4; i++) workers.push(runScript(script, env));
   await Promise.all(workers.map((w) => w.next((line) => line.ready === true)));
 }, 60_000);
@@ -42,18 +47,24 @@ describe("four workers on one schema", () => {
     const ids = new Set(approvals.map((a) => a.id));
     const expected = APPROVALS * 4; // request, two reminders, the timeout
     // On a slow machine this may time out; the assertions below then say what is missing.
-    await eventually(() => sink.delivered.filter((d) => ids.has(d.approvalId)).length >= expected, 60_000).catch(() => {});
+    await eventually(() => sink.delivered.filter((d) => ids.has(d.approvalId)).length >= expected, 60_000).catch(
+      () => {},
+    );
     // Let any duplicate arrive before counting.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
 
     const mine = sink.delivered.filter((d) => ids.has(d.approvalId));
-    const byKind = (list: { kind: string }[]) => Object.fromEntries(["request", "reminder", "timed_out"].map((k) => [k, list.filter((d) => d.kind === k).length]));
+    const byKind = (list: { kind: string }[]) =>
+      Object.fromEntries(["request", "reminder", "timed_out"].map((k) => [k, list.filter((d) => d.kind === k).length]));
     expect(byKind(mine)).toEqual({ request: APPROVALS, reminder: APPROVALS * 2, timed_out: APPROVALS });
     expect(mine).toHaveLength(expected);
     const counts = [...sink.deliveryCounts()].filter(([key]) => ids.has(key.split(":")[0] ?? ""));
     expect(counts.filter(([, n]) => n !== 1)).toEqual([]);
     for (const approval of approvals) {
-      const kinds = mine.filter((d) => d.approvalId === approval.id).map((d) => d.kind).sort();
+      const kinds = mine
+        .filter((d) => d.approvalId === approval.id)
+        .map((d) => d.kind)
+        .sort();
       expect(kinds, approval.id).toEqual(["reminder", "reminder", "request", "timed_out"]);
     }
     expect(new Set(mine.map((d) => d.worker)).size).toBeGreaterThan(1); // the work was shared

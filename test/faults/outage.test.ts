@@ -13,7 +13,12 @@ let waiters: Approvals;
 let deciders: Approvals;
 beforeAll(async () => {
   postgres = await startEmbeddedPostgres({ database: "outage", settings: { fsync: "off" } });
-  const options = { connectionString: postgres.url, schema: "outage", publicUrl: "https://app.example.test/approvals", secret: TEST_SECRET };
+  const options = {
+    connectionString: postgres.url,
+    schema: "outage",
+    publicUrl: "https://app.example.test/approvals",
+    secret: TEST_SECRET,
+  };
   waiters = createApprovals(options);
   deciders = createApprovals({ ...options, worker: { pollInterval: 100 } });
   await waiters.migrate();
@@ -49,12 +54,18 @@ describe("a PostgreSQL restart (-m immediate) under 100 waiters", () => {
     expect(outcomes.size).toBe(0);
 
     await Promise.all(
-      lasting.map((a, i) => deciders.decide(a.id, { reviewer: "ops@company.com", outcome: i % 2 ? "approve" : "reject" })),
+      lasting.map((a, i) =>
+        deciders.decide(a.id, { reviewer: "ops@company.com", outcome: i % 2 ? "approve" : "reject" }),
+      ),
     );
     await Promise.all(all);
     const errors = [...outcomes.values()].filter((o) => o instanceof Error);
     expect(errors.map(String)).toEqual([]);
-    expiring.forEach((a, i) => expect(outcomes.get(a.id), a.id).toMatchObject({ status: "timed_out", approved: i % 4 === 0 }));
-    lasting.forEach((a, i) => expect(outcomes.get(a.id), a.id).toMatchObject({ status: i % 2 ? "approved" : "rejected" }));
+    expiring.forEach((a, i) =>
+      expect(outcomes.get(a.id), a.id).toMatchObject({ status: "timed_out", approved: i % 4 === 0 }),
+    );
+    lasting.forEach((a, i) =>
+      expect(outcomes.get(a.id), a.id).toMatchObject({ status: i % 2 ? "approved" : "rejected" }),
+    );
   });
 });

@@ -29,7 +29,19 @@ async function rowCounts() {
 const nastyString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 40 }),
-  fc.constantFrom("", " ", "\u0000", "a\u0000b", "\uD800", "x\uDC00y", "alice@x.com\u200B", "ALICE@X.COM", "<script>", "%00", "'; drop table x; --"),
+  fc.constantFrom(
+    "",
+    " ",
+    "\u0000",
+    "a\u0000b",
+    "\uD800",
+    "x\uDC00y",
+    "alice@x.com\u200B",
+    "ALICE@X.COM",
+    "<script>",
+    "%00",
+    "'; drop table x; --",
+  ),
   fc.string({ minLength: 300, maxLength: 3000 }),
 );
 const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -44,11 +56,19 @@ const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.object({ maxDepth: 2 }),
 );
 const reviewerList = fc.oneof(
-  fc.array(fc.constantFrom("a@x.com", "b@x.com", "B@x.com", "slack:#team", "c@x.com\u200B"), { minLength: 1, maxLength: 4 }),
+  fc.array(fc.constantFrom("a@x.com", "b@x.com", "B@x.com", "slack:#team", "c@x.com\u200B"), {
+    minLength: 1,
+    maxLength: 4,
+  }),
   fc.array(nastyString, { maxLength: 3 }),
   nastyValue,
 );
-const duration = fc.oneof(fc.constantFrom("1s", "5m", "8h", "0s", "-1s", "1y", "400d", "9999999999d"), fc.integer(), fc.double(), nastyString);
+const duration = fc.oneof(
+  fc.constantFrom("1s", "5m", "8h", "0s", "-1s", "1y", "400d", "9999999999d"),
+  fc.integer(),
+  fc.double(),
+  nastyString,
+);
 
 /**
  * A valid request with one or two fields replaced by something hostile: a wholly random input fails
@@ -69,15 +89,27 @@ const requestFields: Record<string, fc.Arbitrary<unknown>> = {
   requestedBy: fc.oneof(fc.constant("a@x.com"), fc.constant("A@X.COM\u200B"), nastyString),
   reviewers: reviewerList,
   steps: fc.oneof(
-    fc.array(fc.record({ name: nastyString, reviewers: reviewerList, quorum: fc.oneof(fc.integer({ min: -2, max: 5 }), nastyValue) }, { requiredKeys: [] }), {
-      maxLength: 3,
-    }),
+    fc.array(
+      fc.record(
+        { name: nastyString, reviewers: reviewerList, quorum: fc.oneof(fc.integer({ min: -2, max: 5 }), nastyValue) },
+        { requiredKeys: [] },
+      ),
+      {
+        maxLength: 3,
+      },
+    ),
     nastyValue,
   ),
   payload: nastyValue,
   reminders: fc.oneof(fc.array(duration, { maxLength: 3 }), nastyValue),
   escalateAfter: duration,
-  timeout: fc.oneof(fc.record({ after: duration, action: fc.oneof(fc.constantFrom("approve", "reject", "cancel"), nastyString) }, { requiredKeys: [] }), nastyValue),
+  timeout: fc.oneof(
+    fc.record(
+      { after: duration, action: fc.oneof(fc.constantFrom("approve", "reject", "cancel"), nastyString) },
+      { requiredKeys: [] },
+    ),
+    nastyValue,
+  ),
   idempotencyKey: nastyString,
   escalation: fc.array(reviewerList, { maxLength: 2 }),
   unknownOption: nastyValue,
@@ -85,13 +117,19 @@ const requestFields: Record<string, fc.Arbitrary<unknown>> = {
 /** One or two fields of `fields`, each with a hostile value. */
 const overridesOf = (fields: Record<string, fc.Arbitrary<unknown>>) => {
   const one = fc.oneof(...Object.entries(fields).map(([name, value]) => value.map((v) => ({ [name]: v }))));
-  return fc.array(one, { minLength: 1, maxLength: 2 }).map((parts) => Object.assign({}, ...parts) as Record<string, unknown>);
+  return fc
+    .array(one, { minLength: 1, maxLength: 2 })
+    .map((parts) => Object.assign({}, ...parts) as Record<string, unknown>);
 };
 const requestOverrides = overridesOf(requestFields);
-const requestInput = fc.tuple(fc.nat(), requestOverrides).map(([i, overrides]) => ({ ...validRequest(i), ...overrides }));
+const requestInput = fc
+  .tuple(fc.nat(), requestOverrides)
+  .map(([i, overrides]) => ({ ...validRequest(i), ...overrides }));
 
 /** Resolves, or rejects with one of countersign's typed errors; anything else fails the property. */
-async function typedOnly<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: ApprovalError }> {
+async function typedOnly<T>(
+  call: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: ApprovalError }> {
   try {
     return { ok: true, value: await call() };
   } catch (error) {
@@ -133,10 +171,13 @@ describe("the public API under arbitrary input", () => {
           via: nastyString,
           context: fc.oneof(fc.dictionary(nastyString, nastyValue, { maxKeys: 3 }), nastyValue),
           voter: nastyValue,
-        })
-          .map((overrides) => ({ reviewer: "b@x.com", outcome: "approve", ...overrides })),
+        }).map((overrides) => ({ reviewer: "b@x.com", outcome: "approve", ...overrides })),
       }),
-      fc.record({ kind: fc.constant("cancel" as const), id: ids, input: fc.record({ reason: nastyString, by: nastyString }, { requiredKeys: ["reason"] }) }),
+      fc.record({
+        kind: fc.constant("cancel" as const),
+        id: ids,
+        input: fc.record({ reason: nastyString, by: nastyString }, { requiredKeys: ["reason"] }),
+      }),
       fc.record({ kind: fc.constant("get" as const), id: ids }),
       fc.record({ kind: fc.constant("events" as const), id: ids }),
       fc.record({
@@ -147,7 +188,13 @@ describe("the public API under arbitrary input", () => {
             reviewer: nastyString,
             type: nastyString,
             limit: fc.oneof(fc.integer({ min: -5, max: 600 }), nastyValue),
-            cursor: fc.oneof(nastyString, fc.base64String(), fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 21n }), fc.string({ minLength: 36, maxLength: 36 })).map(([n, u]) => Buffer.from(`${n}.${u}`).toString("base64url"))),
+            cursor: fc.oneof(
+              nastyString,
+              fc.base64String(),
+              fc
+                .tuple(fc.bigInt({ min: 0n, max: 10n ** 21n }), fc.string({ minLength: 36, maxLength: 36 }))
+                .map(([n, u]) => Buffer.from(`${n}.${u}`).toString("base64url")),
+            ),
           },
           { requiredKeys: [] },
         ),
@@ -178,7 +225,14 @@ describe("the public API under arbitrary input", () => {
 });
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "FOO"];
-const CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "", "application/json; charset=latin1"];
+const CONTENT_TYPES = [
+  "application/json",
+  "application/x-www-form-urlencoded",
+  "text/plain",
+  "multipart/form-data; boundary=x",
+  "",
+  "application/json; charset=latin1",
+];
 
 describe.each(ADAPTERS)("every route through the %s adapter under arbitrary requests", (adapter) => {
   let server: RunningServer;
@@ -200,21 +254,46 @@ describe.each(ADAPTERS)("every route through the %s adapter under arbitrary requ
 
   it("answers every request below 500, on the same connection it came on, and a refused POST decides nothing", async () => {
     const path = fc.oneof(
-      fc.constantFrom(() => tokenPath, () => "/approvals/healthz", () => "/approvals/slack/actions", () => "/approvals/", () => "/approvals/r/x"),
+      fc.constantFrom(
+        () => tokenPath,
+        () => "/approvals/healthz",
+        () => "/approvals/slack/actions",
+        () => "/approvals/",
+        () => "/approvals/r/x",
+      ),
       fc.string({ maxLength: 30 }).map((s) => () => `/approvals/${encodeURIComponent(s)}`),
-      fc.constantFrom("//%zz", "/approvals/r/%ff", "/approvals/%E0%A4%A", "/approvals/r/" + "A".repeat(43)).map((p) => () => p),
+      fc
+        .constantFrom("//%zz", "/approvals/r/%ff", "/approvals/%E0%A4%A", "/approvals/r/" + "A".repeat(43))
+        .map((p) => () => p),
     );
     const body = fc.oneof(
       fc.constant(""),
-      fc.constantFrom('{"decision":"approve"}', '{"decision":"reject","comment":"\\u0000"}', "decision=approve&comment=%00", "[]", "null", "{"),
+      fc.constantFrom(
+        '{"decision":"approve"}',
+        '{"decision":"reject","comment":"\\u0000"}',
+        "decision=approve&comment=%00",
+        "[]",
+        "null",
+        "{",
+      ),
       fc.json({ maxDepth: 3 }),
       fc.string({ maxLength: 200 }),
       fc.string({ minLength: 4000, maxLength: 6000 }),
     );
-    const request = fc.record({ method: fc.constantFrom(...METHODS), path, type: fc.constantFrom(...CONTENT_TYPES), body, accept: fc.constantFrom("", "application/json", "text/html") });
+    const request = fc.record({
+      method: fc.constantFrom(...METHODS),
+      path,
+      type: fc.constantFrom(...CONTENT_TYPES),
+      body,
+      accept: fc.constantFrom("", "application/json", "text/html"),
+    });
     await fc.assert(
       fc.asyncProperty(request, async ({ method, path: pathOf, type, body: text, accept }) => {
-        const votesBefore = (await bed.pool.query(`select count(*)::int as n from "${bed.schema}".vote where approval_id = $1`, [approvalId])).rows[0].n;
+        const votesBefore = (
+          await bed.pool.query(`select count(*)::int as n from "${bed.schema}".vote where approval_id = $1`, [
+            approvalId,
+          ])
+        ).rows[0].n;
         const bytes = Buffer.from(text);
         const head = [
           `${method} ${pathOf()} HTTP/1.1`,
@@ -223,11 +302,18 @@ describe.each(ADAPTERS)("every route through the %s adapter under arbitrary requ
           ...(accept ? [`Accept: ${accept}`] : []),
           `Content-Length: ${bytes.length}`,
         ];
-        const response = await rawRequest(Number(new URL(server.base).port), Buffer.concat([Buffer.from(`${head.join("\r\n")}\r\n\r\n`), bytes]));
+        const response = await rawRequest(
+          Number(new URL(server.base).port),
+          Buffer.concat([Buffer.from(`${head.join("\r\n")}\r\n\r\n`), bytes]),
+        );
         expect(response.status, `${method} ${head[0]}`).toBeGreaterThanOrEqual(200);
         expect(response.status, `${method} ${head[0]}`).toBeLessThan(500);
         if (response.status >= 400) {
-          const votesAfter = (await bed.pool.query(`select count(*)::int as n from "${bed.schema}".vote where approval_id = $1`, [approvalId])).rows[0].n;
+          const votesAfter = (
+            await bed.pool.query(`select count(*)::int as n from "${bed.schema}".vote where approval_id = $1`, [
+              approvalId,
+            ])
+          ).rows[0].n;
           expect(votesAfter).toBe(votesBefore);
         }
       }),

@@ -35,8 +35,11 @@ async function startWorker(): Promise<Child> {
 }
 
 const lockedJobs = async () =>
-  (await bed.pool.query<{ key: string; locked_by: string }>(`select key, locked_by from "${bed.workerSchema}".jobs where locked_by is not null`))
-    .rows;
+  (
+    await bed.pool.query<{ key: string; locked_by: string }>(
+      `select key, locked_by from "${bed.workerSchema}".jobs where locked_by is not null`,
+    )
+  ).rows;
 
 const request = (title: string, extra = {}) =>
   bed.approvals.requestApproval({
@@ -64,7 +67,9 @@ describe("a worker killed or stopped mid-job", () => {
     const killedAt = Date.now();
     await eventually(() => sink.delivered.some((r) => r.approvalId === approval.id), 6_000);
     expect(Date.now() - killedAt).toBeLessThan(6_000);
-    expect(sink.delivered.filter((r) => r.approvalId === approval.id).map((r) => r.worker)).toEqual([String(second.process.pid)]);
+    expect(sink.delivered.filter((r) => r.approvalId === approval.id).map((r) => r.worker)).toEqual([
+      String(second.process.pid),
+    ]);
     // Exactly once: nothing more arrives afterwards.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(sink.delivered.filter((r) => r.approvalId === approval.id)).toHaveLength(1);
@@ -108,7 +113,9 @@ describe("a worker killed or stopped mid-job", () => {
     }, 300);
     expect((await first.exited).code).toBe(0);
     expect(sink.delivered.filter((r) => r.approvalId === approval.id)).toHaveLength(1);
-    const left = await bed.pool.query(`select key, locked_by from "${bed.workerSchema}".jobs where key like $1`, [`countersign:${approval.id}:deliver:%`]);
+    const left = await bed.pool.query(`select key, locked_by from "${bed.workerSchema}".jobs where key like $1`, [
+      `countersign:${approval.id}:deliver:%`,
+    ]);
     expect(left.rows).toEqual([]);
     expect(await lockedJobs()).toEqual([]);
 

@@ -44,10 +44,14 @@ const portOf = (server: RunningServer) => Number(new URL(server.base).port);
 /** One request through Node's own client and `agent`; resolves with the status once the body is read. */
 function nodeRequest(agent: http.Agent, url: string, method: string, body?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: body ? { "content-type": "application/json" } : {} }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      url,
+      { method, agent, headers: body ? { "content-type": "application/json" } : {} },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on("error", reject);
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${method} ${url}`)));
     req.end(body);
@@ -64,11 +68,13 @@ describe.each(ADAPTERS)("hostile requests through the %s adapter", (adapter) => 
   it("answers every odd request line with a 4xx (or a page), never a 5xx", async () => {
     // Hono's node server builds a fetch Request before any app code runs, and the fetch API cannot hold
     // these methods: Hono answers them itself, so they never reach `approvals.fetch`.
-    const lines = adapter === "hono" ? HOSTILE_TARGETS.filter((line) => !/^(TRACE|TRACK) /.test(line)) : HOSTILE_TARGETS;
+    const lines =
+      adapter === "hono" ? HOSTILE_TARGETS.filter((line) => !/^(TRACE|TRACK) /.test(line)) : HOSTILE_TARGETS;
     for (const line of lines) {
-      const response = await rawRequest(portOf(server), `${line}\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`).catch(
-        (error: Error) => ({ status: 0, body: error.message, headers: {} }),
-      );
+      const response = await rawRequest(
+        portOf(server),
+        `${line}\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`,
+      ).catch((error: Error) => ({ status: 0, body: error.message, headers: {} }));
       // Node's own parser may refuse a request line before any adapter sees it (400); that is fine too.
       expect(response.status, line).toBeGreaterThanOrEqual(200);
       expect(response.status, line).toBeLessThan(500);
@@ -84,7 +90,8 @@ describe.each(ADAPTERS)("hostile requests through the %s adapter", (adapter) => 
     const path = new URL(`${server.base}/r/${token}`).pathname;
     // Bodies declared but only partly sent: the answer comes before the rest. A host's own body parser
     // (express-after-parsers) waits for whole bodies before countersign runs, so it gets whole ones.
-    const partial = (body: string, length: number) => (adapter === "express-after-parsers" ? body.padEnd(length, " ") : body);
+    const partial = (body: string, length: number) =>
+      adapter === "express-after-parsers" ? body.padEnd(length, " ") : body;
     const refusals = [
       // 413: declared too large, body never read.
       `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9000\r\n\r\n${partial("c".repeat(2000), 9000)}`,
@@ -107,9 +114,9 @@ describe.each(ADAPTERS)("hostile requests through the %s adapter", (adapter) => 
       }
       expect(refused.headers.connection, first.split("\r\n")[0]).toBe("close");
       // The server ends the connection instead of waiting for the rest of a body it will never read.
-      await expect(Promise.race([connection.closed, new Promise((r) => setTimeout(() => r("still open"), 3000))])).resolves.not.toBe(
-        "still open",
-      );
+      await expect(
+        Promise.race([connection.closed, new Promise((r) => setTimeout(() => r("still open"), 3000))]),
+      ).resolves.not.toBe("still open");
     }
 
     // Keep-alive clients (undici with one connection, Node's keep-alive agent) see each refused request
@@ -148,14 +155,18 @@ describe.each(ADAPTERS)("hostile requests through the %s adapter", (adapter) => 
       body: JSON.stringify({ decision: "approve", comment: "ok\u0000" }),
     });
     expect(response.status).toBe(400);
-    expect((await readJson(response)).error.issues).toEqual([{ path: "comment", message: "must not contain NUL characters" }]);
+    expect((await readJson(response)).error.issues).toEqual([
+      { path: "comment", message: "must not contain NUL characters" },
+    ]);
     expect((await bed.approvals.get(id)).status).toBe("pending");
   });
 
   it("records a reviewer's view once per step however often the page is loaded", async () => {
     const { id } = await bed.approvals.requestApproval(request());
     const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, id, "sre@company.com");
-    await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.base}/r/${token}`).then((r) => r.arrayBuffer())));
+    await Promise.all(
+      Array.from({ length: 20 }, () => fetch(`${server.base}/r/${token}`).then((r) => r.arrayBuffer())),
+    );
     const views = (await bed.approvals.events(id)).filter((e) => e.type === "viewed");
     expect(views).toHaveLength(1);
     expect(views[0]).toMatchObject({ actor: "sre@company.com", step: 0 });
@@ -165,14 +176,21 @@ describe.each(ADAPTERS)("hostile requests through the %s adapter", (adapter) => 
 describe("a bare Node server (http.createServer(approvals.nodeHandler))", () => {
   it("survives every hostile request and keeps answering", async () => {
     const script = fileURLToPath(new URL("../faults/processes/node-server.ts", import.meta.url));
-    const child = runScript(script, { DATABASE_URL: bed.url, COUNTERSIGN_SCHEMA: bed.schema, COUNTERSIGN_SECRET: TEST_SECRET });
+    const child = runScript(script, {
+      DATABASE_URL: bed.url,
+      COUNTERSIGN_SCHEMA: bed.schema,
+      COUNTERSIGN_SECRET: TEST_SECRET,
+    });
     try {
       const { port } = (await child.next((line) => typeof line.port === "number")) as { port: number };
       for (const line of HOSTILE_TARGETS) {
         await rawRequest(port, `${line}\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`).catch(() => undefined);
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
-      expect(child.process.exitCode, (await Promise.race([child.exited, Promise.resolve({ stderr: "" })])).stderr).toBeNull();
+      expect(
+        child.process.exitCode,
+        (await Promise.race([child.exited, Promise.resolve({ stderr: "" })])).stderr,
+      ).toBeNull();
       expect((await fetch(`http://127.0.0.1:${port}/approvals/healthz`)).status).toBe(200);
     } finally {
       child.process.kill("SIGKILL");

@@ -20,7 +20,11 @@ const form = (fields: Record<string, string>) => ({
   headers: { "content-type": "application/x-www-form-urlencoded" },
   body: new URLSearchParams(fields).toString(),
 });
-const json = (value: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
+const json = (value: unknown) => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(value),
+});
 
 async function eventTypes(id: string) {
   return (await bed.approvals.events(id)).map((e) => e.type);
@@ -62,7 +66,11 @@ describe.each(ADAPTERS)("HTTP routes through the %s adapter", (adapter) => {
     expect((await bed.approvals.get(id)).status).toBe("pending");
     const events = await bed.approvals.events(id);
     expect(events.map((e) => e.type)).toEqual(["requested", "viewed"]);
-    expect(events[1]).toMatchObject({ actor: "cfo@company.com", channel: "http", data: { userAgent: "Mozilla/5.0 test" } });
+    expect(events[1]).toMatchObject({
+      actor: "cfo@company.com",
+      channel: "http",
+      data: { userAgent: "Mozilla/5.0 test" },
+    });
   });
 
   it("HEAD answers the headers only and records nothing", async () => {
@@ -101,7 +109,11 @@ describe.each(ADAPTERS)("HTTP routes through the %s adapter", (adapter) => {
     const response = await fetch(url, json({ decision: "reject", comment: "wrong quarter" }));
     expect(response.status).toBe(200);
     const body = await readJson(response);
-    expect(body.approval).toMatchObject({ id, status: "rejected", decision: { decidedBy: "deputy@company.com", comment: "wrong quarter" } });
+    expect(body.approval).toMatchObject({
+      id,
+      status: "rejected",
+      decision: { decidedBy: "deputy@company.com", comment: "wrong quarter" },
+    });
     expect(JSON.stringify(body)).not.toMatch(/[A-Za-z0-9_-]{43}/); // no token anywhere
   });
 
@@ -120,12 +132,21 @@ describe.each(ADAPTERS)("HTTP routes through the %s adapter", (adapter) => {
 
   it("unknown, malformed and expired tokens all get the same 404", async () => {
     const { id, token } = await link();
-    await bed.pool.query(`update "${bed.schema}".token set expires_at = now() - interval '1 second' where approval_id = $1`, [id]);
-    const urls = [`${server.base}/r/${randomBytes(32).toString("base64url")}`, `${server.base}/r/not-a-token`, `${server.base}/r/${token}`];
-    const answers = await Promise.all(urls.map(async (url) => {
-      const response = await fetch(url);
-      return [response.status, (await response.text()).replace(/<title>.*<\/title>/, "")];
-    }));
+    await bed.pool.query(
+      `update "${bed.schema}".token set expires_at = now() - interval '1 second' where approval_id = $1`,
+      [id],
+    );
+    const urls = [
+      `${server.base}/r/${randomBytes(32).toString("base64url")}`,
+      `${server.base}/r/not-a-token`,
+      `${server.base}/r/${token}`,
+    ];
+    const answers = await Promise.all(
+      urls.map(async (url) => {
+        const response = await fetch(url);
+        return [response.status, (await response.text()).replace(/<title>.*<\/title>/, "")];
+      }),
+    );
     expect(answers.map((a) => a[0])).toEqual([404, 404, 404]);
     expect(new Set(answers.map((a) => a[1])).size).toBe(1);
     expect(answers[0]?.[1]).toContain("This approval link is not valid or has expired.");
@@ -143,7 +164,10 @@ describe.each(ADAPTERS)("HTTP routes through the %s adapter", (adapter) => {
     expect(await text.text()).toContain("application/x-www-form-urlencoded or application/json, not text/plain");
     const bad = await fetch(url, json({ decision: "maybe" }));
     expect(bad.status).toBe(400);
-    expect((await readJson(bad)).error).toMatchObject({ code: "VALIDATION", issues: [{ path: "decision", message: 'must be "approve" or "reject"' }] });
+    expect((await readJson(bad)).error).toMatchObject({
+      code: "VALIDATION",
+      issues: [{ path: "decision", message: 'must be "approve" or "reject"' }],
+    });
     const broken = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
     expect(broken.status).toBe(400);
     expect((await bed.approvals.get(id)).status).toBe("pending");
@@ -173,7 +197,9 @@ describe.each(ADAPTERS)("HTTP routes through the %s adapter", (adapter) => {
   it("builds nothing from the Host header and shows no other reviewer's token", async () => {
     const { url, id } = await link();
     const other = await tokenFor(bed.pool, bed.schema, TEST_SECRET, id, "deputy@company.com");
-    const page = await (await fetch(url, { headers: { "x-forwarded-host": "evil.example", forwarded: "host=evil.example" } })).text();
+    const page = await (
+      await fetch(url, { headers: { "x-forwarded-host": "evil.example", forwarded: "host=evil.example" } })
+    ).text();
     expect(page).not.toContain("evil.example");
     expect(page).not.toContain(other);
     expect(page).toContain('<form method="post">'); // posts back to the same address
@@ -188,12 +214,16 @@ describe.each(ADAPTERS)("HTTP routes through the %s adapter", (adapter) => {
   it("50 concurrent POSTs from two reviewers make exactly one decision, which reaches a waiter elsewhere", async () => {
     const approval = await bed.approvals.requestApproval(request());
     const urls = await Promise.all(
-      ["cfo@company.com", "deputy@company.com"].map(async (r) => `${server.base}/r/${await tokenFor(bed.pool, bed.schema, TEST_SECRET, approval.id, r)}`),
+      ["cfo@company.com", "deputy@company.com"].map(
+        async (r) => `${server.base}/r/${await tokenFor(bed.pool, bed.schema, TEST_SECRET, approval.id, r)}`,
+      ),
     );
     const waiter = bed.create();
     const waiting = waiter.waitForDecision(approval.id);
     const statuses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => fetch(urls[i % 2]!, json({ decision: i % 3 ? "approve" : "reject" })).then((r) => r.status)),
+      Array.from({ length: 50 }, (_, i) =>
+        fetch(urls[i % 2]!, json({ decision: i % 3 ? "approve" : "reject" })).then((r) => r.status),
+      ),
     );
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(49);
@@ -216,6 +246,8 @@ describe("the page once the approval is final", () => {
     const lapsed = await bed.approvals.requestApproval(request({ timeout: { after: "1s" } }));
     const lapsedToken = await tokenFor(bed.pool, bed.schema, TEST_SECRET, lapsed.id, "cfo@company.com");
     expect((await bed.approvals.waitForDecision(lapsed.id)).status).toBe("timed_out");
-    expect(await (await bed.approvals.fetch(new Request(`${PUBLIC_URL}/r/${lapsedToken}`))).text()).toContain("Deadline was <time");
+    expect(await (await bed.approvals.fetch(new Request(`${PUBLIC_URL}/r/${lapsedToken}`))).text()).toContain(
+      "Deadline was <time",
+    );
   });
 });

@@ -16,16 +16,34 @@ const bed = useTestBed("slack_actions", () => ({
   channels: [slackChannel({ token: "xoxb-test-token", signingSecret: SIGNING_SECRET, slackApiUrl: slack.apiUrl })],
 }));
 
-const click = (approvalId: string, reviewer: string, action: "approve" | "reject", user = "U0CFO", responseName = "r") => ({
+const click = (
+  approvalId: string,
+  reviewer: string,
+  action: "approve" | "reject",
+  user = "U0CFO",
+  responseName = "r",
+) => ({
   type: "block_actions",
   user: { id: user, username: user.toLowerCase(), team_id: "T0001" },
   trigger_id: `trigger-${Math.random()}`,
   response_url: slack.responseUrl(responseName),
-  actions: [{ action_id: `countersign:${action}`, block_id: "countersign", value: JSON.stringify({ a: approvalId, r: reviewer }) }],
+  actions: [
+    {
+      action_id: `countersign:${action}`,
+      block_id: "countersign",
+      value: JSON.stringify({ a: approvalId, r: reviewer }),
+    },
+  ],
 });
 
 const newApproval = (reviewers = ["cfo@company.com"]) =>
-  bed.approvals.requestApproval({ type: "pay.v1", title: "Pay ACME invoice", requestedBy: "agent://ap", reviewers, reminders: [] });
+  bed.approvals.requestApproval({
+    type: "pay.v1",
+    title: "Pay ACME invoice",
+    requestedBy: "agent://ap",
+    reviewers,
+    reminders: [],
+  });
 
 describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) => {
   let server: RunningServer;
@@ -62,7 +80,9 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
     expect([forged.status, stale.status, future.status, unsigned.status]).toEqual([401, 401, 401, 401]);
     expect((await readJson(forged)).error).toBe("Slack signature refused: signature does not match");
     expect((await readJson(stale)).error).toBe("Slack signature refused: timestamp is more than 5 minutes old");
-    expect((await readJson(future)).error).toBe("Slack signature refused: timestamp is more than 5 minutes in the future");
+    expect((await readJson(future)).error).toBe(
+      "Slack signature refused: timestamp is more than 5 minutes in the future",
+    );
     expect((await bed.approvals.get(id)).status).toBe("pending");
 
     const genuine = slackInteraction(SIGNING_SECRET, payload);
@@ -74,9 +94,16 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
 
   it("answers a click on a decided approval with the final state and never decides twice", async () => {
     const { id } = await newApproval();
-    await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "reject", comment: "duplicate invoice", via: "email" });
+    await bed.approvals.decide(id, {
+      reviewer: "cfo@company.com",
+      outcome: "reject",
+      comment: "duplicate invoice",
+      via: "email",
+    });
     const name = `final-${adapter}`;
-    const response = await post(slackInteraction(SIGNING_SECRET, click(id, "cfo@company.com", "approve", "U0CFO", name)));
+    const response = await post(
+      slackInteraction(SIGNING_SECRET, click(id, "cfo@company.com", "approve", "U0CFO", name)),
+    );
     expect(response.status).toBe(200);
     const answer = await eventually(() => slack.responses.find((r) => r.name === name));
     expect(answer.body.replace_original).toBe(true);
@@ -88,7 +115,9 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
   it("does not let a Slack user who is not the listed reviewer decide", async () => {
     const { id } = await newApproval();
     const name = `mallory-${adapter}`;
-    const response = await post(slackInteraction(SIGNING_SECRET, click(id, "cfo@company.com", "approve", "U0MALLORY", name)));
+    const response = await post(
+      slackInteraction(SIGNING_SECRET, click(id, "cfo@company.com", "approve", "U0MALLORY", name)),
+    );
     expect(response.status).toBe(200);
     const answer = await eventually(() => slack.responses.find((r) => r.name === name));
     expect(answer.body).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("not a reviewer") });
@@ -117,12 +146,18 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
     expect(await readJson(empty)).toEqual({ response_action: "errors", errors: { reason: "Please give a reason." } });
     const done = await post(slackInteraction(SIGNING_SECRET, submit("figures are from Q4")));
     expect(await readJson(done)).toEqual({ response_action: "clear" });
-    expect((await bed.approvals.get(id)).decision).toMatchObject({ status: "rejected", comment: "figures are from Q4", via: "slack" });
+    expect((await bed.approvals.get(id)).decision).toMatchObject({
+      status: "rejected",
+      comment: "figures are from Q4",
+      via: "slack",
+    });
   });
 
   it("lets a member of a team channel decide for the team", async () => {
     const { id } = await newApproval(["slack:#finance-approvals"]);
-    const response = await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#finance-approvals", "approve", "U0ANYONE")));
+    const response = await post(
+      slackInteraction(SIGNING_SECRET, click(id, "slack:#finance-approvals", "approve", "U0ANYONE")),
+    );
     expect(response.status).toBe(200);
     expect((await bed.approvals.get(id)).decision?.decidedBy).toBe("slack:#finance-approvals");
     const vote = (await bed.approvals.events(id)).find((e) => e.type === "approved");
@@ -137,11 +172,18 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
       steps: [{ name: "teams", reviewers: ["slack:#finance", "slack:#treasury"], quorum: 2 }],
       reminders: [],
     });
-    expect((await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#finance", "approve", "U0CFO")))).status).toBe(200);
+    expect((await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#finance", "approve", "U0CFO")))).status).toBe(
+      200,
+    );
     const name = `twice-${adapter}`;
-    expect((await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#treasury", "approve", "U0CFO", name)))).status).toBe(200);
+    expect(
+      (await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#treasury", "approve", "U0CFO", name)))).status,
+    ).toBe(200);
     const answer = await eventually(() => slack.responses.find((r) => r.name === name));
-    expect(answer.body).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("cfo@company.com (for slack:#treasury) already voted") });
+    expect(answer.body).toMatchObject({
+      response_type: "ephemeral",
+      text: expect.stringContaining("cfo@company.com (for slack:#treasury) already voted"),
+    });
     const approval = await bed.approvals.get(id);
     expect(approval.status).toBe("pending");
     expect(approval.steps[0]?.reviewers.filter((r) => r.vote)).toHaveLength(1);
@@ -156,7 +198,9 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
       reminders: [],
     });
     const name = `self-${adapter}`;
-    expect((await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#finance", "approve", "U0CFO", name)))).status).toBe(200);
+    expect(
+      (await post(slackInteraction(SIGNING_SECRET, click(id, "slack:#finance", "approve", "U0CFO", name)))).status,
+    ).toBe(200);
     const answer = await eventually(() => slack.responses.find((r) => r.name === name));
     expect(answer.body.text).toContain("cannot decide it");
     expect((await bed.approvals.get(id)).status).toBe("pending");

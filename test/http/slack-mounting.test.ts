@@ -13,7 +13,9 @@ const errors: string[] = [];
 const logger: Logger = { debug() {}, info() {}, warn() {}, error: (_context, message) => void errors.push(message) };
 const bed = useTestBed("slack_mounting", () => ({
   logger,
-  channels: [slackChannel({ token: "xoxb-test", signingSecret: SIGNING_SECRET, slackApiUrl: "http://127.0.0.1:9/api/" })],
+  channels: [
+    slackChannel({ token: "xoxb-test", signingSecret: SIGNING_SECRET, slackApiUrl: "http://127.0.0.1:9/api/" }),
+  ],
 }));
 
 let server: Server;

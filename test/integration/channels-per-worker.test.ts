@@ -6,7 +6,12 @@ const bed = useTestBed("channels_per_worker");
 
 function capturingLogger() {
   const info: { message: string; context: Record<string, unknown> }[] = [];
-  const logger: Logger = { debug() {}, info: (context, message) => info.push({ context, message }), warn() {}, error() {} };
+  const logger: Logger = {
+    debug() {},
+    info: (context, message) => info.push({ context, message }),
+    warn() {},
+    error() {},
+  };
   return { logger, info };
 }
 
@@ -30,9 +35,17 @@ describe("workers with different channels on one schema", () => {
   it("a worker leaves a delivery through a channel it lacks to a worker that has it, and says at start which channels it serves", async () => {
     // The first worker has both channels: it fans the request out, and its chat attempt fails once.
     const both = bed.create({ channels: [failingOnce("chat"), recordingChannel("mail")] });
-    const approval = await both.requestApproval({ type: "t", title: "Split fleet", requestedBy: "a", reviewers: ["r@x.com"], reminders: [] });
+    const approval = await both.requestApproval({
+      type: "t",
+      title: "Split fleet",
+      requestedBy: "a",
+      reviewers: ["r@x.com"],
+      reminders: [],
+    });
     await both.start();
-    await eventually(async () => (await bed.approvals.events(approval.id)).some((e) => e.type === "notify_failed" && e.channel === "chat"));
+    await eventually(async () =>
+      (await bed.approvals.events(approval.id)).some((e) => e.type === "notify_failed" && e.channel === "chat"),
+    );
     await both.stop();
 
     // Only a mail worker runs while the chat retry comes due: it must not take (and fail) that job.
@@ -52,7 +65,9 @@ describe("workers with different channels on one schema", () => {
     });
     await sleep(Math.max(0, retryAt.getTime() - Date.now()) + 1_000);
     const meanwhile = await bed.approvals.events(approval.id);
-    expect(meanwhile.filter((e) => e.channel === "chat").map((e) => [e.type, e.data.attempt, e.data.final])).toEqual([["notify_failed", 1, false]]);
+    expect(meanwhile.filter((e) => e.channel === "chat").map((e) => [e.type, e.data.attempt, e.data.final])).toEqual([
+      ["notify_failed", 1, false],
+    ]);
 
     // A worker with the channel comes along and delivers it.
     const chat = recordingChannel("chat");

@@ -27,10 +27,18 @@ describe("notification delivery", () => {
       reminders: [],
     });
     await eventually(() => recording.sent.some((n) => n.approval.id === id));
-    const failed = await eventually(async () => (await bed.approvals.events(id)).find((e) => e.type === "notify_failed"));
+    const failed = await eventually(async () =>
+      (await bed.approvals.events(id)).find((e) => e.type === "notify_failed"),
+    );
     expect(failed).toMatchObject({
       channel: "broken",
-      data: { kind: "request", reviewer: "sec@x.com", attempt: 1, final: true, error: "smtp relay refused the connection" },
+      data: {
+        kind: "request",
+        reviewer: "sec@x.com",
+        attempt: 1,
+        final: true,
+        error: "smtp relay refused the connection",
+      },
     });
     await eventually(() => printed.some((text) => text.includes("Rotate the prod keys")));
     const block = printed.find((text) => text.includes("Rotate the prod keys")) ?? "";
@@ -58,7 +66,10 @@ describe("notification delivery", () => {
     expect(first!.links.reject).toBe(`${PUBLIC_URL}/r/${tokenA}?decision=reject`);
     expect(tokenA).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(tokenOf(second!.links.view)).not.toBe(tokenA);
-    const { rows } = await bed.pool.query(`select reviewer, token_hash from "${bed.schema}".token where approval_id = $1 order by reviewer`, [id]);
+    const { rows } = await bed.pool.query(
+      `select reviewer, token_hash from "${bed.schema}".token where approval_id = $1 order by reviewer`,
+      [id],
+    );
     expect(rows[0].token_hash).toEqual(createHash("sha256").update(tokenA).digest());
     // The token itself appears nowhere in the database.
     const dump = await bed.pool.query(

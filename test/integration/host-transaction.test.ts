@@ -14,7 +14,9 @@ let hostPool: pg.Pool;
 beforeAll(async () => {
   hostPool = new pg.Pool({ connectionString: bed.url, max: 3 });
   host = new Kysely<HostDatabase>({ dialect: new PostgresDialect({ pool: hostPool }) });
-  await sql`create table ${sql.id(bed.schema, "invoice")} (id text primary key, approval_id uuid not null)`.execute(host);
+  await sql`create table ${sql.id(bed.schema, "invoice")} (id text primary key, approval_id uuid not null)`.execute(
+    host,
+  );
 });
 afterAll(() => host.destroy());
 
@@ -30,9 +32,12 @@ async function stateOf(key: string) {
   const approval = await bed.pool.query(`select id from "${bed.schema}".approval where idempotency_key = $1`, [key]);
   const id: string | undefined = approval.rows[0]?.id;
   const jobs = id
-    ? (await bed.pool.query(`select key from "${bed.workerSchema}".jobs where key like $1`, [`countersign:${id}:%`])).rows.length
+    ? (await bed.pool.query(`select key from "${bed.workerSchema}".jobs where key like $1`, [`countersign:${id}:%`]))
+        .rows.length
     : 0;
-  const events = id ? (await bed.pool.query(`select 1 from "${bed.schema}".event where approval_id = $1`, [id])).rows.length : 0;
+  const events = id
+    ? (await bed.pool.query(`select 1 from "${bed.schema}".event where approval_id = $1`, [id])).rows.length
+    : 0;
   return { exists: id !== undefined, jobs, events };
 }
 
@@ -55,7 +60,11 @@ describe("writes inside the host's transaction", () => {
       .execute(async (trx) => {
         const approval = await bed.approvals.requestApproval(request("k-rollback"), { db: trx });
         createdId = approval.id;
-        await trx.withSchema(bed.schema).insertInto("invoice").values({ id: "inv-1", approval_id: approval.id }).execute();
+        await trx
+          .withSchema(bed.schema)
+          .insertInto("invoice")
+          .values({ id: "inv-1", approval_id: approval.id })
+          .execute();
         throw new Error("host failed after creating the approval");
       })
       .catch(() => {});
@@ -70,7 +79,11 @@ describe("writes inside the host's transaction", () => {
     const listener = await listen();
     const id = await host.transaction().execute(async (trx) => {
       const approval = await bed.approvals.requestApproval(request("k-commit"), { db: trx });
-      await trx.withSchema(bed.schema).insertInto("invoice").values({ id: "inv-2", approval_id: approval.id }).execute();
+      await trx
+        .withSchema(bed.schema)
+        .insertInto("invoice")
+        .values({ id: "inv-2", approval_id: approval.id })
+        .execute();
       return approval.id;
     });
     const state = await stateOf("k-commit");

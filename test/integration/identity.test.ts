@@ -6,11 +6,22 @@ import { recordingChannel, useTestBed } from "../support/test-bed.ts";
 const channel = recordingChannel();
 const bed = useTestBed("identity", { channels: [channel] });
 
-const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: ApprovalError) => error);
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: ApprovalError) => error,
+  );
 
 describe("identities", () => {
   it("counts one person once towards a quorum, however the id is spelled", async () => {
-    const spellings = ["Alice@X.com", "alice@x.COM", " alice@x.com ", "alice\u200B@x.com", "ali\uFEFFce@x.com", "alice@x.com\u200D"];
+    const spellings = [
+      "Alice@X.com",
+      "alice@x.COM",
+      " alice@x.com ",
+      "alice\u200B@x.com",
+      "ali\uFEFFce@x.com",
+      "alice@x.com\u200D",
+    ];
     for (const second of spellings) {
       const approval = await bed.approvals.requestApproval({
         type: "t.v1",
@@ -64,9 +75,19 @@ describe("identities", () => {
       steps: [{ name: "team", reviewers: ["slack:#finance", "slack:#treasury"], quorum: 2 }],
       reminders: [],
     });
-    await bed.approvals.decide(approval.id, { reviewer: "slack:#finance", voter: "alice@x.com", outcome: "approve", via: "slack" });
+    await bed.approvals.decide(approval.id, {
+      reviewer: "slack:#finance",
+      voter: "alice@x.com",
+      outcome: "approve",
+      via: "slack",
+    });
     const error = await refusal(
-      bed.approvals.decide(approval.id, { reviewer: "slack:#treasury", voter: "Alice@x.com", outcome: "approve", via: "slack" }),
+      bed.approvals.decide(approval.id, {
+        reviewer: "slack:#treasury",
+        voter: "Alice@x.com",
+        outcome: "approve",
+        via: "slack",
+      }),
     );
     expect(error?.code).toBe(ERROR_CODES.ALREADY_DECIDED);
     await expect(
@@ -75,7 +96,12 @@ describe("identities", () => {
         [approval.id],
       ),
     ).rejects.toThrow(/vote_one_per_person_idx/);
-    await bed.approvals.decide(approval.id, { reviewer: "slack:#treasury", voter: "bob@x.com", outcome: "approve", via: "slack" });
+    await bed.approvals.decide(approval.id, {
+      reviewer: "slack:#treasury",
+      voter: "bob@x.com",
+      outcome: "approve",
+      via: "slack",
+    });
     const decided = await bed.approvals.get(approval.id);
     expect(decided.status).toBe("approved");
     const votes = (await bed.approvals.events(approval.id)).filter((e) => e.type === "approved");
@@ -105,16 +131,22 @@ describe("identities", () => {
       reviewers: ["slack:#finance"],
       reminders: [],
     });
-    const viaTeam = await refusal(bed.approvals.decide(team.id, { reviewer: "slack:#finance", voter: "Mallory@X.com", outcome: "approve" }));
+    const viaTeam = await refusal(
+      bed.approvals.decide(team.id, { reviewer: "slack:#finance", voter: "Mallory@X.com", outcome: "approve" }),
+    );
     expect(viaTeam?.code).toBe(ERROR_CODES.SELF_APPROVAL);
 
     await bed.approvals.start();
     await expect.poll(() => channel.sent.some((n) => n.approval.id === approval.id), { timeout: 10_000 }).toBe(true);
     await bed.approvals.decide(approval.id, { reviewer: "boss@x.com", outcome: "approve" });
     await expect
-      .poll(() => channel.sent.filter((n) => n.approval.id === approval.id).map((n) => `${n.kind}:${n.reviewer}`), { timeout: 10_000 })
+      .poll(() => channel.sent.filter((n) => n.approval.id === approval.id).map((n) => `${n.kind}:${n.reviewer}`), {
+        timeout: 10_000,
+      })
       .toEqual(["request:boss@x.com", "decided:boss@x.com"]);
-    const { rows } = await bed.pool.query(`select reviewer from "${bed.schema}".token where approval_id = $1`, [approval.id]);
+    const { rows } = await bed.pool.query(`select reviewer from "${bed.schema}".token where approval_id = $1`, [
+      approval.id,
+    ]);
     expect(rows.map((r) => r.reviewer)).toEqual(["boss@x.com"]);
   });
 

@@ -25,7 +25,12 @@ describe("a single-step approval", () => {
 
   it("is approved by a listed reviewer and the decision carries who, how and the payload", async () => {
     const { id } = await bed.approvals.requestApproval(request());
-    const after = await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve", comment: "fine", via: "cli" });
+    const after = await bed.approvals.decide(id, {
+      reviewer: "cfo@company.com",
+      outcome: "approve",
+      comment: "fine",
+      via: "cli",
+    });
     expect(after.status).toBe("approved");
     const decision = await bed.approvals.waitForDecision(id);
     expect(decision).toMatchObject({
@@ -46,13 +51,18 @@ describe("a single-step approval", () => {
     const error = await bed.approvals.decide(id, { reviewer: "b@x.com", outcome: "approve" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AlreadyDecidedError);
     expect((error as AlreadyDecidedError).code).toBe("ALREADY_DECIDED");
-    expect((error as AlreadyDecidedError).data).toMatchObject({ status: "rejected", decision: { decidedBy: "a@x.com" } });
+    expect((error as AlreadyDecidedError).data).toMatchObject({
+      status: "rejected",
+      decision: { decidedBy: "a@x.com" },
+    });
     expect((await bed.approvals.get(id)).decision?.status).toBe("rejected");
   });
 
   it("refuses a reviewer who is not on the approval with NotAReviewerError and records nothing", async () => {
     const { id } = await bed.approvals.requestApproval(request());
-    await expect(bed.approvals.decide(id, { reviewer: "intern@company.com", outcome: "approve" })).rejects.toBeInstanceOf(NotAReviewerError);
+    await expect(
+      bed.approvals.decide(id, { reviewer: "intern@company.com", outcome: "approve" }),
+    ).rejects.toBeInstanceOf(NotAReviewerError);
     const events = await bed.approvals.events(id);
     expect(events.map((e) => e.type)).toEqual(["requested"]);
     expect((await bed.approvals.get(id)).status).toBe("pending");
@@ -61,7 +71,9 @@ describe("a single-step approval", () => {
   it("answers unknown ids with NotFoundError", async () => {
     const unknown = "00000000-0000-4000-8000-000000000000";
     await expect(bed.approvals.get(unknown)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(bed.approvals.decide(unknown, { reviewer: "a", outcome: "approve" })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(bed.approvals.decide(unknown, { reviewer: "a", outcome: "approve" })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     await expect(bed.approvals.waitForDecision(unknown)).rejects.toBeInstanceOf(NotFoundError);
     await expect(bed.approvals.events(unknown)).rejects.toBeInstanceOf(NotFoundError);
   });
@@ -69,22 +81,39 @@ describe("a single-step approval", () => {
   it("cancels with a reason, and the cancellation is final", async () => {
     const { id } = await bed.approvals.requestApproval(request());
     const cancelled = await bed.approvals.cancel(id, { reason: "report withdrawn", by: "agent://x" });
-    expect(cancelled.decision).toMatchObject({ status: "cancelled", approved: false, decidedBy: "agent://x", comment: "report withdrawn" });
-    await expect(bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" })).rejects.toBeInstanceOf(AlreadyDecidedError);
+    expect(cancelled.decision).toMatchObject({
+      status: "cancelled",
+      approved: false,
+      decidedBy: "agent://x",
+      comment: "report withdrawn",
+    });
+    await expect(bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" })).rejects.toBeInstanceOf(
+      AlreadyDecidedError,
+    );
     await expect(bed.approvals.cancel(id, { reason: "again" })).rejects.toBeInstanceOf(AlreadyDecidedError);
   });
 
   it("returns the same approval for the same idempotency key", async () => {
     const first = await bed.approvals.requestApproval(request({ idempotencyKey: "q1-2026-board-report" }));
-    const again = await bed.approvals.requestApproval(request({ idempotencyKey: "q1-2026-board-report", payload: { pii_detected: false, report: "Q1 Financial Summary" } }));
+    const again = await bed.approvals.requestApproval(
+      request({
+        idempotencyKey: "q1-2026-board-report",
+        payload: { pii_detected: false, report: "Q1 Financial Summary" },
+      }),
+    );
     expect(again.id).toBe(first.id);
-    const { rows } = await bed.pool.query(`select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`, ["q1-2026-board-report"]);
+    const { rows } = await bed.pool.query(
+      `select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`,
+      ["q1-2026-board-report"],
+    );
     expect(rows[0].n).toBe(1);
   });
 
   it("refuses an idempotency key reused for a different request", async () => {
     await bed.approvals.requestApproval(request({ idempotencyKey: "key-2" }));
-    await expect(bed.approvals.requestApproval(request({ idempotencyKey: "key-2", title: "Other" }))).rejects.toMatchObject({
+    await expect(
+      bed.approvals.requestApproval(request({ idempotencyKey: "key-2", title: "Other" })),
+    ).rejects.toMatchObject({
       code: "IDEMPOTENCY_CONFLICT",
     });
   });
@@ -102,15 +131,21 @@ describe("approval chains", () => {
 
   it("runs steps in order and passes a step at its quorum of distinct reviewers", async () => {
     const { id } = await bed.approvals.requestApproval(chain());
-    await expect(bed.approvals.decide(id, { reviewer: "ceo@x.com", outcome: "approve" })).rejects.toBeInstanceOf(NotAReviewerError);
+    await expect(bed.approvals.decide(id, { reviewer: "ceo@x.com", outcome: "approve" })).rejects.toBeInstanceOf(
+      NotAReviewerError,
+    );
     let approval = await bed.approvals.decide(id, { reviewer: "fin2@x.com", outcome: "approve" });
     expect(approval.status).toBe("pending");
     expect(approval.currentStep).toBe(1);
     expect(approval.steps.map((s) => s.status)).toEqual(["passed", "active"]);
-    await expect(bed.approvals.decide(id, { reviewer: "fin1@x.com", outcome: "approve" })).rejects.toBeInstanceOf(NotAReviewerError);
+    await expect(bed.approvals.decide(id, { reviewer: "fin1@x.com", outcome: "approve" })).rejects.toBeInstanceOf(
+      NotAReviewerError,
+    );
     approval = await bed.approvals.decide(id, { reviewer: "ceo@x.com", outcome: "approve" });
     expect(approval.status).toBe("pending");
-    await expect(bed.approvals.decide(id, { reviewer: "ceo@x.com", outcome: "approve" })).rejects.toBeInstanceOf(AlreadyDecidedError);
+    await expect(bed.approvals.decide(id, { reviewer: "ceo@x.com", outcome: "approve" })).rejects.toBeInstanceOf(
+      AlreadyDecidedError,
+    );
     approval = await bed.approvals.decide(id, { reviewer: "cto@x.com", outcome: "approve", comment: "ship it" });
     expect(approval.status).toBe("approved");
     expect(approval.decision).toMatchObject({ decidedBy: "cto@x.com", comment: "ship it", approved: true });

@@ -25,7 +25,13 @@ describe("logging", () => {
     const channel = recordingChannel();
     const approvals = bed.create({ channels: [channel] });
     await approvals.start();
-    const { id } = await approvals.requestApproval({ type: "t", title: "quiet", requestedBy: "a", reviewers: ["r@x.com"], reminders: [300] });
+    const { id } = await approvals.requestApproval({
+      type: "t",
+      title: "quiet",
+      requestedBy: "a",
+      reviewers: ["r@x.com"],
+      reminders: [300],
+    });
     await eventually(() => channel.sent.some((n) => n.kind === "reminder"));
     await approvals.decide(id, { reviewer: "r@x.com", outcome: "approve" });
     await approvals.stop();

@@ -14,7 +14,13 @@ const freshSchema = () => {
 };
 const instances: ReturnType<typeof createApprovals>[] = [];
 const open = (schema: string, logger?: Logger) => {
-  const instance = createApprovals({ connectionString: testDatabaseUrl(), schema, publicUrl: PUBLIC_URL, secret: TEST_SECRET, logger });
+  const instance = createApprovals({
+    connectionString: testDatabaseUrl(),
+    schema,
+    publicUrl: PUBLIC_URL,
+    secret: TEST_SECRET,
+    logger,
+  });
   instances.push(instance);
   return instance;
 };
@@ -29,7 +35,8 @@ const query = async (text: string, values: unknown[] = []) => {
 };
 afterAll(async () => {
   await Promise.all(instances.map((i) => i.stop()));
-  for (const schema of schemas) await query(`drop schema if exists "${schema}" cascade; drop schema if exists "${schema}_worker" cascade`);
+  for (const schema of schemas)
+    await query(`drop schema if exists "${schema}" cascade; drop schema if exists "${schema}_worker" cascade`);
 });
 
 const request = { type: "t", title: "t", requestedBy: "a", reviewers: ["r@x.com"] };
@@ -39,7 +46,9 @@ describe("migrations", () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => open(schema).migrate()));
     expect(results.filter((r) => r.applied.length > 0)).toHaveLength(1);
-    expect(await query(`select id, name from "${schema}".migration order by id`)).toEqual(MIGRATIONS.map(({ id, name }) => ({ id, name })));
+    expect(await query(`select id, name from "${schema}".migration order by id`)).toEqual(
+      MIGRATIONS.map(({ id, name }) => ({ id, name })),
+    );
     expect(await open(schema).migrate()).toEqual({ applied: [] });
     await expect(open(schema).requestApproval(request)).resolves.toMatchObject({ status: "pending" });
   });
@@ -51,7 +60,9 @@ describe("migrations", () => {
     await query(`insert into "${schema}".migration (id, name, breaking) values (999, '000999_future', true)`);
     const error = await approvals.migrate().catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "SCHEMA_TOO_NEW" });
-    expect((error as Error).message).toContain('migrated by a newer countersign (migration 000999_future is a breaking change)');
+    expect((error as Error).message).toContain(
+      "migrated by a newer countersign (migration 000999_future is a breaking change)",
+    );
     await expect(open(schema).start()).rejects.toMatchObject({ code: "SCHEMA_TOO_NEW" });
   });
 
@@ -71,7 +82,9 @@ describe("migrations", () => {
     expect(text).toContain(`create table "${schema}".approval`);
     expect(text).not.toContain(":COUNTERSIGN_SCHEMA");
     await query(`begin; ${text} commit;`);
-    expect(await query(`select id from "${schema}".migration order by id`)).toEqual(MIGRATIONS.map(({ id }) => ({ id })));
+    expect(await query(`select id from "${schema}".migration order by id`)).toEqual(
+      MIGRATIONS.map(({ id }) => ({ id })),
+    );
     const approvals = open(schema);
     await approvals.start(); // installs the worker schema; countersign's own tables came from the SQL above
     await expect(approvals.requestApproval(request)).resolves.toMatchObject({ status: "pending" });

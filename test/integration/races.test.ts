@@ -19,7 +19,10 @@ describe("racing decisions", () => {
   it("50 parallel votes from five reviewers end in exactly one decision", async () => {
     const { id } = await bed.approvals.requestApproval({ type: "t", title: "race", requestedBy: "a", reviewers });
     const attempts = Array.from({ length: 50 }, (_, i) =>
-      deciders[i % deciders.length]!.decide(id, { reviewer: reviewers[i % reviewers.length]!, outcome: i % 2 ? "approve" : "reject" }).then(
+      deciders[i % deciders.length]!.decide(id, {
+        reviewer: reviewers[i % reviewers.length]!,
+        outcome: i % 2 ? "approve" : "reject",
+      }).then(
         (approval) => ({ ok: approval }),
         (error: unknown) => ({ error }),
       ),
@@ -27,7 +30,9 @@ describe("racing decisions", () => {
     const results = await Promise.all(attempts);
     const winners = results.filter((r) => "ok" in r);
     expect(winners).toHaveLength(1);
-    expect(results.filter((r) => "error" in r).every((r) => (r as { error: unknown }).error instanceof AlreadyDecidedError)).toBe(true);
+    expect(
+      results.filter((r) => "error" in r).every((r) => (r as { error: unknown }).error instanceof AlreadyDecidedError),
+    ).toBe(true);
     const [final] = await finalEvents(id);
     const approval = await bed.approvals.get(id);
     expect(await finalEvents(id)).toHaveLength(1);
@@ -44,7 +49,10 @@ describe("racing decisions", () => {
     });
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        deciders[i % deciders.length]!.decide(id, { reviewer: reviewers[i % reviewers.length]!, outcome: "approve" }).then(
+        deciders[i % deciders.length]!.decide(id, {
+          reviewer: reviewers[i % reviewers.length]!,
+          outcome: "approve",
+        }).then(
           () => "ok",
           (error: unknown) => (error instanceof AlreadyDecidedError ? "refused" : error),
         ),
@@ -74,7 +82,10 @@ describe("racing decisions", () => {
       await sleep(250 + round * 10);
       const attempts = await Promise.all([
         ...Array.from({ length: 10 }, (_, i) =>
-          deciders[i % deciders.length]!.decide(id, { reviewer: reviewers[i % reviewers.length]!, outcome: "approve" }).then(
+          deciders[i % deciders.length]!.decide(id, {
+            reviewer: reviewers[i % reviewers.length]!,
+            outcome: "approve",
+          }).then(
             () => "ok",
             (error: unknown) => (error instanceof AlreadyDecidedError ? "refused" : error),
           ),

@@ -26,14 +26,25 @@ afterAll(async () => {
 });
 
 const withinSeconds = <T>(promise: Promise<T>, seconds: number, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: still waiting after ${seconds} s (deadlock)`)), seconds * 1000))]);
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: still waiting after ${seconds} s (deadlock)`)), seconds * 1000),
+    ),
+  ]);
 
 describe("a host pool with max: 1", () => {
   it("runs migrate, requests, waits, decisions and the worker without deadlock", async () => {
     await withinSeconds(approvals.migrate(), 20, "migrate()");
     await withinSeconds(approvals.start(), 10, "start()");
     const approval = await withinSeconds(
-      approvals.requestApproval({ type: "t.v1", title: "Small pool", requestedBy: "agent://x", reviewers: ["a@x.com"], reminders: [] }),
+      approvals.requestApproval({
+        type: "t.v1",
+        title: "Small pool",
+        requestedBy: "agent://x",
+        reviewers: ["a@x.com"],
+        reminders: [],
+      }),
       10,
       "requestApproval()",
     );
@@ -53,7 +64,9 @@ describe("a host pool with max: 1", () => {
       "select application_name from pg_stat_activity where application_name like $1 order by 1",
       [`countersign:%:${schema}`],
     );
-    expect(new Set(rows.map((r) => r.application_name))).toEqual(new Set([`countersign:listen:${schema}`, `countersign:worker:${schema}`]));
+    expect(new Set(rows.map((r) => r.application_name))).toEqual(
+      new Set([`countersign:listen:${schema}`, `countersign:worker:${schema}`]),
+    );
   });
 
   it("waits with a timeout beyond what one Node timer holds (30 days) without firing early", async () => {
@@ -66,7 +79,10 @@ describe("a host pool with max: 1", () => {
       timeout: { after: "60d" },
     });
     const settled: unknown[] = [];
-    const waiting = approvals.waitForDecision(approval.id, { timeout: "30d" }).then((d) => settled.push(d), (e) => settled.push(e));
+    const waiting = approvals.waitForDecision(approval.id, { timeout: "30d" }).then(
+      (d) => settled.push(d),
+      (e) => settled.push(e),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(settled).toEqual([]);
     await approvals.decide(approval.id, { reviewer: "a@x.com", outcome: "reject", comment: "no" });

@@ -26,10 +26,18 @@ describe("timers", () => {
       reviewers: ["sre@x.com", "oncall@x.com"],
       reminders: ["1s", "2s"],
     });
-    const requests = await eventually(() => sentFor(approval.id, "request").length === 2 && sentFor(approval.id, "request"));
+    const requests = await eventually(
+      () => sentFor(approval.id, "request").length === 2 && sentFor(approval.id, "request"),
+    );
     expect(requests.map((n) => n.reviewer).sort()).toEqual(["oncall@x.com", "sre@x.com"]);
-    const reminders = await eventually(() => sentFor(approval.id, "reminder").length === 4 && sentFor(approval.id, "reminder"));
-    expect(reminders.every((n) => n.approval.id === approval.id && n.links.view.startsWith("https://app.example.test/approvals/r/"))).toBe(true);
+    const reminders = await eventually(
+      () => sentFor(approval.id, "reminder").length === 4 && sentFor(approval.id, "reminder"),
+    );
+    expect(
+      reminders.every(
+        (n) => n.approval.id === approval.id && n.links.view.startsWith("https://app.example.test/approvals/r/"),
+      ),
+    ).toBe(true);
     const events = await bed.approvals.events(approval.id);
     const reminded = events.filter((e) => e.type === "reminded");
     expect(reminded.map((e) => e.data.reminder)).toEqual([1, 2]);
@@ -60,9 +68,9 @@ describe("timers", () => {
       escalateAfter: "1s",
       reminders: [],
     });
-    await expect(bed.approvals.decide(approval.id, { reviewer: "deputy@x.com", outcome: "approve" })).rejects.toBeInstanceOf(
-      NotAReviewerError,
-    );
+    await expect(
+      bed.approvals.decide(approval.id, { reviewer: "deputy@x.com", outcome: "approve" }),
+    ).rejects.toBeInstanceOf(NotAReviewerError);
     const first = await eventually(() => sentFor(approval.id, "escalation")[0]);
     expect(first.reviewer).toBe("deputy@x.com");
     const second = await eventually(() => sentFor(approval.id, "escalation")[1]);
@@ -124,13 +132,20 @@ describe("deadlines and removed timers", () => {
 
   it("refuses a decision after the deadline even before the timeout job has run", async () => {
     const approvals = idle();
-    const approval = await approvals.requestApproval({ ...base, reviewers: ["sre@x.com"], timeout: { after: "400ms", action: "reject" } });
+    const approval = await approvals.requestApproval({
+      ...base,
+      reviewers: ["sre@x.com"],
+      timeout: { after: "400ms", action: "reject" },
+    });
     // Hold the timeout job back so only the database's clock can end the approval.
-    await bed.pool.query(`update "${bed.workerSchema}"._private_jobs set run_at = now() + interval '1 hour' where key = $1`, [
-      `countersign:${approval.id}:timeout`,
-    ]);
+    await bed.pool.query(
+      `update "${bed.workerSchema}"._private_jobs set run_at = now() + interval '1 hour' where key = $1`,
+      [`countersign:${approval.id}:timeout`],
+    );
     await sleep(600);
-    const error = await approvals.decide(approval.id, { reviewer: "sre@x.com", outcome: "approve" }).catch((e: unknown) => e);
+    const error = await approvals
+      .decide(approval.id, { reviewer: "sre@x.com", outcome: "approve" })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AlreadyDecidedError);
     expect((error as AlreadyDecidedError).data.status).toBe("timed_out");
     expect((await approvals.get(approval.id)).decision).toMatchObject({ status: "timed_out", approved: false });
@@ -147,9 +162,10 @@ describe("deadlines and removed timers", () => {
     });
     const keys = async () =>
       (
-        await bed.pool.query<{ key: string }>(`select key from "${bed.workerSchema}".jobs where key like $1 order by key`, [
-          `countersign:${approval.id}:%`,
-        ])
+        await bed.pool.query<{ key: string }>(
+          `select key from "${bed.workerSchema}".jobs where key like $1 order by key`,
+          [`countersign:${approval.id}:%`],
+        )
       ).rows.map((r) => r.key.split(":").slice(2).join(":"));
     const before = await keys();
     expect(before).toEqual(expect.arrayContaining(["remind:0:0", "remind:0:1", "escalate:0:1", "timeout"]));
@@ -178,9 +194,10 @@ describe("deadlines and removed timers", () => {
       JSON.stringify({ approvalId: approval.id }),
     ]);
     await eventually(async () => {
-      const { rows } = await bed.pool.query(`select count(*)::int as n from "${bed.workerSchema}"._private_jobs where payload->>'approvalId' = $1`, [
-        approval.id,
-      ]);
+      const { rows } = await bed.pool.query(
+        `select count(*)::int as n from "${bed.workerSchema}"._private_jobs where payload->>'approvalId' = $1`,
+        [approval.id],
+      );
       return rows[0].n === 0;
     });
     expect(await eventTypes(approval.id)).toEqual(expect.not.arrayContaining(["reminded", "escalated", "timed_out"]));

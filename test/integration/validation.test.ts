@@ -27,7 +27,9 @@ describe("requestApproval validation", () => {
   it("names missing and empty fields", async () => {
     expect(await issues({ ...good, title: undefined })).toEqual([{ path: "title", message: "is required" }]);
     expect(await issues({ ...good, title: "   " })).toEqual([{ path: "title", message: "must not be empty" }]);
-    expect(await issues({ ...good, reviewers: [] })).toEqual([{ path: "reviewers", message: "must list at least one reviewer" }]);
+    expect(await issues({ ...good, reviewers: [] })).toEqual([
+      { path: "reviewers", message: "must list at least one reviewer" },
+    ]);
   });
 
   it("wants exactly one of reviewers and steps", async () => {
@@ -43,24 +45,35 @@ describe("requestApproval validation", () => {
     expect(await issues({ ...good, timeout: { after: "8x" } })).toEqual([
       { path: "timeout.after", message: '"8x" is not a duration; use e.g. "30s", "5m", "8h", "2d" or milliseconds' },
     ]);
-    expect(await issues({ ...good, reminders: [0] })).toEqual([{ path: "reminders.0", message: "must be longer than zero" }]);
+    expect(await issues({ ...good, reminders: [0] })).toEqual([
+      { path: "reminders.0", message: "must be longer than zero" },
+    ]);
     expect(await issues({ ...good, timeout: { action: "explode" } })).toMatchObject([{ path: "timeout.action" }]);
   });
 
   it("checks that a step's quorum can be reached and that reviewers are not repeated", async () => {
-    expect(await issues({ ...good, reviewers: undefined, steps: [{ name: "exec", reviewers: ["a@x.com"], quorum: 2 }] })).toEqual([
-      { path: "steps.0.quorum", message: "is 2 but the step names only 1 reviewer" },
-    ]);
+    expect(
+      await issues({ ...good, reviewers: undefined, steps: [{ name: "exec", reviewers: ["a@x.com"], quorum: 2 }] }),
+    ).toEqual([{ path: "steps.0.quorum", message: "is 2 but the step names only 1 reviewer" }]);
     expect(await issues({ ...good, reviewers: ["a@x.com"], escalation: [["a@x.com"]] })).toEqual([
       { path: "reviewers", message: 'lists "a@x.com" twice in one step' },
     ]);
     expect(
-      await issues({ ...good, reviewers: undefined, steps: [{ name: "s", reviewers: ["a@x.com"] }, { name: "s", reviewers: ["b@x.com"] }] }),
+      await issues({
+        ...good,
+        reviewers: undefined,
+        steps: [
+          { name: "s", reviewers: ["a@x.com"] },
+          { name: "s", reviewers: ["b@x.com"] },
+        ],
+      }),
     ).toEqual([{ path: "steps.1.name", message: '"s" is used by two steps' }]);
   });
 
   it("refuses unknown fields, payloads that are not JSON, and oversized payloads", async () => {
-    expect(await issues({ ...good, reviewer: "a@x.com" })).toEqual([{ path: "", message: 'unknown option "reviewer"' }]);
+    expect(await issues({ ...good, reviewer: "a@x.com" })).toEqual([
+      { path: "", message: 'unknown option "reviewer"' },
+    ]);
     expect(await issues({ ...good, payload: { when: () => 1 } })).toEqual([
       { path: "payload.when", message: "is a function; the payload must be plain JSON" },
     ]);
@@ -80,7 +93,9 @@ describe("requestApproval validation", () => {
     await expect(bed.approvals.cancel(id, { reason: "" })).rejects.toThrow("reason: must not be empty");
     await expect(bed.approvals.get("not-an-id")).rejects.toThrow("must be an approval id (a UUID)");
     await expect(bed.approvals.list({ limit: 0 })).rejects.toBeInstanceOf(ValidationError);
-    await expect(bed.approvals.list({ cursor: "garbage" })).rejects.toThrow("cursor: is not a cursor returned by list()");
+    await expect(bed.approvals.list({ cursor: "garbage" })).rejects.toThrow(
+      "cursor: is not a cursor returned by list()",
+    );
     expect((await bed.approvals.get(id)).status).toBe("pending");
   });
 });

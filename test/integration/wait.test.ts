@@ -7,9 +7,10 @@ const bed = useTestBed("wait");
 const request = { type: "t.v1", title: "Wait for me", requestedBy: "agent://test", reviewers: ["r@x.com"] };
 
 async function listenerBackends(): Promise<number[]> {
-  const { rows } = await bed.pool.query<{ pid: number }>("select pid from pg_stat_activity where application_name = $1", [
-    `countersign:listen:${bed.schema}`.slice(0, 63),
-  ]);
+  const { rows } = await bed.pool.query<{ pid: number }>(
+    "select pid from pg_stat_activity where application_name = $1",
+    [`countersign:listen:${bed.schema}`.slice(0, 63)],
+  );
   return rows.map((row) => row.pid);
 }
 
@@ -26,7 +27,9 @@ describe("waitForDecision", () => {
 
   it("shares one listening connection among all waits of an instance", async () => {
     const waiter = bed.create();
-    const ids = await Promise.all(Array.from({ length: 8 }, () => bed.approvals.requestApproval(request).then((a) => a.id)));
+    const ids = await Promise.all(
+      Array.from({ length: 8 }, () => bed.approvals.requestApproval(request).then((a) => a.id)),
+    );
     const before = (await listenerBackends()).length;
     const waits = ids.map((id) => waiter.waitForDecision(id));
     await eventually(async () => (await listenerBackends()).length === before + 1);
@@ -60,7 +63,11 @@ describe("waitForDecision", () => {
   it("resolves at once for an approval that is already final", async () => {
     const { id } = await bed.approvals.requestApproval(request);
     await bed.approvals.cancel(id, { reason: "not needed" });
-    await expect(bed.approvals.waitForDecision(id)).resolves.toMatchObject({ status: "cancelled", approved: false, comment: "not needed" });
+    await expect(bed.approvals.waitForDecision(id)).resolves.toMatchObject({
+      status: "cancelled",
+      approved: false,
+      comment: "not needed",
+    });
   });
 
   it("rejects with WaitTimeoutError after its own timeout and leaves the approval pending", async () => {

@@ -16,14 +16,23 @@ import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const installedVersion = (name: string) => JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version as string;
+const installedVersion = (name: string) =>
+  JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version as string;
 const bed = useTestBed("package");
 
-
-function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // A reader's shell, with a supported Node first (this test's): the installed CLI runs on it.
-    const child = spawn(command, args, { cwd, env: { ...readerEnv(dirname(process.execPath)), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...readerEnv(dirname(process.execPath)), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -35,7 +44,8 @@ function run(command: string, args: string[], cwd: string, env: Record<string, s
 
 async function succeed(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
   const result = await run(command, args, cwd, env);
-  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(`${command} ${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
   return result;
 }
 
@@ -79,7 +89,16 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "countersign-package-"));
   // Pack a copy: packing builds dist/, and this repository's dist/ is in use by other test files.
   const stage = join(work, "stage");
-  for (const path of ["package.json", "README.md", "LICENSE", "tsconfig.json", "tsconfig.build.json", "src", "sql", "scripts"]) {
+  for (const path of [
+    "package.json",
+    "README.md",
+    "LICENSE",
+    "tsconfig.json",
+    "tsconfig.build.json",
+    "src",
+    "sql",
+    "scripts",
+  ]) {
     cpSync(join(root, path), join(stage, path), { recursive: true });
   }
   symlinkSync(join(root, "node_modules"), join(stage, "node_modules"));
@@ -88,10 +107,21 @@ beforeAll(async () => {
 
   app = join(work, "app");
   mkdirSync(app);
-  writeFileSync(join(app, "package.json"), `${JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2)}\n`);
+  writeFileSync(
+    join(app, "package.json"),
+    `${JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2)}\n`,
+  );
   install = await succeed(
     "npm",
-    ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball, `typescript@${installedVersion("typescript")}`, `@types/node@${installedVersion("@types/node")}`],
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--prefer-offline",
+      tarball,
+      `typescript@${installedVersion("typescript")}`,
+      `@types/node@${installedVersion("@types/node")}`,
+    ],
     app,
   );
 }, 300_000);
@@ -106,8 +136,15 @@ describe("the package as installed from its tarball", () => {
     const warnings = install.stderr.split("\n").filter((line) => /npm warn/i.test(line));
     expect(warnings.filter((line) => /countersign|install-scripts|EBADENGINE/i.test(line))).toEqual([]);
     const installed = JSON.parse(readFileSync(join(app, "node_modules/countersign/package.json"), "utf8"));
-    for (const field of ["scripts", "devDependencies", "workspaces", "allowScripts"]) expect(installed, field).not.toHaveProperty(field);
-    expect(installed).toMatchObject({ name: "countersign", version: pkg.version, license: "MIT", repository: pkg.repository, bugs: pkg.bugs });
+    for (const field of ["scripts", "devDependencies", "workspaces", "allowScripts"])
+      expect(installed, field).not.toHaveProperty(field);
+    expect(installed).toMatchObject({
+      name: "countersign",
+      version: pkg.version,
+      license: "MIT",
+      repository: pkg.repository,
+      bugs: pkg.bugs,
+    });
     expect(existsSync(join(app, "node_modules/countersign/LICENSE"))).toBe(true);
     // The repository's own package.json is untouched by packing.
     expect(JSON.parse(readFileSync(join(root, "package.json"), "utf8"))).toEqual(pkg);
@@ -121,7 +158,11 @@ describe("the package as installed from its tarball", () => {
     writeFileSync(join(app, "consumer.ts"), CONSUMER);
     writeFileSync(
       join(app, `tsconfig.${name}.json`),
-      JSON.stringify({ compilerOptions: { ...STRICT, ...resolution }, files: ["first-approval.ts", "consumer.ts"] }, null, 2),
+      JSON.stringify(
+        { compilerOptions: { ...STRICT, ...resolution }, files: ["first-approval.ts", "consumer.ts"] },
+        null,
+        2,
+      ),
     );
     const checked = await run(join(app, "node_modules/.bin/tsc"), ["-p", `tsconfig.${name}.json`], app);
     expect(checked.stdout + checked.stderr).toBe("");
@@ -150,7 +191,11 @@ describe("the package as installed from its tarball", () => {
       const command = String(waiting.text).slice("Waiting. Decide with: ".length);
       expect(command).toMatch(/^npx countersign approve [0-9a-f-]{36} --as sre@company\.com$/);
       const approved = await run("sh", ["-c", command], app, env);
-      expect(approved).toMatchObject({ code: 0, stdout: "", stderr: 'Approved "Deploy billing 2.4.0 to production" as sre@company.com.\n' });
+      expect(approved).toMatchObject({
+        code: 0,
+        stdout: "",
+        stderr: 'Approved "Deploy billing 2.4.0 to production" as sre@company.com.\n',
+      });
       await agent.next((line) => line.text === "Approved: deploying.");
       expect((await agent.exited).code).toBe(0);
       const id = /approve (\S+)/.exec(command)?.[1] ?? "";

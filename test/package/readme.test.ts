@@ -9,7 +9,9 @@ import { describe, expect, it } from "vitest";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const readme = readFileSync(`${root}README.md`, "utf8");
 const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
-const repository = String(pkg.repository.url).replace(/^git\+/, "").replace(/\.git$/, "");
+const repository = String(pkg.repository.url)
+  .replace(/^git\+/, "")
+  .replace(/\.git$/, "");
 const raw = repository.replace("https://github.com/", "https://raw.githubusercontent.com/");
 
 const links = [...readme.matchAll(/\]\(([^)\s]+)\)|(?:src|href)="([^"]+)"/g)].map((m) => (m[1] ?? m[2])!);
@@ -34,7 +36,9 @@ describe("the README as the registry shows it", () => {
         : /^\/(?:tree|blob)\/main\/(.+)$/.exec(link.startsWith(repository) ? link.slice(repository.length) : "")?.[1];
       return path === undefined ? [] : [path];
     });
-    expect(inRepository).toEqual(expect.arrayContaining(["docs/approval-page.png", "examples/report-agent", "bench/results.md"]));
+    expect(inRepository).toEqual(
+      expect.arrayContaining(["docs/approval-page.png", "examples/report-agent", "bench/results.md"]),
+    );
     for (const path of inRepository) expect(existsSync(`${root}${path.replace(/#.*$/, "")}`), path).toBe(true);
   });
 

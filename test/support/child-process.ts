@@ -22,7 +22,9 @@ export function runScript(path: string, env: Record<string, string>, args: strin
  * Node comes first, unless `nodeFirst` names the directory of a Node to put first.
  */
 export function readerEnv(nodeFirst?: string): Record<string, string> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|NODE$|INIT_CWD$)/i.test(key))) as Record<string, string>;
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^(npm_|NODE$|INIT_CWD$)/i.test(key)),
+  ) as Record<string, string>;
   const path = (process.env.PATH ?? "").split(delimiter).filter((dir) => !dir.includes("node_modules"));
   return { ...env, PATH: [...(nodeFirst ? [nodeFirst] : []), ...path].join(delimiter) };
 }
@@ -31,10 +33,23 @@ export function readerEnv(nodeFirst?: string): Record<string, string> {
  * Runs any command with exactly `env`. `detached` puts it in a process group of its own, so
  * `killGroup` reaches the processes it starts too (`npm start` runs node as its child).
  */
-export function runCommand(command: string, args: string[], env: Record<string, string>, options: { cwd?: string; detached?: boolean } = {}): Child {
-  const child = spawn(command, args, { env, cwd: options.cwd, detached: options.detached ?? false, stdio: ["ignore", "pipe", "pipe"] });
+export function runCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string; detached?: boolean } = {},
+): Child {
+  const child = spawn(command, args, {
+    env,
+    cwd: options.cwd,
+    detached: options.detached ?? false,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const lines: Record<string, unknown>[] = [];
-  const waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
+  const waiters: {
+    match: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }[] = [];
   let stderr = "";
   child.stderr?.on("data", (chunk) => (stderr += String(chunk)));
   createInterface({ input: child.stdout! }).on("line", (text) => {
@@ -63,18 +78,30 @@ export function runCommand(command: string, args: string[], env: Record<string, 
       const seen = lines.find(match);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no matching line within ${timeoutMs} ms; stderr: ${stderr}`)),
+          timeoutMs,
+        );
         waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-        void exited.then(({ code }) => reject(new Error(`process exited (${code}) before a matching line; stderr: ${stderr}`)));
+        void exited.then(({ code }) =>
+          reject(new Error(`process exited (${code}) before a matching line; stderr: ${stderr}`)),
+        );
       });
     },
   };
 }
 
 /** Runs a command to completion and returns what it printed and its exit code. */
-export function runToEnd(path: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runToEnd(
+  path: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [path, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));

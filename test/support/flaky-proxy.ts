@@ -17,7 +17,11 @@ export interface FlakyProxy {
   close(): Promise<void>;
 }
 
-export async function startFlakyProxy(targetPort: number, plan: ConnectionFate[], options: { closed?: boolean } = {}): Promise<FlakyProxy> {
+export async function startFlakyProxy(
+  targetPort: number,
+  plan: ConnectionFate[],
+  options: { closed?: boolean } = {},
+): Promise<FlakyProxy> {
   const port = await freePort();
   const fates: ConnectionFate[] = [];
   const sockets = new Set<Socket>();

@@ -27,7 +27,8 @@ export default async function setup(project: TestProject) {
   const fromEnv = process.env.DATABASE_URL;
   const database: RunningPostgres = fromEnv
     ? { url: fromEnv, stop: async () => {} }
-    : ((await startContainer()) ?? (await startEmbeddedPostgres({ settings: { fsync: "off", synchronous_commit: "off" } })));
+    : ((await startContainer()) ??
+      (await startEmbeddedPostgres({ settings: { fsync: "off", synchronous_commit: "off" } })));
   project.provide("databaseUrl", database.url);
   return () => database.stop();
 }

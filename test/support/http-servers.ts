@@ -42,7 +42,9 @@ export async function startServer(adapter: Adapter, approvals: Approvals): Promi
       if (adapter === "express-after-parsers") {
         // A host that parses bodies app-wide, keeping the raw bytes as many do for webhooks.
         app.use(express.json({ verify: (req, _res, buf) => Object.assign(req, { rawBody: buf }) }));
-        app.use(express.urlencoded({ extended: false, verify: (req, _res, buf) => Object.assign(req, { rawBody: buf }) }));
+        app.use(
+          express.urlencoded({ extended: false, verify: (req, _res, buf) => Object.assign(req, { rawBody: buf }) }),
+        );
       }
       app.use("/approvals", expressHandler(approvals));
       const server = createServer(app);
@@ -69,11 +71,17 @@ export async function startServer(adapter: Adapter, approvals: Approvals): Promi
 }
 
 /** The reviewer's link path, derived as the worker would (the test knows the secret). */
-export async function tokenFor(pool: pg.Pool, schema: string, secret: string, approvalId: string, reviewer: string): Promise<string> {
-  const { rows } = await pool.query<{ nonce: Buffer }>(`select nonce from "${schema}".token where approval_id = $1 and reviewer = $2`, [
-    approvalId,
-    reviewer,
-  ]);
+export async function tokenFor(
+  pool: pg.Pool,
+  schema: string,
+  secret: string,
+  approvalId: string,
+  reviewer: string,
+): Promise<string> {
+  const { rows } = await pool.query<{ nonce: Buffer }>(
+    `select nonce from "${schema}".token where approval_id = $1 and reviewer = $2`,
+    [approvalId, reviewer],
+  );
   if (!rows[0]) throw new Error(`no token for ${reviewer}`);
   return deriveToken(secret, approvalId, reviewer, rows[0].nonce);
 }

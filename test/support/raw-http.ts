@@ -80,7 +80,8 @@ export function rawConnection(port: number): Promise<RawConnection> {
     const closed = new Promise<{ hadError: boolean }>((done) => {
       socket.on("close", (hadError) => {
         ended = true;
-        for (const waiter of waiters.splice(0)) waiter.reject(new Error("the server closed the connection without a response"));
+        for (const waiter of waiters.splice(0))
+          waiter.reject(new Error("the server closed the connection without a response"));
         done({ hadError });
       });
     });
@@ -98,7 +99,8 @@ export function rawConnection(port: number): Promise<RawConnection> {
         socket,
         write: (data) => {
           const text = data.toString("latin1");
-          for (const match of text.matchAll(/(?:^|\r\n\r\n|\n\n)([A-Z]+) \S+ HTTP\/1\.[01]/g)) pending.push(match[1] ?? "");
+          for (const match of text.matchAll(/(?:^|\r\n\r\n|\n\n)([A-Z]+) \S+ HTTP\/1\.[01]/g))
+            pending.push(match[1] ?? "");
           socket.write(data);
         },
         response(timeoutMs = 10_000) {

@@ -55,7 +55,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     }
     const method = url.pathname.replace(/^\/api\//, "");
     const params: Record<string, any> = {};
-    for (const [key, value] of new URLSearchParams(text)) params[key] = JSON_FIELDS.has(key) ? JSON.parse(value) : value;
+    for (const [key, value] of new URLSearchParams(text))
+      params[key] = JSON_FIELDS.has(key) ? JSON.parse(value) : value;
     calls.push({ method, authorization: req.headers.authorization, contentType: req.headers["content-type"], params });
     const failure = failures.get(method);
     if (failure && failure.count > 0) {
@@ -73,7 +74,11 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       }
       case "chat.postMessage": {
         const channel = String(params.channel);
-        const id = channel.startsWith("U") ? `D${channel.slice(1)}` : channel.startsWith("#") ? `C${channel.slice(1).toUpperCase()}` : channel;
+        const id = channel.startsWith("U")
+          ? `D${channel.slice(1)}`
+          : channel.startsWith("#")
+            ? `C${channel.slice(1).toUpperCase()}`
+            : channel;
         return reply(200, { ok: true, channel: id, ts: `${ts++}.000100`, message: {} });
       }
       case "chat.update":

@@ -23,7 +23,9 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     logger: false,
     onRcptTo(address, _session, callback) {
       if (refuse.has(address.address.toLowerCase())) {
-        return callback(Object.assign(new Error(`5.1.1 <${address.address}>: mailbox unavailable`), { responseCode: 550 }));
+        return callback(
+          Object.assign(new Error(`5.1.1 <${address.address}>: mailbox unavailable`), { responseCode: 550 }),
+        );
       }
       const deferrals = deferTimes.get(address.address.toLowerCase()) ?? 0;
       if (deferrals > 0) {

@@ -5,7 +5,13 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, inject } from "vitest";
-import { createApprovals, type Approvals, type ApprovalsOptions, type Channel, type Notification } from "../../src/index.ts";
+import {
+  createApprovals,
+  type Approvals,
+  type ApprovalsOptions,
+  type Channel,
+  type Notification,
+} from "../../src/index.ts";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-0123456789";
 export const PUBLIC_URL = "https://app.example.test/approvals";
@@ -31,7 +37,10 @@ export interface TestBed {
  * `defaults` may be a function, evaluated when instances are created (after earlier `beforeAll` hooks),
  * for options that need a server started first.
  */
-export function useTestBed(name: string, defaults: Partial<ApprovalsOptions> | (() => Partial<ApprovalsOptions>) = {}): TestBed {
+export function useTestBed(
+  name: string,
+  defaults: Partial<ApprovalsOptions> | (() => Partial<ApprovalsOptions>) = {},
+): TestBed {
   const schema = `t_${name.replace(/[^a-z0-9]/g, "_")}_${randomBytes(3).toString("hex")}`;
   const instances: Approvals[] = [];
   let pool: pg.Pool | undefined;
@@ -78,7 +87,8 @@ export function useTestBed(name: string, defaults: Partial<ApprovalsOptions> | (
   });
   afterAll(async () => {
     await Promise.all(instances.map((instance) => instance.stop()));
-    if (!failed) await pool?.query(`drop schema if exists "${schema}" cascade; drop schema if exists "${schema}_worker" cascade`);
+    if (!failed)
+      await pool?.query(`drop schema if exists "${schema}" cascade; drop schema if exists "${schema}_worker" cascade`);
     else console.warn(`kept schema ${schema} (and ${schema}_worker) for inspection`);
     await pool?.end();
   });
@@ -98,7 +108,10 @@ export function recordingChannel(name = "recording"): Channel & { sent: Notifica
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const started = Date.now();
   let lastError: unknown;
   for (;;) {

@@ -37,7 +37,12 @@ describe("the lifecycle state machine", () => {
 
   it("never leaves a final state", () => {
     for (const status of ["approved", "rejected", "timed_out", "cancelled"] as const) {
-      for (const event of [{ type: "approve", approvalsOnStep: 9 }, { type: "reject" }, { type: "deadline" }, { type: "cancel" }] as const) {
+      for (const event of [
+        { type: "approve", approvalsOnStep: 9 },
+        { type: "reject" },
+        { type: "deadline" },
+        { type: "cancel" },
+      ] as const) {
         expect(nextState(pending({ status }), event)).toEqual({ ok: false, status });
       }
     }

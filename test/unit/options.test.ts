@@ -24,11 +24,18 @@ describe("createApprovals options", () => {
   });
 
   it("names each bad field and its rule", () => {
-    expect(issuesOf({ ...valid, secret: "short" })).toEqual([{ path: "secret", message: "must be at least 32 characters" }]);
-    expect(issuesOf({ ...valid, publicUrl: "ftp://x" })).toEqual([{ path: "publicUrl", message: "must be an absolute http(s) URL" }]);
+    expect(issuesOf({ ...valid, secret: "short" })).toEqual([
+      { path: "secret", message: "must be at least 32 characters" },
+    ]);
+    expect(issuesOf({ ...valid, publicUrl: "ftp://x" })).toEqual([
+      { path: "publicUrl", message: "must be an absolute http(s) URL" },
+    ]);
     expect(issuesOf({ ...valid, schema: "Bad-Name" })[0]?.path).toBe("schema");
     expect(issuesOf({ ...valid, defaults: { reminders: ["5 minutes"] } })).toEqual([
-      { path: "defaults.reminders.0", message: '"5 minutes" is not a duration; use e.g. "30s", "5m", "8h", "2d" or milliseconds' },
+      {
+        path: "defaults.reminders.0",
+        message: '"5 minutes" is not a duration; use e.g. "30s", "5m", "8h", "2d" or milliseconds',
+      },
     ]);
     expect(issuesOf({ ...valid, channels: [{ name: "x" }] })).toEqual([
       { path: "channels.0", message: "must be a channel: { name: string; send(notification): Promise<void> }" },
@@ -37,17 +44,28 @@ describe("createApprovals options", () => {
 
   it("refuses a connection string pg would misread, instead of failing later with ENOTFOUND base", () => {
     expect(issuesOf({ ...valid, connectionString: "not-a-url" })).toEqual([
-      { path: "connectionString", message: "must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app" },
+      {
+        path: "connectionString",
+        message: "must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app",
+      },
     ]);
     expect(issuesOf({ ...valid, connectionString: "mysql://localhost/app" })[0]?.path).toBe("connectionString");
-    for (const url of ["postgresql://u:p@db.internal:6432/app?sslmode=require", "/var/run/postgresql app", "socket:/var/run/postgresql?db=app"]) {
+    for (const url of [
+      "postgresql://u:p@db.internal:6432/app?sslmode=require",
+      "/var/run/postgresql app",
+      "socket:/var/run/postgresql?db=app",
+    ]) {
       expect(createApprovals({ ...valid, connectionString: url }).schema).toBe("countersign");
     }
   });
 
   it("takes environment variables as they are (string | undefined) and says which one is missing", () => {
     const env: Record<string, string | undefined> = { DATABASE_URL: "postgres://localhost/app" };
-    const fromEnv: ApprovalsOptions = { connectionString: env.DATABASE_URL, publicUrl: env.PUBLIC_URL, secret: env.COUNTERSIGN_SECRET };
+    const fromEnv: ApprovalsOptions = {
+      connectionString: env.DATABASE_URL,
+      publicUrl: env.PUBLIC_URL,
+      secret: env.COUNTERSIGN_SECRET,
+    };
     expect(issuesOf(fromEnv)).toEqual([
       { path: "publicUrl", message: "is required" },
       { path: "secret", message: "is required" },
@@ -65,7 +83,9 @@ describe("createApprovals options", () => {
 
   it("requires exactly one of connectionString and pool", () => {
     const { connectionString: _, ...withoutDatabase } = valid;
-    expect(issuesOf(withoutDatabase)).toEqual([{ path: "connectionString", message: "give either connectionString or pool (exactly one)" }]);
+    expect(issuesOf(withoutDatabase)).toEqual([
+      { path: "connectionString", message: "give either connectionString or pool (exactly one)" },
+    ]);
   });
 
   it("refuses unknown options and says which", () => {

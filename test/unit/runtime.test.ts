@@ -6,7 +6,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ApprovalError, createApprovals } from "../../src/index.ts";
 import { NODE_FLOOR } from "../../src/runtime.ts";
 
-const options = { connectionString: "postgres://localhost/never-connected", publicUrl: "https://app.example.com/approvals", secret: "s".repeat(32) };
+const options = {
+  connectionString: "postgres://localhost/never-connected",
+  publicUrl: "https://app.example.com/approvals",
+  secret: "s".repeat(32),
+};
 const realVersion = Object.getOwnPropertyDescriptor(process.versions, "node")!;
 afterEach(() => Object.defineProperty(process.versions, "node", realVersion));
 

@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { clip, moreFields } from "../../src/text.ts";
 
-const graphemes = (text: string) => [...new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text)].map((s) => s.segment);
+const graphemes = (text: string) =>
+  [...new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text)].map((s) => s.segment);
 
 describe("clip", () => {
   it("leaves text that fits alone", () => {
@@ -20,15 +21,19 @@ describe("clip", () => {
 
   it("always returns whole graphemes of the text within the limit, for any text", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "grapheme-composite", maxLength: 40 }), fc.integer({ min: 1, max: 60 }), (text, max) => {
-        const clipped = clip(text, max);
-        expect(clipped.length).toBeLessThanOrEqual(max);
-        expect(clipped.isWellFormed()).toBe(true);
-        if (clipped === text) return;
-        const kept = clipped.slice(0, -1);
-        expect(clipped.endsWith("…")).toBe(true);
-        expect(graphemes(text).slice(0, graphemes(kept).length).join("")).toBe(kept);
-      }),
+      fc.property(
+        fc.string({ unit: "grapheme-composite", maxLength: 40 }),
+        fc.integer({ min: 1, max: 60 }),
+        (text, max) => {
+          const clipped = clip(text, max);
+          expect(clipped.length).toBeLessThanOrEqual(max);
+          expect(clipped.isWellFormed()).toBe(true);
+          if (clipped === text) return;
+          const kept = clipped.slice(0, -1);
+          expect(clipped.endsWith("…")).toBe(true);
+          expect(graphemes(text).slice(0, graphemes(kept).length).join("")).toBe(kept);
+        },
+      ),
     );
   });
 
