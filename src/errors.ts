@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   NOT_MIGRATED: "NOT_MIGRATED",
   /** `stop()` was called while this call was waiting. */
   STOPPED: "STOPPED",
+  /** An inbound request's signature is missing, wrong, too old or new, or was seen before (a replay). */
+  SIGNATURE_REFUSED: "SIGNATURE_REFUSED",
   /** The database cannot be reached (refused, dropped, restarting). A write is all or nothing; retry later. */
   UNAVAILABLE: "UNAVAILABLE",
   /** This Node.js is older than countersign supports (`data.required`); thrown by `createApprovals`. */
@@ -83,6 +85,13 @@ export class AlreadyDecidedError extends ApprovalError {
 export class NotAReviewerError extends ApprovalError {
   constructor(message: string, data: Record<string, unknown>) {
     super(ERROR_CODES.NOT_A_REVIEWER, message, data);
+  }
+}
+
+/** An inbound request's signature was refused (missing, wrong, stale, or a replay). */
+export class SignatureRefusedError extends ApprovalError {
+  constructor(message: string) {
+    super(ERROR_CODES.SIGNATURE_REFUSED, message);
   }
 }
 

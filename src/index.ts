@@ -1,5 +1,5 @@
-export { createApprovals, type Approvals, type ApprovalPage } from "./core/approvals.ts";
-export type { ApprovalsOptions } from "./config.ts";
+export { createApprovals, type Approvals, type ApprovalPage } from "./approvals.ts";
+export type { ApprovalsOptions } from "./core/options.ts";
 export {
   UndeliverableError,
   type Channel,
@@ -35,10 +35,10 @@ export type {
   TimeoutAction,
   Vote,
   VoteOutcome,
-} from "./core/types.ts";
-export type { ApprovalStatus, FinalStatus } from "./core/lifecycle.ts";
+} from "./domain/types.ts";
+export type { ApprovalStatus, FinalStatus } from "./domain/types.ts";
 export type { ApprovalRequest, CancelInput, DecideInput, ListQuery, StepInput, WaitOptions } from "./core/inputs.ts";
-export type { Duration } from "./core/duration.ts";
+export type { Duration } from "./domain/duration.ts";
 export type { HostDb, WriteOptions } from "./store/connection.ts";
 export type { Logger } from "./logger.ts";
 export { migrationSql } from "./store/migrate.ts";
@@ -49,6 +49,7 @@ export {
   NotAReviewerError,
   NotFoundError,
   SelfApprovalError,
+  SignatureRefusedError,
   ValidationError,
   WaitTimeoutError,
   type ErrorCode,

@@ -31,3 +31,10 @@ export function fieldText(value: unknown): string {
 export function moreFields(omitted: number): string {
   return `+${omitted} more field${omitted === 1 ? "" : "s"}`;
 }
+
+const dateFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+
+/** A date as people read it in mail and on the page: "25 Nov 2026, 14:30 UTC". */
+export function humanDate(date: Date): string {
+  return `${dateFormat.format(date)} UTC`;
+}

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "./core/duration.ts";
+import { parseDuration } from "./domain/duration.ts";
 import { normalizeIdentity } from "./domain/identity.ts";
 import { ValidationError, type ValidationIssue } from "./errors.ts";
 

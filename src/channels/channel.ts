@@ -1,4 +1,4 @@
-import type { Approval, JsonValue, Notification, VoteOutcome } from "../core/types.ts";
+import type { Approval, JsonValue, Notification, VoteOutcome } from "../domain/types.ts";
 
 /**
  * The one extension point for notifications. `send` is called from a worker job, once per
@@ -21,7 +21,8 @@ export interface Channel {
   send(notification: Notification): Promise<void | DeliveryReceipt>;
   /**
    * Requests to `<mount>/<name>/<path>` (for example Slack's button clicks at `/slack/actions`), with the
-   * raw body, after the size limit is applied.
+   * raw body, after the size limit is applied. Refuse by throwing countersign's typed errors
+   * (`ValidationError`, `SignatureRefusedError`, `NotFoundError`…): they become the standard error response.
    */
   handleRequest?(inbound: InboundRequest): Promise<Response>;
 }

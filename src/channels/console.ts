@@ -1,4 +1,5 @@
-import type { Notification } from "../core/types.ts";
+import { describeDecision } from "../domain/describe.ts";
+import type { Notification } from "../domain/types.ts";
 import type { Channel } from "./channel.ts";
 
 /** Options of {@link consoleChannel}. */
@@ -45,9 +46,10 @@ export function formatNotification(n: Notification): string {
     lines.push(`  step:      ${approval.step.index + 1} of ${approval.step.count}, "${approval.step.name}"`);
   }
   if (decision) {
-    const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
-    lines.push(`  outcome:   ${decision.status}${by} via ${decision.via} at ${decision.decidedAt.toISOString()}`);
-    if (decision.comment) lines.push(`  comment:   ${decision.comment}`);
+    const words = describeDecision(decision);
+    const how = [words.outcome, words.by, words.via, words.consequence && `(${words.consequence})`].filter(Boolean).join(" ");
+    lines.push(`  outcome:   ${how} at ${decision.decidedAt.toISOString()}`);
+    if (words.comment) lines.push(`  comment:   ${words.comment}`);
   } else {
     lines.push(`  deadline:  ${approval.deadline.toISOString()}`, `  review:    ${n.links.view}`);
   }

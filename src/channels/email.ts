@@ -5,9 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Decision, JsonValue, Notification } from "../core/types.ts";
+import { describeDecision } from "../domain/describe.ts";
+import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { html, type SafeHtml } from "../html.ts";
-import { clip, fieldText, moreFields } from "../text.ts";
+import { clip, fieldText, humanDate, moreFields } from "../text.ts";
 import { parseInput } from "../validation.ts";
 import { UndeliverableError, type Channel } from "./channel.ts";
 
@@ -66,26 +67,13 @@ const extraHeaders = z.record(z.string(), z.string()).superRefine((headers, ctx)
   }
 });
 
-const dateFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
-const when = (date: Date) => `${dateFormat.format(date)} UTC`;
-
-const OUTCOME_WORDS: Record<Decision["status"], string> = {
-  approved: "approved",
-  rejected: "rejected",
-  timed_out: "timed out",
-  cancelled: "cancelled",
-};
+const when = humanDate;
 
 function outcomeSentence(decision: Decision): string {
-  const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
-  const via = decision.via && decision.via !== "timeout" ? ` via ${decision.via}` : "";
-  const followed =
-    decision.status === "timed_out"
-      ? decision.approved
-        ? ", so it counts as approved"
-        : ", so it does not go ahead"
-      : "";
-  return `It was ${OUTCOME_WORDS[decision.status]}${by}${via} on ${when(decision.decidedAt)}${followed}.`;
+  const words = describeDecision(decision);
+  const how = [words.by, decision.status === "timed_out" ? null : words.via].filter(Boolean).join(" ");
+  const followed = words.consequence ? `, so it ${words.consequence === "not approved" ? "does not go ahead" : words.consequence}` : "";
+  return `It was ${words.outcome}${how ? ` ${how}` : ""} on ${when(decision.decidedAt)}${followed}.`;
 }
 
 /** A mail is read on a phone: past these, the page (one tap away) shows the rest. */
@@ -126,7 +114,7 @@ export function renderEmail(n: Notification): EmailContent {
           ? outcomeSentence(decision)
           : `${approval.requestedBy} asks for your approval.`;
   const subject = decision
-    ? `Re: ${threadSubject(n)} (${OUTCOME_WORDS[decision.status]})`
+    ? `Re: ${threadSubject(n)} (${describeDecision(decision).outcome})`
     : n.kind === "reminder"
       ? `Re: ${threadSubject(n)}`
       : threadSubject(n);

@@ -1,5 +1,6 @@
 /** Block Kit messages and views for the Slack channel. Pure: data in, Block Kit JSON out. */
-import type { Decision, Notification } from "../core/types.ts";
+import { describeDecision } from "../domain/describe.ts";
+import type { Decision, Notification } from "../domain/types.ts";
 import { clip, fieldText, moreFields } from "../text.ts";
 
 export const ACTION_IDS = {
@@ -114,12 +115,13 @@ const OUTCOME = {
 } as const;
 
 export function outcomeLine(decision: Decision): string {
-  const by = decision.decidedBy ? ` by ${escapeMrkdwn(decision.decidedBy)}` : "";
-  const via = decision.via && decision.via !== "timeout" ? ` via ${escapeMrkdwn(decision.via)}` : "";
-  const followed =
-    decision.status === "timed_out" ? (decision.approved ? " (approved by default)" : " (not approved)") : "";
-  const comment = decision.comment ? `\n> ${escapeMrkdwn(clip(decision.comment, 500))}` : "";
-  return `*${OUTCOME[decision.status]}*${by}${via}${followed} · ${slackDate(decision.decidedAt)}${comment}`;
+  const words = describeDecision(decision);
+  const how = [words.by, decision.status === "timed_out" ? null : words.via, words.consequence && `(${words.consequence})`]
+    .filter(Boolean)
+    .map((part) => ` ${escapeMrkdwn(part as string)}`)
+    .join("");
+  const comment = words.comment ? `\n> ${escapeMrkdwn(clip(words.comment, 500))}` : "";
+  return `*${OUTCOME[decision.status]}*${how} · ${slackDate(decision.decidedAt)}${comment}`;
 }
 
 /** The original message once the approval is final: the summary, the outcome, and no buttons. */

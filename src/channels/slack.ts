@@ -6,9 +6,9 @@
  */
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from "@slack/web-api";
 import { z } from "zod";
-import type { Decision, JsonValue, Notification } from "../core/types.ts";
+import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { normalizeIdentity } from "../domain/identity.ts";
-import { AlreadyDecidedError, ApprovalError } from "../errors.ts";
+import { AlreadyDecidedError, ApprovalError, NotFoundError, SignatureRefusedError, ValidationError } from "../errors.ts";
 import { parseSlackSigningSecret } from "../security/secrets.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
 import { parseInput } from "../validation.ts";
@@ -272,7 +272,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     const action = payload.actions?.[0];
     if (!action || (action.action_id !== ACTION_IDS.approve && action.action_id !== ACTION_IDS.reject)) return ack();
     const value = buttonValue.safeParse(safeJson(action.value));
-    if (!value.success) return json({ error: "unrecognised button value" }, 400);
+    if (!value.success) throw refused("actions.0.value", "is not a button countersign made");
     const { a: approvalId, r: listed } = value.data satisfies ButtonValue;
     const acting = await actingReviewer(payload.user, listed);
     if (!acting) {
@@ -310,7 +310,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
   async function onRejectSubmitted(payload: Interaction, actions: ChannelActions): Promise<Response> {
     const view = payload.view;
     const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
-    if (!view || !metadata.success) return json({ error: "unrecognised view" }, 400);
+    if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
     const reason = view.state.values[REASON_BLOCK_ID]?.[REASON_BLOCK_ID]?.value?.trim() ?? "";
     const refuse = (message: string) => json({ response_action: "errors", errors: { [REASON_BLOCK_ID]: message } });
     if (!reason) return refuse("Please give a reason.");
@@ -335,7 +335,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     accepts: (reviewer) => reviewer.startsWith(SLACK_PREFIX) || EMAIL.test(reviewer),
     send,
     async handleRequest({ path, request, body, actions }: InboundRequest): Promise<Response> {
-      if (path !== "actions") return json({ error: "not found" }, 404);
+      if (path !== "actions") throw new NotFoundError(`Slack route /${path}`, { path });
       const signature = request.headers.get("x-slack-signature");
       const check = verifySlackSignature({
         signingSecret,
@@ -343,13 +343,13 @@ export function slackChannel(options: SlackChannelOptions): Channel {
         signature,
         body,
       });
-      if (!check.ok) return json({ error: `Slack signature refused: ${check.reason}` }, 401);
+      if (!check.ok) throw new SignatureRefusedError(`Slack signature refused: ${check.reason}`);
       if (!(await actions.firstSighting(signature ?? "", 2 * SIGNATURE_TOLERANCE_MS))) {
-        return json({ error: "Slack signature refused: this request was already received (replay)" }, 401);
+        throw new SignatureRefusedError("Slack signature refused: this request was already received (replay)");
       }
       const form = new URLSearchParams(Buffer.from(body).toString("utf8"));
       const payload = interaction.safeParse(safeJson(form.get("payload") ?? undefined));
-      if (!payload.success) return json({ error: "expected a Slack interaction payload" }, 400);
+      if (!payload.success) throw refused("payload", "is not a Slack interaction payload");
       if (payload.data.type === "block_actions") return onClick(payload.data, actions);
       if (payload.data.type === "view_submission" && payload.data.view?.callback_id === REJECT_CALLBACK_ID) {
         return onRejectSubmitted(payload.data, actions);
@@ -371,6 +371,11 @@ function rootCause(error: unknown): string | undefined {
   if (current === error || !(current instanceof Error)) return undefined;
   const code = (current as { code?: unknown }).code;
   return typeof code === "string" && !current.message.includes(code) ? `${code}: ${current.message}` : current.message;
+}
+
+/** A signed request countersign cannot use: a 400 naming what is wrong. */
+function refused(path: string, message: string): ValidationError {
+  return new ValidationError("Slack request", [{ path, message }]);
 }
 
 function safeJson(text: string | undefined): unknown {

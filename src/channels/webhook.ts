@@ -9,7 +9,7 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
-import type { Notification } from "../core/types.ts";
+import type { Notification } from "../domain/types.ts";
 import { webhookKey, type WebhookSecret } from "../security/secrets.ts";
 import { signWebhook } from "../security/signatures.ts";
 import { UndeliverableError, type Channel } from "./channel.ts";

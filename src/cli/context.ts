@@ -1,11 +1,12 @@
 /** What every CLI command shares: connection options, the approvals service, output and exit codes. */
+import { describeDecision } from "../domain/describe.ts";
 import { randomBytes } from "node:crypto";
 import { styleText } from "node:util";
 import { Command, Option } from "commander";
-import { createApprovals, type Approvals } from "../core/approvals.ts";
-import type { ApprovalsOptions } from "../config.ts";
-import { formatDuration } from "../core/duration.ts";
-import type { Approval, Decision } from "../core/types.ts";
+import { createApprovals, type Approvals } from "../approvals.ts";
+import type { ApprovalsOptions } from "../core/options.ts";
+import { formatDuration } from "../domain/duration.ts";
+import type { Approval, Decision } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES, ValidationError } from "../errors.ts";
 
 /**
@@ -152,13 +153,12 @@ export function waitingOn(approval: Approval): string[] {
 }
 
 export function decisionLine(decision: Decision): string {
-  const by = decision.decidedBy ? ` by ${decision.decidedBy}` : "";
-  const via = decision.via ? ` via ${decision.via}` : "";
-  const comment = decision.comment ? `: ${decision.comment}` : "";
+  const words = describeDecision(decision);
+  const how = [words.by, words.via].filter(Boolean).join(" ");
   // A timeout's outcome depends on its action: say which way it went, as the exit code does.
-  const followed =
-    decision.status === "timed_out" ? (decision.approved ? " (counts as approved)" : " (not approved)") : "";
-  return `${status(decision.status)}${by}${via} at ${decision.decidedAt.toISOString()}${followed}${comment}`;
+  const followed = words.consequence ? ` (${words.consequence})` : "";
+  const comment = words.comment ? `: ${words.comment}` : "";
+  return `${status(decision.status)}${how ? ` ${how}` : ""} at ${decision.decidedAt.toISOString()}${followed}${comment}`;
 }
 
 export function exitCodeFor(decision: Decision): number {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { Approval } from "../core/types.ts";
+import type { Approval } from "../domain/types.ts";
 import { json, open, say, using, withConnection, type ConnectionOptions } from "./context.ts";
 
 type DecideOptions = ConnectionOptions & { as: string; comment?: string };

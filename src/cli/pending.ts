@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import type { Approvals } from "../core/approvals.ts";
-import type { Approval } from "../core/types.ts";
+import type { Approvals } from "../approvals.ts";
+import type { Approval } from "../domain/types.ts";
 import { clip } from "../text.ts";
 import {
   json,

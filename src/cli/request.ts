@@ -1,6 +1,6 @@
 import { userInfo, hostname } from "node:os";
 import type { Command } from "commander";
-import type { JsonValue } from "../core/types.ts";
+import type { JsonValue } from "../domain/types.ts";
 import {
   json,
   open,

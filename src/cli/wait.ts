@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { Approvals } from "../core/approvals.ts";
+import type { Approvals } from "../approvals.ts";
 import { WaitTimeoutError } from "../errors.ts";
 import {
   decisionLine,

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import pg from "pg";
-import { ChangeListener } from "../core/change-listener.ts";
+import { ChangeListener } from "../store/change-listener.ts";
 import { SILENT_LOGGER } from "../logger.ts";
 import { inCliTerms, json, open, out, paint, say, withConnection, type ConnectionOptions } from "./context.ts";
 import { allPending, pendingTable } from "./pending.ts";

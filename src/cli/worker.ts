@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import { consoleChannel } from "../channels/console.ts";
-import type { ApprovalsOptions } from "../config.ts";
+import type { ApprovalsOptions } from "../core/options.ts";
 import { inCliTerms, open, say, UsageError, withConnection, withSecret, type ConnectionOptions } from "./context.ts";
 
 export function registerWorker(program: Command): void {

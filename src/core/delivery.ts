@@ -4,37 +4,25 @@
  * channel never holds up another. Every attempt's result is an audit event. A reviewer whom no channel
  * could reach for an initial ask brings the step's next escalation level in at once.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { UndeliverableError, type Channel } from "../channels/channel.ts";
-import { deliverTask, enqueue, jobKeys, TASKS } from "../scheduler/enqueue.ts";
+import type { DeliverJob } from "../domain/jobs.ts";
+import { SYSTEM_ACTOR } from "../domain/transition.ts";
+import type { Approval, JsonValue, Notification, NotificationKind } from "../domain/types.ts";
+import { jobSpec, PAYLOADS } from "../scheduler/jobs.ts";
+import { addJobs } from "../scheduler/queue.ts";
 import { deriveToken } from "../security/tokens.ts";
-import { deliveryOutcomes, findToken, getStep, loadApproval, lockApproval } from "../store/approval-store.ts";
+import { deliveryOutcomes, findToken, loadApproval } from "../store/approval-reads.ts";
 import { appendEvents, firstReceipt } from "../store/event-store.ts";
-import { SYSTEM_ACTOR, type EngineContext } from "./engine.ts";
-import type { Approval, JsonValue, Notification, NotificationKind } from "./types.ts";
+import type { EngineContext } from "./context.ts";
+import { fireTimer } from "./engine.ts";
 
-const KINDS = [
-  "request",
-  "reminder",
-  "escalation",
-  "decided",
-  "timed_out",
-  "cancelled",
-] as const satisfies NotificationKind[];
 /** Kinds that ask for a decision: pointless once the approval is final. */
 const ASKING_KINDS = new Set<NotificationKind>(["request", "reminder", "escalation"]);
 /** The first ask of a reviewer: when nobody can be reached with it, escalation should not wait. */
 const FIRST_ASK_KINDS = new Set<NotificationKind>(["request", "escalation"]);
 
-const roundPayload = z.object({
-  approvalId: z.string(),
-  kind: z.enum(KINDS),
-  round: z.string(),
-  step: z.int(),
-});
-const notifyPayload = roundPayload.extend({ recipients: z.array(z.string()) });
-const deliverPayload = roundPayload.extend({ reviewer: z.string(), channel: z.string() });
-type DeliverPayload = z.infer<typeof deliverPayload>;
+type DeliverPayload = z.infer<typeof PAYLOADS.deliver>;
 
 function channelsFor(ctx: EngineContext, reviewer: string): Channel[] {
   return ctx.options.channels.filter((channel) => channel.accepts?.(reviewer) ?? true);
@@ -49,7 +37,7 @@ function channelsFor(ctx: EngineContext, reviewer: string): Channel[] {
  * requests (a web app, the CLI) often has none and leaves delivery to its workers.
  */
 export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void> {
-  const round = notifyPayload.parse(payload);
+  const round = PAYLOADS.notify.parse(payload);
   const { recipients, ...rest } = round;
   const { channels, delivery, logger } = ctx.options;
   if (channels.length === 0) {
@@ -61,18 +49,10 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
   }
   const unreachable = recipients.filter((reviewer) => channelsFor(ctx, reviewer).length === 0);
   await ctx.database.transaction(async (db) => {
-    await enqueue(
-      db,
-      ctx.database.workerSchema,
-      recipients.flatMap((reviewer) =>
-        channelsFor(ctx, reviewer).map((channel) => ({
-          task: deliverTask(channel.name),
-          key: jobKeys.deliver(round.approvalId, round.round, reviewer, channel.name),
-          payload: { ...rest, reviewer, channel: channel.name },
-          maxAttempts: delivery.maxAttempts,
-        })),
-      ),
+    const deliveries: DeliverJob[] = recipients.flatMap((reviewer) =>
+      channelsFor(ctx, reviewer).map((channel) => ({ task: "deliver" as const, ...rest, reviewer, channel: channel.name })),
     );
+    await addJobs(db, ctx.database.workerSchema, deliveries.map((job) => jobSpec(job, { deliveryAttempts: delivery.maxAttempts })));
     await appendEvents(
       db,
       unreachable.map((reviewer) => ({
@@ -101,7 +81,7 @@ export async function deliver(
   payload: unknown,
   job: { attempts: number; max_attempts: number },
 ): Promise<void> {
-  const target = deliverPayload.parse(payload);
+  const target = PAYLOADS.deliver.parse(payload);
   const { logger } = ctx.options;
   const notification = await buildNotification(ctx, target, job.attempts);
   if (!notification) return;
@@ -165,32 +145,8 @@ async function unreachable(ctx: EngineContext, target: DeliverPayload): Promise<
 }
 
 /** Brings the step's next escalation level in now instead of at its scheduled time. */
-async function escalateNow(ctx: EngineContext, approvalId: string, position: number): Promise<void> {
-  await ctx.database.transaction(async (db) => {
-    const row = await lockApproval(db, approvalId);
-    if (!row || row.status !== "pending" || row.current_step !== position) return;
-    const step = await getStep(db, approvalId, position);
-    if (!step || step.escalation_level >= step.escalation_levels) {
-      ctx.options.logger.warn(
-        { approvalId, step: position },
-        "countersign: a reviewer cannot be reached and there is no escalation level left",
-      );
-      return;
-    }
-    const level = step.escalation_level + 1;
-    ctx.options.logger.info(
-      { approvalId, step: position, level },
-      "countersign: a reviewer cannot be reached; escalating now",
-    );
-    // Same job key as the scheduled escalation: this moves it to now rather than adding another.
-    await enqueue(db, ctx.database.workerSchema, [
-      {
-        task: TASKS.escalate,
-        key: jobKeys.escalate(approvalId, position, level),
-        payload: { approvalId, step: position, level },
-      },
-    ]);
-  });
+function escalateNow(ctx: EngineContext, approvalId: string, step: number): Promise<void> {
+  return fireTimer(ctx, approvalId, { type: "unreachable", step });
 }
 
 /** The notification for one reviewer on one channel, or undefined when it no longer makes sense to send. */

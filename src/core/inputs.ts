@@ -1,11 +1,11 @@
 /** The public methods' inputs: zod schemas (validation at the edge) and the plan a request becomes. */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { APPROVAL_STATUSES } from "./lifecycle.ts";
-import type { Duration } from "./duration.ts";
-import type { JsonValue, TimeoutAction, VoteOutcome } from "./types.ts";
+import type { Duration } from "../domain/duration.ts";
+import type { RequestPlan, RequestPlanStep } from "../domain/request.ts";
+import { APPROVAL_STATUSES, type JsonValue, type TimeoutAction, type VoteOutcome } from "../domain/types.ts";
 import { identity, optionalText, parseInput, positiveDurationMs, text, unstorable } from "../validation.ts";
-import type { ResolvedOptions } from "../config.ts";
+import type { ResolvedOptions } from "./options.ts";
 
 /** One sign-off stage. */
 export interface StepInput {
@@ -225,27 +225,6 @@ const requestSchema = z
       }
     });
   });
-
-export type RequestPlanStep = {
-  name: string;
-  quorum: number;
-  /** levels[0] are the step's reviewers; levels[n] join at escalation level n. */
-  levels: string[][];
-  schedule: { remindersMs: number[]; escalateAfterMs: number };
-};
-
-export interface RequestPlan {
-  type: string;
-  title: string;
-  payload: JsonValue;
-  requestedBy: string;
-  steps: RequestPlanStep[];
-  timeoutMs: number;
-  timeoutAction: TimeoutAction;
-  idempotencyKey: string | null;
-  /** Digest of everything above but the key, to spot a key reused for a different request. */
-  fingerprint: string;
-}
 
 /** Validates a request and fills in defaults; throws a ValidationError naming each bad field. */
 export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["defaults"]): RequestPlan {

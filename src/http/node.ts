@@ -78,7 +78,7 @@ export async function respondTo(
     return await fetch(toWebRequest(req, options));
   } catch (error) {
     const format = (req.headers.accept ?? "").includes("application/json") ? "json" : "html";
-    const response = errorResponse(error, format, SILENT_LOGGER);
+    const response = errorResponse(error, { format, logger: SILENT_LOGGER });
     // Nothing read the body: the connection cannot carry another request.
     response.headers.set("connection", "close");
     return response;

@@ -4,10 +4,12 @@
  * unfurlers open links, and only a person pressing a button decides.
  */
 import { createHash } from "node:crypto";
-import { formatDuration } from "../core/duration.ts";
-import type { Eligibility } from "../core/reviewer-access.ts";
-import type { Approval, ApprovalStep, AuditEvent, JsonValue } from "../core/types.ts";
-import { html, trusted, type SafeHtml } from "../html.ts";
+import { describeDecision } from "../domain/describe.ts";
+import { formatDuration } from "../domain/duration.ts";
+import type { Ineligibility } from "../domain/eligibility.ts";
+import type { Approval, ApprovalStep, AuditEvent, JsonValue } from "../domain/types.ts";
+import { html, type SafeHtml, trusted } from "../html.ts";
+import { humanDate } from "../text.ts";
 
 const STYLE = `
 :root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --text: #1b1f24; --muted: #5b6470; --line: #d9dde3;
@@ -67,8 +69,7 @@ function layout(title: string, body: SafeHtml): string {
 `.value;
 }
 
-const dateFormat = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
-const when = (date: Date) => html`<time datetime="${date.toISOString()}">${dateFormat.format(date)} UTC</time>`;
+const when = (date: Date) => html`<time datetime="${date.toISOString()}">${humanDate(date)}</time>`;
 
 function fieldValue(value: JsonValue): SafeHtml {
   if (Array.isArray(value) && value.every((item) => item === null || typeof item !== "object")) {
@@ -131,20 +132,31 @@ export interface ApprovalPageModel {
   approval: Approval;
   reviewer: string;
   history: AuditEvent[];
-  eligibility: Eligibility;
+  /** Why the reviewer cannot decide now; undefined when they can. */
+  ineligibility: Ineligibility | undefined;
   /** From `?decision=`: highlights that button; never submits. */
   preselect?: "approve" | "reject" | undefined;
   notice?: { text: string } | undefined;
   now: Date;
 }
 
-const STATUS_TEXT = {
-  pending: "Waiting for a decision",
-  approved: "Approved",
-  rejected: "Rejected",
-  timed_out: "Timed out",
-  cancelled: "Cancelled",
-};
+/** What the page tells a reviewer who cannot decide now. */
+function whyNot(why: Ineligibility): string {
+  switch (why.reason) {
+    case "final":
+      return "This approval is closed.";
+    case "self_approval":
+      return "You asked for this approval; another reviewer decides it.";
+    case "already_voted":
+      return `You already ${why.outcome === "approve" ? "approved" : "rejected"} this step; it is waiting for other reviewers.`;
+    case "backup":
+      return "You are a backup reviewer for this step. You can decide if it is escalated to you.";
+    case "later_step":
+      return `This approval is at step “${why.step}”. You will be asked at step “${why.later}”.`;
+    default:
+      return "Your part of this approval is done; it is waiting for the next step.";
+  }
+}
 
 function decisionForm(model: ApprovalPageModel): SafeHtml {
   const { preselect } = model;
@@ -177,13 +189,14 @@ export function renderApprovalPage(model: ApprovalPageModel): string {
   const step = approval.steps[approval.currentStep];
   const left = approval.deadline.getTime() - now.getTime();
   const decision = approval.decision;
-  const outcome = decision
-    ? html`<section class="card"><h2>Outcome</h2><p><span class="status ${decision.status}">${STATUS_TEXT[decision.status]}</span>
-${decision.decidedBy ? html` by ${decision.decidedBy}` : ""}${decision.via ? html` via ${decision.via}` : ""} on ${when(decision.decidedAt)}</p>
-${decision.comment ? html`<p>“${decision.comment}”</p>` : ""}</section>`
-    : model.eligibility.canDecide
-      ? decisionForm(model)
-      : html`<section class="card"><p class="note" role="status">${model.eligibility.reason}</p></section>`;
+  const words = decision ? describeDecision(decision) : undefined;
+  const outcome = decision && words
+    ? html`<section class="card"><h2>Outcome</h2><p><span class="status ${decision.status}">${words.Outcome}</span>
+${words.by ? html` ${words.by}` : ""}${words.via ? html` ${words.via}` : ""} on ${when(decision.decidedAt)}</p>
+${words.comment ? html`<p>“${words.comment}”</p>` : ""}</section>`
+    : model.ineligibility
+      ? html`<section class="card"><p class="note" role="status">${whyNot(model.ineligibility)}</p></section>`
+      : decisionForm(model);
   const body = html`
 ${model.notice ? html`<p class="note" role="status">${model.notice.text}</p>` : ""}
 <section class="card" aria-labelledby="title">
@@ -195,7 +208,7 @@ ${stepLine(approval, step)}
 <section class="card" aria-labelledby="details"><h2 id="details">Details</h2>${payloadBlock(approval.payload)}</section>
 ${outcome}
 ${historyBlock(model.history)}`;
-  return layout(`${approval.status === "pending" ? "Review" : STATUS_TEXT[approval.status]}: ${approval.title}`, body);
+  return layout(`${words ? words.Outcome : "Review"}: ${approval.title}`, body);
 }
 
 /** A page for errors and plain messages (404, 400, 413…). */

@@ -3,7 +3,7 @@
  * made it, so listeners hear it exactly when it commits (and never when it rolls back).
  */
 import { sql } from "kysely";
-import { APPROVAL_STATUSES, type ApprovalStatus } from "../core/lifecycle.ts";
+import { APPROVAL_STATUSES, type ApprovalStatus } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
 
 export interface Change {

@@ -1,7 +1,6 @@
 /** Table types of countersign's schema (see sql/). Rows become domain objects only in `rows.ts`. */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
-import type { ApprovalStatus } from "../core/lifecycle.ts";
-import type { EventType, JsonValue, TimeoutAction, VoteOutcome } from "../core/types.ts";
+import type { ApprovalStatus, EventType, JsonValue, StepSchedule, TimeoutAction, VoteOutcome } from "../domain/types.ts";
 
 /** jsonb: read as parsed JSON, written as a JSON string (pg would turn JS arrays into SQL arrays). */
 type Json<T = JsonValue> = ColumnType<T, string, string>;
@@ -25,12 +24,6 @@ export interface ApprovalTable {
   decided_at: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
-}
-
-/** Offsets in milliseconds from the step's start. */
-export interface StepSchedule {
-  remindersMs: number[];
-  escalateAfterMs: number;
 }
 
 export interface StepTable {
@@ -123,5 +116,4 @@ export type StepRow = Selectable<StepTable>;
 export type ReviewerRow = Selectable<ReviewerTable>;
 export type VoteRow = Selectable<VoteTable>;
 export type EventRow = Selectable<EventTable>;
-export type TokenRow = Selectable<TokenTable>;
 export type NewEvent = Omit<Insertable<EventTable>, "data"> & { data?: Record<string, JsonValue> };

@@ -1,6 +1,6 @@
 /** The append-only audit trail. The database refuses UPDATE and DELETE on it (see sql/000001_init.sql). */
 import { sql } from "kysely";
-import type { AuditEvent, EventType, JsonValue } from "../core/types.ts";
+import type { AuditEvent, EventType, JsonValue } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
 import type { NewEvent } from "./database.ts";
 import { toEvent } from "./rows.ts";

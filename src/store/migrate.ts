@@ -7,7 +7,7 @@ import { runMigrations as runWorkerMigrations } from "graphile-worker";
 import type pg from "pg";
 import { ApprovalError, ERROR_CODES } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { toWorkerLogger } from "../scheduler/worker-logger.ts";
+import { toWorkerLogger } from "../logger.ts";
 import type { Connections } from "./connections.ts";
 import { MIGRATIONS } from "./migrations.generated.ts";
 
@@ -18,6 +18,9 @@ export interface Migration {
   /** With `:COUNTERSIGN_SCHEMA` where the schema goes. */
   sql: string;
 }
+
+/** The schema countersign's tables live in unless told otherwise. */
+export const DEFAULT_SCHEMA = "countersign";
 
 const SCHEMA_PLACEHOLDER = /:COUNTERSIGN_SCHEMA\b/g;
 
@@ -47,7 +50,7 @@ function migrationBody(migration: Migration, schema: string): string {
  * starts (`approvals.start()` or `countersign worker`).
  */
 export function migrationSql(options: { schema?: string; after?: number } = {}): string {
-  const schema = options.schema ?? "countersign";
+  const schema = options.schema ?? DEFAULT_SCHEMA;
   const after = options.after ?? 0;
   const parts = [
     `-- countersign migrations ${after + 1}..${MIGRATIONS.length} for schema ${schema}`,

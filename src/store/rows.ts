@@ -1,6 +1,7 @@
 /** The one place rows become camelCase domain objects. */
-import { isApproved, isFinal } from "../core/lifecycle.ts";
-import type { Approval, ApprovalStep, AuditEvent, Decision, StepStatus } from "../core/types.ts";
+import type { ApprovalFacts } from "../domain/facts.ts";
+import { isApproved, isFinal } from "../domain/lifecycle.ts";
+import type { Approval, ApprovalStep, AuditEvent, Decision, StepStatus } from "../domain/types.ts";
 import type { ApprovalRow, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
 
 /** Timestamps arrive as text inside JSON aggregates; these restore the row types. */
@@ -95,5 +96,34 @@ export function toEvent(row: EventRow): AuditEvent {
     comment: row.comment,
     data: row.data,
     at: row.created_at,
+  };
+}
+
+export function toFacts(row: ApprovalRow, steps: StepRow[], reviewers: ReviewerRow[], votes: VoteRow[], dbNow: Date): ApprovalFacts {
+  return {
+    id: row.id,
+    status: row.status,
+    currentStep: row.current_step,
+    requestedBy: row.requested_by,
+    deadline: row.deadline,
+    timeoutAction: row.timeout_action,
+    dbNow,
+    steps: steps
+      .sort((a, b) => a.position - b.position)
+      .map((step) => ({
+        step: step.position,
+        name: step.name,
+        quorum: step.quorum,
+        schedule: step.schedule,
+        escalationLevel: step.escalation_level,
+        escalationLevels: step.escalation_levels,
+        startedAt: step.started_at,
+        reviewers: reviewers
+          .filter((r) => r.position === step.position)
+          .map((r) => {
+            const vote = votes.find((v) => v.position === step.position && v.reviewer === r.reviewer);
+            return { reviewer: r.reviewer, level: r.level, vote: vote ? { outcome: vote.outcome, voter: vote.voter } : null };
+          }),
+      })),
   };
 }

@@ -4,9 +4,9 @@
  */
 import { EventEmitter } from "node:events";
 import { run, type WorkerEvents } from "graphile-worker";
-import type { EngineContext } from "../core/engine.ts";
-import { createTaskList } from "../scheduler/tasks.ts";
-import { toWorkerLogger } from "../scheduler/worker-logger.ts";
+import type { EngineContext } from "../core/context.ts";
+import { createTaskList } from "./tasks.ts";
+import { toWorkerLogger } from "../logger.ts";
 import type { Connections } from "../store/connections.ts";
 import { createDatabase } from "../store/connection.ts";
 import { checkSchema } from "../store/migrate.ts";

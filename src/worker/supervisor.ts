@@ -13,7 +13,7 @@
  */
 import { hostname } from "node:os";
 import { sql } from "kysely";
-import type { EngineContext } from "../core/engine.ts";
+import type { EngineContext } from "../core/context.ts";
 import { fireTimeout } from "../core/engine.ts";
 
 export interface Supervisor {

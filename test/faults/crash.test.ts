@@ -22,7 +22,7 @@ describe("a requesting process that is killed", () => {
     );
     expect(rows.map((r) => r.key.split(":").slice(2).join(":")).sort()).toEqual([
       "notify:request:0",
-      "remind:0:0",
+      "reminder:0:0",
       "timeout",
     ]);
 

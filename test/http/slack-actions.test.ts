@@ -78,9 +78,9 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
       body: "payload=%7B%7D",
     });
     expect([forged.status, stale.status, future.status, unsigned.status]).toEqual([401, 401, 401, 401]);
-    expect((await readJson(forged)).error).toBe("Slack signature refused: signature does not match");
-    expect((await readJson(stale)).error).toBe("Slack signature refused: timestamp is more than 5 minutes old");
-    expect((await readJson(future)).error).toBe(
+    expect((await readJson(forged)).error.message).toBe("Slack signature refused: signature does not match");
+    expect((await readJson(stale)).error.message).toBe("Slack signature refused: timestamp is more than 5 minutes old");
+    expect((await readJson(future)).error.message).toBe(
       "Slack signature refused: timestamp is more than 5 minutes in the future",
     );
     expect((await bed.approvals.get(id)).status).toBe("pending");
@@ -89,7 +89,7 @@ describe.each(ADAPTERS)("POST /slack/actions through the %s adapter", (adapter) 
     expect((await post(genuine)).status).toBe(200);
     const replay = await post(genuine);
     expect(replay.status).toBe(401);
-    expect((await readJson(replay)).error).toContain("already received (replay)");
+    expect((await readJson(replay)).error.message).toContain("already received (replay)");
   });
 
   it("answers a click on a decided approval with the final state and never decides twice", async () => {

@@ -168,7 +168,7 @@ describe("deadlines and removed timers", () => {
         )
       ).rows.map((r) => r.key.split(":").slice(2).join(":"));
     const before = await keys();
-    expect(before).toEqual(expect.arrayContaining(["remind:0:0", "remind:0:1", "escalate:0:1", "timeout"]));
+    expect(before).toEqual(expect.arrayContaining(["reminder:0:0", "reminder:0:1", "escalation:0:1", "timeout"]));
     await approvals.decide(approval.id, { reviewer: "sre@x.com", outcome: "approve" });
     const after = await keys();
     expect(after.filter((k) => /^(remind|escalate|timeout)/.test(k))).toEqual([]);
@@ -184,10 +184,10 @@ describe("deadlines and removed timers", () => {
       reminders: [],
     });
     await approvals.decide(approval.id, { reviewer: "sre@x.com", outcome: "reject" });
-    await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:remind', $1::json)`, [
+    await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:reminder', $1::json)`, [
       JSON.stringify({ approvalId: approval.id, step: 0, reminder: 0 }),
     ]);
-    await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:escalate', $1::json)`, [
+    await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:escalation', $1::json)`, [
       JSON.stringify({ approvalId: approval.id, step: 0, level: 1 }),
     ]);
     await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:timeout', $1::json)`, [

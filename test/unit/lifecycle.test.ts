@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isApproved, nextState, settleLostRace, type LifecycleState } from "../../src/core/lifecycle.ts";
-import { formatDuration, parseDuration } from "../../src/core/duration.ts";
+import { isApproved, nextState, settleLostRace, type LifecycleState } from "../../src/domain/lifecycle.ts";
+import { formatDuration, parseDuration } from "../../src/domain/duration.ts";
 
 const pending = (overrides: Partial<LifecycleState> = {}): LifecycleState => ({
   status: "pending",

@@ -14,11 +14,7 @@
  * ```
  * Final states never change again.
  */
-import type { TimeoutAction } from "./types.ts";
-
-export const APPROVAL_STATUSES = ["pending", "approved", "rejected", "timed_out", "cancelled"] as const;
-export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
-export type FinalStatus = Exclude<ApprovalStatus, "pending">;
+import type { ApprovalStatus, FinalStatus, TimeoutAction } from "./types.ts";
 
 export function isFinal(status: ApprovalStatus): status is FinalStatus {
   return status !== "pending";

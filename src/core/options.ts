@@ -1,10 +1,11 @@
 import type pg from "pg";
 import { z } from "zod";
-import type { Channel } from "./channels/channel.ts";
-import type { Duration } from "./core/duration.ts";
-import type { TimeoutAction } from "./core/types.ts";
-import { SILENT_LOGGER, type Logger } from "./logger.ts";
-import { durationMs, parseInput, positiveDurationMs, secretSchema } from "./validation.ts";
+import type { Channel } from "../channels/channel.ts";
+import type { Duration } from "../domain/duration.ts";
+import type { TimeoutAction } from "../domain/types.ts";
+import { type Logger, SILENT_LOGGER } from "../logger.ts";
+import { DEFAULT_SCHEMA } from "../store/migrate.ts";
+import { durationMs, parseInput, positiveDurationMs, secretSchema } from "../validation.ts";
 
 /** Options of {@link createApprovals}. */
 export interface ApprovalsOptions {
@@ -95,7 +96,6 @@ export interface ResolvedOptions {
   http: { maxBodyBytes: number };
 }
 
-export const DEFAULT_SCHEMA = "countersign";
 export const DEFAULTS = {
   reminders: ["5m", "30m"],
   escalateAfter: "30m",

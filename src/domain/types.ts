@@ -1,8 +1,10 @@
 /**
+ * The domain's types, and the glossary of its words. Pure: this folder imports nothing outside itself.
+ *
  * Glossary
  *
  * - **approval**: one question put to humans ("may the agent send this report?"), with a payload, a
- *   deadline and a timeout action. It is `pending` until it becomes final (see `core/lifecycle.ts`).
+ *   deadline and a timeout action. It is `pending` until it becomes final (see `lifecycle.ts`).
  * - **step**: one sign-off stage of an approval. Steps run in order; a step passes when `quorum` distinct
  *   reviewers of that step approve. `reviewers: [a, b]` is a single step with quorum 1.
  * - **reviewer**: an opaque identifier of a person or team (`cfo@company.com`, `slack:#finance`). A step
@@ -10,9 +12,19 @@
  * - **vote**: one reviewer's approve/reject on one step. Any reject rejects the whole approval.
  * - **decision**: the final outcome of an approval: approved, rejected, timed out or cancelled.
  * - **channel**: a way to reach reviewers (console, Slack, email, webhook); see `channels/channel.ts`.
+ * - **voter**: the person who cast a vote; the reviewer is the slot it counts for (they differ for a team).
+ * - **requester**: who asked (`requestedBy`); never asked to decide, never counted.
+ * - **reminder**: a nudge to a step's undecided reviewers, `reminders` after the step started.
+ * - **escalation level**: reviewers who join a step when nobody decided, each `escalateAfter` apart.
+ * - **round**: one notification sent to some reviewers (`request:0`, `reminder:0:1`, `outcome`…).
  * - **event**: one entry of the append-only audit trail.
+ * - **plan**: what one cause (a vote, a cancel, a timer) changes, decided in `transition.ts`, applied by
+ *   the engine in one transaction.
  */
-import type { ApprovalStatus, FinalStatus } from "./lifecycle.ts";
+
+export const APPROVAL_STATUSES = ["pending", "approved", "rejected", "timed_out", "cancelled"] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+export type FinalStatus = Exclude<ApprovalStatus, "pending">;
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -85,20 +97,18 @@ export interface Approval {
   decision: Decision | null;
 }
 
-export const EVENT_TYPES = [
-  "requested",
-  "viewed",
-  "notified",
-  "notify_failed",
-  "reminded",
-  "escalated",
-  "step_passed",
-  "approved",
-  "rejected",
-  "timed_out",
-  "cancelled",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export type EventType =
+  | "requested"
+  | "viewed"
+  | "notified"
+  | "notify_failed"
+  | "reminded"
+  | "escalated"
+  | "step_passed"
+  | "approved"
+  | "rejected"
+  | "timed_out"
+  | "cancelled";
 
 /** One entry of the append-only audit trail. */
 export interface AuditEvent {
@@ -149,4 +159,10 @@ export interface Notification {
   thread: JsonValue | null;
   /** 1 for the first attempt, counting up on retries. */
   attempt: number;
+}
+
+/** Reminder offsets and the escalation interval of a step, in milliseconds from its start. */
+export interface StepSchedule {
+  remindersMs: number[];
+  escalateAfterMs: number;
 }

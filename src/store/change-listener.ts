@@ -6,7 +6,7 @@
  */
 import type pg from "pg";
 import type { Logger } from "../logger.ts";
-import { changeChannel, parseChange, type Change } from "../store/changes.ts";
+import { type Change, changeChannel, parseChange } from "./changes.ts";
 
 export interface Subscriber {
   /** A change was announced for this approval (or for any, when subscribed to `*`). */

@@ -1,0 +1,134 @@
+/**
+ * The composition root: `createApprovals()` is the one place that wires the store, the engine, the HTTP
+ * handler, the worker and the change listener together. Everything here delegates.
+ */
+import type { ApprovalPage } from "./core/queries.ts";
+import { approvalEvents, getApproval, listApprovals } from "./core/queries.ts";
+import type { EngineContext } from "./core/context.ts";
+import { cancel, decide, requestApproval } from "./core/engine.ts";
+import {
+  type ApprovalRequest,
+  approvalId,
+  type CancelInput,
+  cancelSchema,
+  type DecideInput,
+  decideSchema,
+  type ListQuery,
+  type WaitOptions,
+} from "./core/inputs.ts";
+import { type ApprovalsOptions, resolveOptions } from "./core/options.ts";
+import { createReviewerPort } from "./core/reviewer-port.ts";
+import { createWaiter } from "./core/waiter.ts";
+import type { Approval, AuditEvent, Decision } from "./domain/types.ts";
+import { ApprovalError, ERROR_CODES } from "./errors.ts";
+import { createFetchHandler, type FetchHandler } from "./http/handler.ts";
+import { type NodeHandler, toNodeHandler } from "./http/node.ts";
+import { assertSupportedNode } from "./runtime.ts";
+import { ChangeListener } from "./store/change-listener.ts";
+import { createDatabase, type WriteOptions } from "./store/connection.ts";
+import { openConnections } from "./store/connections.ts";
+import { migrate, migrationSql } from "./store/migrate.ts";
+import { parseInput } from "./validation.ts";
+import { type RunningWorker, startWorker } from "./worker/run-worker.ts";
+
+export type { ApprovalPage };
+
+/** What {@link createApprovals} returns. Write methods take `{ db }` to join the host's transaction. */
+export interface Approvals {
+  /** The schema countersign's tables live in. */
+  readonly schema: string;
+  /** Creates or upgrades countersign's tables and its worker schema. Idempotent and safe to run concurrently. */
+  migrate(): Promise<{ applied: string[] }>;
+  /** Runs the graphile-worker runner (notifications, reminders, escalation, timeouts) in this process. */
+  start(): Promise<void>;
+  /** Stops the runner and the listener, ends the pool if countersign created it, and ends pending waits. */
+  stop(): Promise<void>;
+  /** Creates an approval, its tokens, first audit event and timers, in one transaction. */
+  requestApproval(request: ApprovalRequest, options?: WriteOptions): Promise<Approval>;
+  /** Resolves when the approval is decided, times out or is cancelled. */
+  waitForDecision(id: string, options?: WaitOptions): Promise<Decision>;
+  /** Records a reviewer's vote; the first final decision wins. */
+  decide(id: string, input: DecideInput, options?: WriteOptions): Promise<Approval>;
+  cancel(id: string, input: CancelInput, options?: WriteOptions): Promise<Approval>;
+  get(id: string): Promise<Approval>;
+  /** Newest first. */
+  list(query?: ListQuery): Promise<ApprovalPage>;
+  /** The audit trail, oldest first. */
+  events(id: string): Promise<AuditEvent[]>;
+  /** The SQL of countersign's migrations for this instance's schema, for the host's own migration tool. */
+  migrationSql(): string;
+  /**
+   * The HTTP handler, fetch-style: mount it where `publicUrl` points (e.g. `honoApp.mount("/approvals",
+   * approvals.fetch)`). See `countersign/express` and `countersign/fastify` for those frameworks.
+   */
+  readonly fetch: FetchHandler;
+  /** The same handler for bare Node: `http.createServer(approvals.nodeHandler)`. */
+  readonly nodeHandler: NodeHandler;
+}
+
+/**
+ * Creates the approvals service, backed by the host's PostgreSQL.
+ *
+ * @example
+ * const approvals = createApprovals({
+ *   connectionString: process.env.DATABASE_URL,
+ *   publicUrl: "https://app.example.com/approvals",
+ *   secret: process.env.COUNTERSIGN_SECRET,
+ *   channels: [consoleChannel()],
+ * });
+ * await approvals.migrate();
+ * await approvals.start();
+ */
+export function createApprovals(options: ApprovalsOptions): Approvals {
+  assertSupportedNode();
+  const resolved = resolveOptions(options);
+  const { schema, workerSchema, logger } = resolved;
+  const connections = openConnections(resolved);
+  const ctx: EngineContext = { database: createDatabase(connections.queries, schema, workerSchema), options: resolved };
+  const listener = new ChangeListener(() => connections.ownClient(`countersign:listen:${schema}`.slice(0, 63)), schema, logger);
+  const waiter = createWaiter(ctx, listener);
+  const fetch = createFetchHandler(createReviewerPort(ctx), resolved);
+  let worker: Promise<RunningWorker> | undefined;
+  let stopped = false;
+  const refuseWhenStopped = () => {
+    if (stopped) throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped; create a new one.");
+  };
+
+  return {
+    schema,
+    migrate: () => migrate({ connections, schema, workerSchema, logger }),
+    async start() {
+      refuseWhenStopped();
+      worker ??= startWorker(ctx, connections);
+      await worker;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      waiter.endAll(new ApprovalError(ERROR_CODES.STOPPED, "countersign was stopped while waiting for a decision."));
+      // In-flight jobs finish and are marked complete before any connection of countersign's is closed.
+      await worker?.then((running) => running.stop()).catch(() => {});
+      await listener.stop();
+      await connections.end();
+    },
+    requestApproval: (request, writeOptions) => requestApproval(ctx, request, writeOptions?.db),
+    async decide(id, input, writeOptions) {
+      parseInput(approvalId, id, "approval id");
+      return decide(ctx, id, parseInput(decideSchema, input, "decide input"), writeOptions?.db);
+    },
+    async cancel(id, input, writeOptions) {
+      parseInput(approvalId, id, "approval id");
+      return cancel(ctx, id, parseInput(cancelSchema, input, "cancel input"), writeOptions?.db);
+    },
+    get: (id) => getApproval(ctx, id),
+    list: (query) => listApprovals(ctx, query),
+    events: (id) => approvalEvents(ctx, id),
+    async waitForDecision(id, waitOptions) {
+      refuseWhenStopped();
+      return waiter.wait(id, waitOptions);
+    },
+    migrationSql: () => migrationSql({ schema }),
+    fetch,
+    nodeHandler: toNodeHandler(fetch),
+  };
+}

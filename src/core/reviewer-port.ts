@@ -1,0 +1,102 @@
+/**
+ * The narrow port the HTTP layer reaches the engine through: resolve a reviewer's link, view an approval
+ * as that reviewer, decide and get the updated view back, record a sighting of an inbound request, ping
+ * the database. HTTP never touches the store.
+ */
+import { sql } from "kysely";
+import type { ChannelActions } from "../channels/channel.ts";
+import { type Ineligibility, mayVote } from "../domain/eligibility.ts";
+import type { Approval, AuditEvent, EventType, JsonValue, VoteOutcome } from "../domain/types.ts";
+import { NotFoundError } from "../errors.ts";
+import { hashToken, isWellFormedToken, tokenMatches } from "../security/tokens.ts";
+import { findTokenByHash, loadApproval } from "../store/approval-reads.ts";
+import { firstSighting, listEvents, recordFirstView } from "../store/event-store.ts";
+import { parseInput } from "../validation.ts";
+import type { EngineContext } from "./context.ts";
+import { decide } from "./engine.ts";
+import { approvalId as approvalIdSchema, decideSchema } from "./inputs.ts";
+
+/** An approval as one reviewer sees it. */
+export interface ReviewerView {
+  approval: Approval;
+  reviewer: string;
+  /** Why this reviewer cannot decide now; undefined when they can. */
+  ineligibility: Ineligibility | undefined;
+  /** The audit events of the types asked for, oldest first (empty unless asked). */
+  history: AuditEvent[];
+}
+
+export interface ViewOptions {
+  /** Event types to include as history. */
+  history?: readonly EventType[];
+  /** Record that the reviewer opened the page (once per step), with this user agent. */
+  sighting?: { userAgent: string };
+}
+
+export interface ReviewerDecision {
+  outcome: VoteOutcome;
+  comment?: string;
+  via: string;
+  context?: Record<string, JsonValue>;
+}
+
+export interface ReviewerPort {
+  /** The approval and reviewer a link's token stands for; undefined for a malformed, unknown or expired one alike. */
+  resolve(token: string): Promise<{ approvalId: string; reviewer: string } | undefined>;
+  view(approvalId: string, reviewer: string, options?: ViewOptions): Promise<ReviewerView>;
+  /** Decides as the reviewer; throws the engine's typed errors; returns the view after the decision. */
+  decide(approvalId: string, reviewer: string, decision: ReviewerDecision, options?: ViewOptions): Promise<ReviewerView>;
+  /** What a channel's inbound route may do (decisions are recorded with `via` = the channel's name). */
+  channelActions(channel: string): ChannelActions;
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
+}
+
+export function createReviewerPort(ctx: EngineContext): ReviewerPort {
+  const { database } = ctx;
+
+  const get = async (approvalId: string): Promise<Approval> => {
+    parseInput(approvalIdSchema, approvalId, "approval id");
+    const approval = await database.run((db) => loadApproval(db, approvalId));
+    if (!approval) throw new NotFoundError(`Approval ${approvalId}`, { approvalId });
+    return approval;
+  };
+
+  const viewOf = async (approval: Approval, reviewer: string, options: ViewOptions): Promise<ReviewerView> => ({
+    approval,
+    reviewer,
+    ineligibility: mayVote(approval, reviewer),
+    history: options.history ? await database.run((db) => listEvents(db, approval.id, options.history)) : [],
+  });
+
+  const decideAs = (approvalId: string, input: ReviewerDecision & { reviewer: string; voter?: string }) => {
+    parseInput(approvalIdSchema, approvalId, "approval id");
+    return decide(ctx, approvalId, parseInput(decideSchema, input, "decision"));
+  };
+
+  return {
+    async resolve(token) {
+      if (!isWellFormedToken(token)) return undefined;
+      const row = await database.run((db) => findTokenByHash(db, hashToken(token)));
+      if (!row || row.expired || !tokenMatches(token, row.token_hash)) return undefined;
+      return { approvalId: row.approval_id, reviewer: row.reviewer };
+    },
+    async view(approvalId, reviewer, options = {}) {
+      if (options.sighting) await database.run((db) => recordFirstView(db, approvalId, reviewer, options.sighting ?? {}));
+      return viewOf(await get(approvalId), reviewer, options);
+    },
+    async decide(approvalId, reviewer, decision, options = {}) {
+      return viewOf(await decideAs(approvalId, { ...decision, reviewer }), reviewer, options);
+    },
+    channelActions(channel) {
+      return {
+        get,
+        decide: (approvalId, input) => decideAs(approvalId, { ...input, via: channel }),
+        firstSighting: (digest, windowMs) => database.transaction((db) => firstSighting(db, channel, digest, windowMs)),
+      };
+    },
+    async ping() {
+      await database.run((db) => sql`select 1`.execute(db));
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/** A new approval: the validated request (see `core/inputs.ts`) and what creating it brings. */
+import { reviewersToAsk } from "./facts.ts";
+import { type Job, ROUNDS, stepTimers } from "./jobs.ts";
+import type { PlannedEvent } from "./transition.ts";
+import type { JsonValue, StepSchedule, TimeoutAction } from "./types.ts";
+
+export interface RequestPlanStep {
+  name: string;
+  quorum: number;
+  /** levels[0] are the step's reviewers; levels[n] join at escalation level n. */
+  levels: string[][];
+  schedule: StepSchedule;
+}
+
+export interface RequestPlan {
+  type: string;
+  title: string;
+  payload: JsonValue;
+  requestedBy: string;
+  steps: RequestPlanStep[];
+  timeoutMs: number;
+  timeoutAction: TimeoutAction;
+  idempotencyKey: string | null;
+  /** Digest of everything above but the key, to spot a key reused for a different request. */
+  fingerprint: string;
+}
+
+/** Everyone who gets a link: every listed reviewer but the requester. */
+export function reviewersWithLinks(request: RequestPlan): string[] {
+  return reviewersToAsk(request.requestedBy, [...new Set(request.steps.flatMap((step) => step.levels.flat()))]);
+}
+
+/** The first audit event and the jobs of a new approval: the first ask, the first step's timers, the timeout. */
+export function planCreation(id: string, request: RequestPlan): { events: PlannedEvent[]; jobs: Job[] } {
+  const [first] = request.steps;
+  if (!first) throw new Error("a request has at least one step");
+  return {
+    events: [
+      {
+        type: "requested",
+        actor: request.requestedBy,
+        channel: null,
+        step: null,
+        comment: null,
+        data: {
+          type: request.type,
+          steps: request.steps.map((step) => ({
+            name: step.name,
+            quorum: step.quorum,
+            reviewers: step.levels[0] ?? [],
+            escalation: step.levels.slice(1),
+          })),
+          timeoutMs: request.timeoutMs,
+          timeoutAction: request.timeoutAction,
+          idempotencyKey: request.idempotencyKey,
+        },
+      },
+    ],
+    jobs: [
+      {
+        task: "notify",
+        approvalId: id,
+        kind: "request",
+        round: ROUNDS.request(0),
+        step: 0,
+        recipients: reviewersToAsk(request.requestedBy, first.levels[0] ?? []),
+      },
+      ...stepTimers(id, { step: 0, schedule: first.schedule, escalationLevels: first.levels.length - 1 }, request.timeoutMs),
+      { task: "timeout", approvalId: id, delayMs: request.timeoutMs },
+    ],
+  };
+}
