@@ -23,9 +23,9 @@ export function renderMigrationsModule(sqlDir = `${root}sql`): string {
   });
   return [
     "// Generated from sql/ by scripts/generate-migrations.ts. Do not edit; run `npm run generate`.",
-    'import type { Migration } from "./migrate.ts";',
     "",
-    "export const MIGRATIONS: readonly Migration[] = [",
+    "/** Each migration's id, name, whether it breaks older versions, and SQL with :COUNTERSIGN_SCHEMA for the schema. */",
+    "export const MIGRATIONS: readonly { id: number; name: string; breaking: boolean; sql: string }[] = [",
     ...migrations,
     "];",
     "",
