@@ -85,7 +85,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const { schema, workerSchema, logger } = resolved;
   const connections = openConnections(resolved);
   const ctx: EngineContext = { database: createDatabase(connections.queries, schema, workerSchema), options: resolved };
-  const listener = new ChangeListener(() => connections.ownClient(`countersign:listen:${schema}`.slice(0, 63)), schema, logger);
+  const listener = new ChangeListener(
+    () => connections.ownClient(`countersign:listen:${schema}`.slice(0, 63)),
+    schema,
+    logger,
+  );
   const waiter = createWaiter(ctx, listener);
   const fetch = createFetchHandler(createReviewerPort(ctx), resolved);
   let worker: Promise<RunningWorker> | undefined;

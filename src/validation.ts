@@ -95,7 +95,7 @@ export function secretSchema(min: number) {
   return z
     .string({ error: "is required" })
     .min(min, { error: `must be at least ${min} characters` })
-    .refine((value) => value.trim() === value && !/[\u0000-\u001f\u007f]/.test(value), {
+    .refine((value) => value.trim() === value && !/\p{Cc}/u.test(value), {
       error: "must not start or end with whitespace or contain control characters",
     });
 }

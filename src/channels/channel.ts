@@ -18,6 +18,7 @@ export interface Channel {
    * the audit trail and handed back as `notification.thread` for later notifications to this reviewer.
    * Throw {@link UndeliverableError} when retrying cannot help.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a channel that keeps no receipt is written `async send() { … }`
   send(notification: Notification): Promise<void | DeliveryReceipt>;
   /**
    * Requests to `<mount>/<name>/<path>` (for example Slack's button clicks at `/slack/actions`), with the

@@ -38,7 +38,7 @@ export function consoleChannel(options: ConsoleChannelOptions = {}): Channel {
   };
 }
 
-export function formatNotification(n: Notification): string {
+function formatNotification(n: Notification): string {
   const { approval, decision } = n;
   const lines = [`[countersign] ${HEADLINES[n.kind]}: ${approval.title} (${approval.type})`];
   lines.push(`  for:       ${n.reviewer}`, `  asked by:  ${approval.requestedBy}`);
@@ -47,7 +47,9 @@ export function formatNotification(n: Notification): string {
   }
   if (decision) {
     const words = describeDecision(decision);
-    const how = [words.outcome, words.by, words.via, words.consequence && `(${words.consequence})`].filter(Boolean).join(" ");
+    const how = [words.outcome, words.by, words.via, words.consequence && `(${words.consequence})`]
+      .filter(Boolean)
+      .join(" ");
     lines.push(`  outcome:   ${how} at ${decision.decidedAt.toISOString()}`);
     if (words.comment) lines.push(`  comment:   ${words.comment}`);
   } else {

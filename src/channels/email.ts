@@ -72,7 +72,9 @@ const when = humanDate;
 function outcomeSentence(decision: Decision): string {
   const words = describeDecision(decision);
   const how = [words.by, decision.status === "timed_out" ? null : words.via].filter(Boolean).join(" ");
-  const followed = words.consequence ? `, so it ${words.consequence === "not approved" ? "does not go ahead" : words.consequence}` : "";
+  const followed = words.consequence
+    ? `, so it ${words.consequence === "not approved" ? "does not go ahead" : words.consequence}`
+    : "";
   return `It was ${words.outcome}${how ? ` ${how}` : ""} on ${when(decision.decidedAt)}${followed}.`;
 }
 

@@ -14,7 +14,7 @@ export const REASON_BLOCK_ID = "reason";
 type Block = Record<string, unknown>;
 
 /** Slack's mrkdwn needs &, < and > escaped; everything from users goes through here. */
-export function escapeMrkdwn(text: string): string {
+function escapeMrkdwn(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
@@ -22,7 +22,7 @@ const plain = (text: string, max = 150) => ({ type: "plain_text", text: clip(tex
 const mrkdwn = (text: string) => ({ type: "mrkdwn", text: clip(text, 3000) });
 
 /** Renders in each reader's own time zone, with the ISO time as the fallback. */
-export function slackDate(date: Date): string {
+function slackDate(date: Date): string {
   return `<!date^${Math.floor(date.getTime() / 1000)}^{date_short_pretty} at {time}|${date.toISOString()}>`;
 }
 
@@ -116,7 +116,11 @@ const OUTCOME = {
 
 export function outcomeLine(decision: Decision): string {
   const words = describeDecision(decision);
-  const how = [words.by, decision.status === "timed_out" ? null : words.via, words.consequence && `(${words.consequence})`]
+  const how = [
+    words.by,
+    decision.status === "timed_out" ? null : words.via,
+    words.consequence && `(${words.consequence})`,
+  ]
     .filter(Boolean)
     .map((part) => ` ${escapeMrkdwn(part as string)}`)
     .join("");

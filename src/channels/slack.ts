@@ -8,7 +8,13 @@ import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from "@sla
 import { z } from "zod";
 import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { normalizeIdentity } from "../domain/identity.ts";
-import { AlreadyDecidedError, ApprovalError, NotFoundError, SignatureRefusedError, ValidationError } from "../errors.ts";
+import {
+  AlreadyDecidedError,
+  ApprovalError,
+  NotFoundError,
+  SignatureRefusedError,
+  ValidationError,
+} from "../errors.ts";
 import { parseSlackSigningSecret } from "../security/secrets.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
 import { parseInput } from "../validation.ts";
@@ -191,7 +197,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     return { ref: { channel: result.channel, ts: result.ts } };
   }
 
-  async function send(notification: Notification): Promise<void | DeliveryReceipt> {
+  async function send(notification: Notification): Promise<DeliveryReceipt | undefined> {
     const thread = receiptSchema.safeParse(notification.thread);
     return call(async () => {
       switch (notification.kind) {

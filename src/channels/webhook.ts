@@ -131,7 +131,7 @@ function post(target: URL, body: string, headers: Record<string, string>, timeou
 }
 
 /** The JSON every receiver gets: `{ type, timestamp, data }` as Standard Webhooks suggests. */
-export function webhookPayload(n: Notification): Record<string, unknown> {
+function webhookPayload(n: Notification): Record<string, unknown> {
   return {
     type: `approval.${n.kind}`,
     timestamp: new Date().toISOString(),

@@ -1,8 +1,8 @@
 /** What every CLI command shares: connection options, the approvals service, output and exit codes. */
 import { describeDecision } from "../domain/describe.ts";
 import { randomBytes } from "node:crypto";
-import { styleText } from "node:util";
-import { Command, Option } from "commander";
+import { stripVTControlCharacters, styleText } from "node:util";
+import { type Command, Option } from "commander";
 import { createApprovals, type Approvals } from "../approvals.ts";
 import type { ApprovalsOptions } from "../core/options.ts";
 import { formatDuration } from "../domain/duration.ts";
@@ -133,7 +133,7 @@ export function relative(date: Date, now = new Date()): string {
   return ms >= 0 ? `in ${text}` : `${text} ago`;
 }
 
-const visibleLength = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "").length;
+const visibleLength = (text: string) => stripVTControlCharacters(text).length;
 
 /** A plain aligned table; cells may carry colour codes. */
 export function table(headers: string[], rows: string[][]): string {

@@ -9,7 +9,13 @@ import type { Plan, PlannedEvent } from "../domain/transition.ts";
 import { AlreadyDecidedError } from "../errors.ts";
 import { jobKey, jobSpec } from "../scheduler/jobs.ts";
 import { addJobs, removeJobs } from "../scheduler/queue.ts";
-import { insertVote, markStepPassed, raiseEscalationLevel, startStep, updateApprovalIf } from "../store/approval-writes.ts";
+import {
+  insertVote,
+  markStepPassed,
+  raiseEscalationLevel,
+  startStep,
+  updateApprovalIf,
+} from "../store/approval-writes.ts";
 import { announceChange } from "../store/changes.ts";
 import type { Db } from "../store/connection.ts";
 import type { CountersignDatabase, NewEvent } from "../store/database.ts";
@@ -19,13 +25,16 @@ import type { EngineContext } from "./context.ts";
 export async function applyPlan(ctx: EngineContext, db: Db, facts: ApprovalFacts, plan: Plan): Promise<void> {
   const { schema, workerSchema } = ctx.database;
   if (plan.vote && !(await insertVote(db, { approvalId: facts.id, ...plan.vote }))) {
-    throw new AlreadyDecidedError(`${plan.vote.reviewer} already voted on step ${plan.vote.step + 1} of approval ${facts.id}.`, {
-      approvalId: facts.id,
-      reviewer: plan.vote.reviewer,
-      voter: plan.vote.voter,
-      step: plan.vote.step,
-      status: facts.status,
-    });
+    throw new AlreadyDecidedError(
+      `${plan.vote.reviewer} already voted on step ${plan.vote.step + 1} of approval ${facts.id}.`,
+      {
+        approvalId: facts.id,
+        reviewer: plan.vote.reviewer,
+        voter: plan.vote.voter,
+        step: plan.vote.step,
+        status: facts.status,
+      },
+    );
   }
   if (plan.update) {
     const { set, decision, from } = plan.update;
@@ -42,16 +51,25 @@ export async function applyPlan(ctx: EngineContext, db: Db, facts: ApprovalFacts
         : {}),
     };
     if (!(await updateApprovalIf(db, facts.id, from, changes))) {
-      throw new AlreadyDecidedError(`Approval ${facts.id} changed while it was being decided.`, { approvalId: facts.id });
+      throw new AlreadyDecidedError(`Approval ${facts.id} changed while it was being decided.`, {
+        approvalId: facts.id,
+      });
     }
   }
   const { passed, started, escalated } = plan.steps;
   if (passed !== undefined) await markStepPassed(db, facts.id, passed);
   if (started !== undefined) await startStep(db, facts.id, started);
   if (escalated) await raiseEscalationLevel(db, facts.id, escalated.step, escalated.level);
-  await appendEvents(db, plan.events.map((event) => toNewEvent(facts.id, event)));
+  await appendEvents(
+    db,
+    plan.events.map((event) => toNewEvent(facts.id, event)),
+  );
   await removeJobs(db, workerSchema, plan.removeTimers.map(jobKey));
-  await addJobs(db, workerSchema, plan.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts })));
+  await addJobs(
+    db,
+    workerSchema,
+    plan.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts })),
+  );
   if (plan.announce) await announceChange(db, schema, plan.announce);
 }
 

@@ -50,9 +50,18 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
   const unreachable = recipients.filter((reviewer) => channelsFor(ctx, reviewer).length === 0);
   await ctx.database.transaction(async (db) => {
     const deliveries: DeliverJob[] = recipients.flatMap((reviewer) =>
-      channelsFor(ctx, reviewer).map((channel) => ({ task: "deliver" as const, ...rest, reviewer, channel: channel.name })),
+      channelsFor(ctx, reviewer).map((channel) => ({
+        task: "deliver" as const,
+        ...rest,
+        reviewer,
+        channel: channel.name,
+      })),
     );
-    await addJobs(db, ctx.database.workerSchema, deliveries.map((job) => jobSpec(job, { deliveryAttempts: delivery.maxAttempts })));
+    await addJobs(
+      db,
+      ctx.database.workerSchema,
+      deliveries.map((job) => jobSpec(job, { deliveryAttempts: delivery.maxAttempts })),
+    );
     await appendEvents(
       db,
       unreachable.map((reviewer) => ({

@@ -90,9 +90,16 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
       }),
     );
     const { events, jobs } = planCreation(id, request);
-    await appendEvents(db, events.map((event) => toNewEvent(id, event)));
+    await appendEvents(
+      db,
+      events.map((event) => toNewEvent(id, event)),
+    );
     const attempts = { deliveryAttempts: ctx.options.delivery.maxAttempts };
-    await addJobs(db, ctx.database.workerSchema, jobs.map((job) => jobSpec(job, attempts)));
+    await addJobs(
+      db,
+      ctx.database.workerSchema,
+      jobs.map((job) => jobSpec(job, attempts)),
+    );
     await announceChange(db, ctx.database.schema, { id, status: "pending" });
     return mustLoad(db, id);
   }, host);
@@ -135,7 +142,12 @@ export function decide(ctx: EngineContext, id: string, vote: Vote, host?: HostDb
   return change(ctx, id, { type: "vote", ...rest, voter }, host);
 }
 
-export function cancel(ctx: EngineContext, id: string, input: { reason: string; by: string }, host?: HostDb): Promise<Approval> {
+export function cancel(
+  ctx: EngineContext,
+  id: string,
+  input: { reason: string; by: string },
+  host?: HostDb,
+): Promise<Approval> {
   return change(ctx, id, { type: "cancel", ...input }, host);
 }
 
@@ -189,11 +201,14 @@ function refusalError(approval: Approval, why: Ineligibility, cause: Cause): App
       });
     }
     default:
-      return new NotAReviewerError(`${reviewer} is not a reviewer of the current step "${why.step}" of approval ${id}.`, {
-        approvalId: id,
-        reviewer,
-        step: approval.currentStep,
-      });
+      return new NotAReviewerError(
+        `${reviewer} is not a reviewer of the current step "${why.step}" of approval ${id}.`,
+        {
+          approvalId: id,
+          reviewer,
+          step: approval.currentStep,
+        },
+      );
   }
 }
 
@@ -224,7 +239,8 @@ export async function fireTimer(ctx: EngineContext, id: string, cause: TimerCaus
     }
     const planned = planTransition(facts, cause);
     if (planned.kind === "apply") {
-      if (cause.type === "unreachable") logger.info({ approvalId: id, step: cause.step }, "countersign: a reviewer cannot be reached; escalating now");
+      if (cause.type === "unreachable")
+        logger.info({ approvalId: id, step: cause.step }, "countersign: a reviewer cannot be reached; escalating now");
       await applyPlan(ctx, db, facts, planned.plan);
     } else if (planned.kind === "skip" && planned.note && cause.type === "unreachable") {
       logger.warn({ approvalId: id, step: cause.step }, `countersign: ${planned.note}`);

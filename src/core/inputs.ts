@@ -85,7 +85,7 @@ export interface WaitOptions {
 
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 /** A step names at most this many reviewers, over all its escalation levels. */
-export const MAX_REVIEWERS_PER_STEP = 100;
+const MAX_REVIEWERS_PER_STEP = 100;
 const reviewerId = identity(320);
 const reviewerList = z.array(reviewerId).min(1, { error: "must list at least one reviewer" });
 const escalationLevels = z.array(reviewerList).max(10, { error: "at most 10 escalation levels" });
@@ -137,7 +137,7 @@ const stepSchema = z.strictObject({
 });
 
 /** Deeper JSON is refused: no reviewer reads it, and walking it must not exhaust the stack. */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 /**
  * Where `value` stops being storable JSON (a function, a Date, NaN, a cycle, a NUL character, nesting

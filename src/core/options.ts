@@ -96,7 +96,7 @@ export interface ResolvedOptions {
   http: { maxBodyBytes: number };
 }
 
-export const DEFAULTS = {
+const DEFAULTS = {
   reminders: ["5m", "30m"],
   escalateAfter: "30m",
   timeout: { after: "8h", action: "reject" },

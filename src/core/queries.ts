@@ -32,7 +32,10 @@ export async function listApprovals(ctx: EngineContext, query: ListQuery = {}): 
     const page = rows.slice(0, filter.limit);
     const last = page.at(-1);
     return {
-      items: await loadApprovals(db, page.map((row) => row.id)),
+      items: await loadApprovals(
+        db,
+        page.map((row) => row.id),
+      ),
       nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null,
     };
   });

@@ -26,14 +26,14 @@ export interface ReviewerView {
   history: AuditEvent[];
 }
 
-export interface ViewOptions {
+interface ViewOptions {
   /** Event types to include as history. */
   history?: readonly EventType[];
   /** Record that the reviewer opened the page (once per step), with this user agent. */
   sighting?: { userAgent: string };
 }
 
-export interface ReviewerDecision {
+interface ReviewerDecision {
   outcome: VoteOutcome;
   comment?: string;
   via: string;
@@ -45,7 +45,12 @@ export interface ReviewerPort {
   resolve(token: string): Promise<{ approvalId: string; reviewer: string } | undefined>;
   view(approvalId: string, reviewer: string, options?: ViewOptions): Promise<ReviewerView>;
   /** Decides as the reviewer; throws the engine's typed errors; returns the view after the decision. */
-  decide(approvalId: string, reviewer: string, decision: ReviewerDecision, options?: ViewOptions): Promise<ReviewerView>;
+  decide(
+    approvalId: string,
+    reviewer: string,
+    decision: ReviewerDecision,
+    options?: ViewOptions,
+  ): Promise<ReviewerView>;
   /** What a channel's inbound route may do (decisions are recorded with `via` = the channel's name). */
   channelActions(channel: string): ChannelActions;
   /** Resolves when the database answers. */
@@ -82,7 +87,8 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
       return { approvalId: row.approval_id, reviewer: row.reviewer };
     },
     async view(approvalId, reviewer, options = {}) {
-      if (options.sighting) await database.run((db) => recordFirstView(db, approvalId, reviewer, options.sighting ?? {}));
+      if (options.sighting)
+        await database.run((db) => recordFirstView(db, approvalId, reviewer, options.sighting ?? {}));
       return viewOf(await get(approvalId), reviewer, options);
     },
     async decide(approvalId, reviewer, decision, options = {}) {

@@ -36,9 +36,3 @@ export function describeDecision(decision: Decision): DecisionWords {
     comment: decision.comment,
   };
 }
-
-/** "approved by cfo@company.com via slack", without a date: the common core of every rendering. */
-export function decisionPhrase(decision: Decision): string {
-  const words = describeDecision(decision);
-  return [words.outcome, words.by, words.via].filter(Boolean).join(" ");
-}

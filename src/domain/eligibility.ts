@@ -49,6 +49,8 @@ export function mayVote(state: VotingState, reviewer: string, voter: string = re
     (s, index) => index > state.currentStep && s.reviewers.some((r) => r.reviewer === reviewer),
   );
   if (later) return { reason: "later_step", step: step.name, later: later.name };
-  const earlier = state.steps.some((s, index) => index < state.currentStep && s.reviewers.some((r) => r.reviewer === reviewer));
+  const earlier = state.steps.some(
+    (s, index) => index < state.currentStep && s.reviewers.some((r) => r.reviewer === reviewer),
+  );
   return earlier ? { reason: "done", step: step.name } : { reason: "not_listed", step: step.name };
 }

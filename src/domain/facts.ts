@@ -4,13 +4,13 @@
  */
 import type { ApprovalStatus, StepSchedule, TimeoutAction, VoteOutcome } from "./types.ts";
 
-export interface VoteFacts {
+interface VoteFacts {
   outcome: VoteOutcome;
   /** The person who cast it; for a team slot, not the slot itself. */
   voter: string;
 }
 
-export interface StepReviewerFacts {
+interface StepReviewerFacts {
   reviewer: string;
   /** 0 for the step's own reviewers, n for the n-th escalation level. */
   level: number;

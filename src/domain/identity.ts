@@ -16,7 +16,3 @@ export function normalizeIdentity(id: string): string {
   const cleaned = id.normalize("NFC").replace(INVISIBLE, "").trim();
   return EMAIL.test(cleaned) ? cleaned.toLowerCase() : cleaned;
 }
-
-export function isEmailIdentity(id: string): boolean {
-  return EMAIL.test(id);
-}

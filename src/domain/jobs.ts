@@ -5,7 +5,7 @@
 import type { NotificationKind, StepSchedule } from "./types.ts";
 
 /** A notification round for some reviewers, fanned out per (reviewer, channel) by the worker. */
-export interface NotifyJob {
+interface NotifyJob {
   task: "notify";
   approvalId: string;
   kind: NotificationKind;
@@ -25,7 +25,7 @@ export interface DeliverJob {
   channel: string;
 }
 
-export interface ReminderJob {
+interface ReminderJob {
   task: "reminder";
   approvalId: string;
   step: number;
@@ -34,7 +34,7 @@ export interface ReminderJob {
   delayMs?: number;
 }
 
-export interface EscalationJob {
+interface EscalationJob {
   task: "escalation";
   approvalId: string;
   step: number;
@@ -42,7 +42,7 @@ export interface EscalationJob {
   delayMs?: number;
 }
 
-export interface TimeoutJob {
+interface TimeoutJob {
   task: "timeout";
   approvalId: string;
   delayMs?: number;
@@ -87,7 +87,12 @@ export function stepTimers(approvalId: string, step: TimedStep, msUntilDeadline:
 /** Every timer a step may have scheduled, to remove them when it ends. */
 export function stepTimerRefs(approvalId: string, step: TimedStep): TimerRef[] {
   return [
-    ...step.schedule.remindersMs.map((_, reminder) => ({ task: "reminder" as const, approvalId, step: step.step, reminder })),
+    ...step.schedule.remindersMs.map((_, reminder) => ({
+      task: "reminder" as const,
+      approvalId,
+      step: step.step,
+      reminder,
+    })),
     ...Array.from({ length: step.escalationLevels }, (_, i) => ({
       task: "escalation" as const,
       approvalId,

@@ -33,7 +33,7 @@ export interface LifecycleState {
   quorum: number;
 }
 
-export type Transition =
+type Transition =
   /** A vote was counted and the step still waits for more. */
   | { change: "vote_recorded"; status: "pending"; currentStep: number }
   /** The step's quorum was reached and the next step starts. */

@@ -65,7 +65,11 @@ export function planCreation(id: string, request: RequestPlan): { events: Planne
         step: 0,
         recipients: reviewersToAsk(request.requestedBy, first.levels[0] ?? []),
       },
-      ...stepTimers(id, { step: 0, schedule: first.schedule, escalationLevels: first.levels.length - 1 }, request.timeoutMs),
+      ...stepTimers(
+        id,
+        { step: 0, schedule: first.schedule, escalationLevels: first.levels.length - 1 },
+        request.timeoutMs,
+      ),
       { task: "timeout", approvalId: id, delayMs: request.timeoutMs },
     ],
   };

@@ -15,14 +15,7 @@ import {
 import { type Ineligibility, mayVote } from "./eligibility.ts";
 import { type Job, ROUNDS, stepTimerRefs, stepTimers, type TimerRef } from "./jobs.ts";
 import { isFinal, nextState, type LifecycleEvent } from "./lifecycle.ts";
-import type {
-  ApprovalStatus,
-  EventType,
-  FinalStatus,
-  JsonValue,
-  NotificationKind,
-  VoteOutcome,
-} from "./types.ts";
+import type { ApprovalStatus, EventType, FinalStatus, JsonValue, NotificationKind, VoteOutcome } from "./types.ts";
 
 /** The actor recorded for what timers do. */
 export const SYSTEM_ACTOR = "system";
@@ -63,7 +56,14 @@ export interface Plan {
     decision?: { decidedBy: string | null; via: string; comment: string | null };
   } | null;
   /** A vote to record; unique per step for its reviewer slot and for its voter. */
-  vote: { step: number; reviewer: string; voter: string; outcome: VoteOutcome; comment: string | null; via: string } | null;
+  vote: {
+    step: number;
+    reviewer: string;
+    voter: string;
+    outcome: VoteOutcome;
+    comment: string | null;
+    via: string;
+  } | null;
   /** Step bookkeeping: a step passed, the next started, an escalation level reached. */
   steps: { passed?: number; started?: number; escalated?: { step: number; level: number } };
   events: PlannedEvent[];
@@ -93,7 +93,15 @@ const EVENT_OF: Record<"approve" | "reject" | "deadline" | "cancel", EventType> 
   cancel: "cancelled",
 };
 
-const emptyPlan = (): Plan => ({ update: null, vote: null, steps: {}, events: [], jobs: [], removeTimers: [], announce: null });
+const emptyPlan = (): Plan => ({
+  update: null,
+  vote: null,
+  steps: {},
+  events: [],
+  jobs: [],
+  removeTimers: [],
+  announce: null,
+});
 
 /** Plans what `cause` does to the approval described by `facts`. */
 export function planTransition(facts: ApprovalFacts, cause: Cause): Planned {
@@ -138,7 +146,10 @@ function planDeadline(facts: ApprovalFacts): Planned {
   if (facts.status !== "pending") return { kind: "skip", note: "already final" };
   // Ran early (a clock step, a manual run): come back at the deadline.
   if (facts.deadline.getTime() > facts.dbNow.getTime()) {
-    return { kind: "apply", plan: { ...emptyPlan(), jobs: [{ task: "timeout", approvalId: facts.id, runAt: facts.deadline }] } };
+    return {
+      kind: "apply",
+      plan: { ...emptyPlan(), jobs: [{ task: "timeout", approvalId: facts.id, runAt: facts.deadline }] },
+    };
   }
   return planLifecycle(facts, { type: "deadline" }, { actor: SYSTEM_ACTOR, via: "timeout", comment: null });
 }
@@ -158,7 +169,10 @@ function planLifecycle(facts: ApprovalFacts, event: LifecycleEvent, who: Actor):
     { status: facts.status, currentStep: facts.currentStep, stepCount: facts.steps.length, quorum: step.quorum },
     event,
   );
-  if (!outcome.ok) return event.type === "deadline" ? { kind: "skip" } : { kind: "refuse", why: { reason: "final", status: outcome.status } };
+  if (!outcome.ok)
+    return event.type === "deadline"
+      ? { kind: "skip" }
+      : { kind: "refuse", why: { reason: "final", status: outcome.status } };
   const { transition } = outcome;
   const final = isFinal(transition.status);
   const plan = emptyPlan();
@@ -261,5 +275,12 @@ function planUnreachable(facts: ApprovalFacts, cause: Extract<Cause, { type: "un
 }
 
 function notify(facts: ApprovalFacts, kind: NotificationKind, round: string, step: number, reviewers: string[]): Job {
-  return { task: "notify", approvalId: facts.id, kind, round, step, recipients: reviewersToAsk(facts.requestedBy, reviewers) };
+  return {
+    task: "notify",
+    approvalId: facts.id,
+    kind,
+    round,
+    step,
+    recipients: reviewersToAsk(facts.requestedBy, reviewers),
+  };
 }

@@ -54,7 +54,9 @@ export function errorResponse(error: unknown, { format, logger, view }: ErrorRes
     );
   }
   const body = view
-    ? view.page(code === ERROR_CODES.NOT_A_REVIEWER ? "Not recorded: you cannot decide this step." : `Not recorded: ${message}`)
+    ? view.page(
+        code === ERROR_CODES.NOT_A_REVIEWER ? "Not recorded: you cannot decide this step." : `Not recorded: ${message}`,
+      )
     : renderMessagePage(title, message);
   return new Response(body, { status, headers: { ...PAGE_HEADERS, ...headers } });
 }
@@ -66,7 +68,8 @@ function describe(error: unknown, logger: Logger) {
   }
   const known = error instanceof ApprovalError ? STATUS_BY_CODE[error.code] : undefined;
   if (error instanceof ApprovalError && known) {
-    if (error.code === ERROR_CODES.UNAVAILABLE) logger.warn({ error: error.message }, "countersign: the database is unavailable");
+    if (error.code === ERROR_CODES.UNAVAILABLE)
+      logger.warn({ error: error.message }, "countersign: the database is unavailable");
     const issues = error.code === ERROR_CODES.VALIDATION ? error.data.issues : undefined;
     return { ...known, message: error.message, code: error.code, headers: {}, issues };
   }

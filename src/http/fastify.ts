@@ -54,7 +54,7 @@ export function fastifyPlugin(approvals: { fetch: FetchHandler }) {
         ...(stream ? { body: Readable.toWeb(stream) as ReadableStream<Uint8Array> } : {}),
       });
       reply.code(response.status);
-      response.headers.forEach((value, name) => reply.header(name, value));
+      for (const [name, value] of response.headers) reply.header(name, value);
       return reply.send(Buffer.from(await response.arrayBuffer()));
     };
     fastify.route({ method: METHODS, url: "/*", exposeHeadRoute: false, handler });

@@ -90,7 +90,11 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
   async function resolve(token: string) {
     const found = await port.resolve(token);
     if (!found) {
-      throw new HttpError(404, "Link not found", "This approval link is not valid or has expired. Ask the requester for a new one.");
+      throw new HttpError(
+        404,
+        "Link not found",
+        "This approval link is not valid or has expired. Ask the requester for a new one.",
+      );
     }
     return found;
   }
@@ -109,7 +113,11 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
 
   async function submitDecision(request: Request, token: string, format: ResponseFormat): Promise<Response> {
     const { approvalId, reviewer } = await resolve(token);
-    const fields = parseInput(decisionFields, parseFields(await readBody(request, limit), mediaType(request)), "decision");
+    const fields = parseInput(
+      decisionFields,
+      parseFields(await readBody(request, limit), mediaType(request)),
+      "decision",
+    );
     const decision = {
       outcome: fields.decision,
       ...(fields.comment?.trim() ? { comment: fields.comment } : {}),
@@ -150,7 +158,10 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
         canDecide: view.ineligibility === undefined,
         ...(extra.notice ? { message: extra.notice } : {}),
       };
-      return Response.json(body, { status, headers: { "cache-control": "no-store", "referrer-policy": "no-referrer" } });
+      return Response.json(body, {
+        status,
+        headers: { "cache-control": "no-store", "referrer-policy": "no-referrer" },
+      });
     }
     return new Response(request.method === "HEAD" ? null : pageHtml(view, extra), { status, headers: PAGE_HEADERS });
   }

@@ -32,7 +32,7 @@ function targetUrl(target: string): URL {
 }
 
 /** Builds a `Request` from a Node request; throws an {@link HttpError} for one the fetch API cannot represent. */
-export function toWebRequest(req: IncomingMessage, options: TranslateOptions = {}): Request {
+function toWebRequest(req: IncomingMessage, options: TranslateOptions = {}): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     try {
@@ -87,7 +87,7 @@ export async function respondTo(
 
 export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
   res.statusCode = response.status;
-  response.headers.forEach((value, name) => res.setHeader(name, value));
+  for (const [name, value] of response.headers) res.setHeader(name, value);
   const body = Buffer.from(await response.arrayBuffer());
   res.end(body);
 }

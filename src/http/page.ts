@@ -190,13 +190,14 @@ export function renderApprovalPage(model: ApprovalPageModel): string {
   const left = approval.deadline.getTime() - now.getTime();
   const decision = approval.decision;
   const words = decision ? describeDecision(decision) : undefined;
-  const outcome = decision && words
-    ? html`<section class="card"><h2>Outcome</h2><p><span class="status ${decision.status}">${words.Outcome}</span>
+  const outcome =
+    decision && words
+      ? html`<section class="card"><h2>Outcome</h2><p><span class="status ${decision.status}">${words.Outcome}</span>
 ${words.by ? html` ${words.by}` : ""}${words.via ? html` ${words.via}` : ""} on ${when(decision.decidedAt)}</p>
 ${words.comment ? html`<p>“${words.comment}”</p>` : ""}</section>`
-    : model.ineligibility
-      ? html`<section class="card"><p class="note" role="status">${whyNot(model.ineligibility)}</p></section>`
-      : decisionForm(model);
+      : model.ineligibility
+        ? html`<section class="card"><p class="note" role="status">${whyNot(model.ineligibility)}</p></section>`
+        : decisionForm(model);
   const body = html`
 ${model.notice ? html`<p class="note" role="status">${model.notice.text}</p>` : ""}
 <section class="card" aria-labelledby="title">

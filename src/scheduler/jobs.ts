@@ -61,7 +61,13 @@ export function jobKey(job: Job | TimerRef): string {
 function payloadOf(job: Job): { [key: string]: JsonValue } {
   switch (job.task) {
     case "notify":
-      return { approvalId: job.approvalId, kind: job.kind, round: job.round, step: job.step, recipients: job.recipients };
+      return {
+        approvalId: job.approvalId,
+        kind: job.kind,
+        round: job.round,
+        step: job.step,
+        recipients: job.recipients,
+      };
     case "deliver":
       return {
         approvalId: job.approvalId,

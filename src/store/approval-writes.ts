@@ -36,7 +36,10 @@ export async function insertSteps(db: Db, steps: InsertObject<CountersignDatabas
   await db.insertInto("step").values(steps).execute();
 }
 
-export async function insertReviewers(db: Db, reviewers: InsertObject<CountersignDatabase, "reviewer">[]): Promise<void> {
+export async function insertReviewers(
+  db: Db,
+  reviewers: InsertObject<CountersignDatabase, "reviewer">[],
+): Promise<void> {
   await db.insertInto("reviewer").values(reviewers).execute();
 }
 

@@ -43,7 +43,10 @@ export class ChangeListener {
   /** Subscribes to one approval's changes, or to all with `"*"`. Returns the unsubscribe function. */
   subscribe(id: string, subscriber: Subscriber): () => void {
     let set = this.#subscribers.get(id);
-    if (!set) this.#subscribers.set(id, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#subscribers.set(id, set);
+    }
     set.add(subscriber);
     if (this.#client) subscriber.onListening();
     else this.#ensureConnected();

@@ -11,7 +11,7 @@ export type Db = Kysely<CountersignDatabase>;
  * `Transaction` (or `Kysely` instance), or a `pg` client. A pg client outside `BEGIN` gets a transaction
  * of its own, so a write is never half done.
  */
-// biome-ignore lint: the host's database type is theirs
+// biome-ignore lint/suspicious/noExplicitAny: the host's database type is theirs, whatever it is
 export type HostDb = Kysely<any> | pg.ClientBase;
 
 /** The `{ db }` that every write method accepts. */

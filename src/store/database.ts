@@ -1,11 +1,18 @@
 /** Table types of countersign's schema (see sql/). Rows become domain objects only in `rows.ts`. */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
-import type { ApprovalStatus, EventType, JsonValue, StepSchedule, TimeoutAction, VoteOutcome } from "../domain/types.ts";
+import type {
+  ApprovalStatus,
+  EventType,
+  JsonValue,
+  StepSchedule,
+  TimeoutAction,
+  VoteOutcome,
+} from "../domain/types.ts";
 
 /** jsonb: read as parsed JSON, written as a JSON string (pg would turn JS arrays into SQL arrays). */
 type Json<T = JsonValue> = ColumnType<T, string, string>;
 
-export interface ApprovalTable {
+interface ApprovalTable {
   id: string;
   type: string;
   title: string;
@@ -26,7 +33,7 @@ export interface ApprovalTable {
   updated_at: Generated<Date>;
 }
 
-export interface StepTable {
+interface StepTable {
   approval_id: string;
   position: number;
   name: string;
@@ -38,14 +45,14 @@ export interface StepTable {
   passed_at: Date | null;
 }
 
-export interface ReviewerTable {
+interface ReviewerTable {
   approval_id: string;
   position: number;
   reviewer: string;
   level: number;
 }
 
-export interface TokenTable {
+interface TokenTable {
   approval_id: string;
   reviewer: string;
   nonce: Buffer;
@@ -53,7 +60,7 @@ export interface TokenTable {
   expires_at: Date;
 }
 
-export interface VoteTable {
+interface VoteTable {
   approval_id: string;
   position: number;
   /** The listed reviewer (slot) the vote was cast for. */
@@ -66,7 +73,7 @@ export interface VoteTable {
   created_at: Generated<Date>;
 }
 
-export interface EventTable {
+interface EventTable {
   id: Generated<string>;
   approval_id: string;
   type: EventType;
@@ -78,14 +85,14 @@ export interface EventTable {
   created_at: Generated<Date>;
 }
 
-export interface MigrationTable {
+interface MigrationTable {
   id: number;
   name: string;
   breaking: boolean;
   applied_at: Generated<Date>;
 }
 
-export interface WorkerHeartbeatTable {
+interface WorkerHeartbeatTable {
   pool_id: string;
   hostname: string;
   pid: number;
@@ -93,7 +100,7 @@ export interface WorkerHeartbeatTable {
   beat_at: Generated<Date>;
 }
 
-export interface SeenRequestTable {
+interface SeenRequestTable {
   channel: string;
   digest: string;
   seen_at: Generated<Date>;

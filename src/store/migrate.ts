@@ -11,7 +11,7 @@ import { toWorkerLogger } from "../logger.ts";
 import type { Connections } from "./connections.ts";
 import { MIGRATIONS } from "./migrations.generated.ts";
 
-export interface Migration {
+interface Migration {
   id: number;
   name: string;
   breaking: boolean;

@@ -99,7 +99,13 @@ export function toEvent(row: EventRow): AuditEvent {
   };
 }
 
-export function toFacts(row: ApprovalRow, steps: StepRow[], reviewers: ReviewerRow[], votes: VoteRow[], dbNow: Date): ApprovalFacts {
+export function toFacts(
+  row: ApprovalRow,
+  steps: StepRow[],
+  reviewers: ReviewerRow[],
+  votes: VoteRow[],
+  dbNow: Date,
+): ApprovalFacts {
   return {
     id: row.id,
     status: row.status,
@@ -122,7 +128,11 @@ export function toFacts(row: ApprovalRow, steps: StepRow[], reviewers: ReviewerR
           .filter((r) => r.position === step.position)
           .map((r) => {
             const vote = votes.find((v) => v.position === step.position && v.reviewer === r.reviewer);
-            return { reviewer: r.reviewer, level: r.level, vote: vote ? { outcome: vote.outcome, voter: vote.voter } : null };
+            return {
+              reviewer: r.reviewer,
+              level: r.level,
+              vote: vote ? { outcome: vote.outcome, voter: vote.voter } : null,
+            };
           }),
       })),
   };

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slackChannel } from "../../src/index.ts";
 import { startSlackStandIn, type SlackStandIn } from "../support/slack-standin.ts";
 import { eventually, PUBLIC_URL, useTestBed } from "../support/test-bed.ts";
+import type { WireJson } from "../support/test-bed.ts";
 
 let slack: SlackStandIn;
 beforeAll(async () => {
@@ -32,12 +33,12 @@ describe("the Slack channel", () => {
     expect(slack.callsOf("users.lookupByEmail")[0]?.params).toMatchObject({ email: "cfo@company.com" });
     expect(first?.authorization).toBe("Bearer xoxb-test-token");
     expect(first?.params.text).toBe(`Approval needed by ${approval.deadline.toISOString()}: Q1 Financial Summary`);
-    const blocks = first?.params.blocks as any[];
+    const blocks = first?.params.blocks as WireJson[];
     expect(blocks[0]).toEqual({
       type: "header",
       text: { type: "plain_text", text: "Q1 Financial Summary", emoji: true },
     });
-    expect(blocks[2].fields.map((f: any) => f.text)).toEqual([
+    expect(blocks[2].fields.map((f: WireJson) => f.text)).toEqual([
       "*report*\nQ1 Financial Summary",
       "*revenue*\n4200000",
       "*pii_detected*\nfalse",
@@ -76,7 +77,7 @@ describe("the Slack channel", () => {
       slack.callsOf("chat.update").find((c) => c.params.ts === reply.params.thread_ts),
     );
     expect(update.params.channel).toBe("D0CFO");
-    expect(update.params.blocks.some((b: any) => b.type === "actions")).toBe(false);
+    expect(update.params.blocks.some((b: WireJson) => b.type === "actions")).toBe(false);
     expect(update.params.blocks.at(-1).text.text).toMatch(
       /^\*✅ Approved\* by cfo@company.com via http · <!date\^\d+\^/,
     );
@@ -117,8 +118,8 @@ describe("the Slack channel", () => {
       reminders: [],
     });
     const [post] = await eventually(() => posts("#wide").length > 0 && posts("#wide"));
-    const blocks = post?.params.blocks as any[];
-    const fields = blocks[2].fields.map((f: any) => f.text);
+    const blocks = post?.params.blocks as WireJson[];
+    const fields = blocks[2].fields.map((f: WireJson) => f.text);
     expect(fields).toHaveLength(8);
     expect(fields[0]).toBe(`*note*\n${"a".repeat(298)}…`);
     expect(blocks[3]).toEqual({
@@ -144,7 +145,7 @@ describe("the Slack channel", () => {
       reminders: [],
     });
     const [post] = await eventually(() => posts("#finance-approvals").length > 0 && posts("#finance-approvals"));
-    const actions = post?.params.blocks.find((b: any) => b.type === "actions");
+    const actions = post?.params.blocks.find((b: WireJson) => b.type === "actions");
     expect(actions.elements[0].action_id).toBe("countersign:approve");
   });
 

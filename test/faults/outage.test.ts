@@ -61,11 +61,11 @@ describe("a PostgreSQL restart (-m immediate) under 100 waiters", () => {
     await Promise.all(all);
     const errors = [...outcomes.values()].filter((o) => o instanceof Error);
     expect(errors.map(String)).toEqual([]);
-    expiring.forEach((a, i) =>
-      expect(outcomes.get(a.id), a.id).toMatchObject({ status: "timed_out", approved: i % 4 === 0 }),
-    );
-    lasting.forEach((a, i) =>
-      expect(outcomes.get(a.id), a.id).toMatchObject({ status: i % 2 ? "approved" : "rejected" }),
-    );
+    expiring.forEach((a, i) => {
+      expect(outcomes.get(a.id), a.id).toMatchObject({ status: "timed_out", approved: i % 4 === 0 });
+    });
+    lasting.forEach((a, i) => {
+      expect(outcomes.get(a.id), a.id).toMatchObject({ status: i % 2 ? "approved" : "rejected" });
+    });
   });
 });

@@ -82,7 +82,13 @@ export function runCommand(
           () => reject(new Error(`no matching line within ${timeoutMs} ms; stderr: ${stderr}`)),
           timeoutMs,
         );
-        waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+        waiters.push({
+          match,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
         void exited.then(({ code }) =>
           reject(new Error(`process exited (${code}) before a matching line; stderr: ${stderr}`)),
         );

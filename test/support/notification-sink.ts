@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export interface SinkRequest {
+interface SinkRequest {
   key: string;
   kind: string;
   reviewer: string;
@@ -58,11 +58,15 @@ export async function startNotificationSink(): Promise<NotificationSink> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     arrived,
     delivered,
-    hold: (on) => void (holding = on),
+    hold: (on) => {
+      holding = on;
+    },
     release: () => {
       for (const { request, res } of held.splice(0)) answer(request, res);
     },
-    failNext: (count, status = 500) => void (failures = { count, status }),
+    failNext: (count, status = 500) => {
+      failures = { count, status };
+    },
     deliveryCounts() {
       const counts = new Map<string, number>();
       for (const d of delivered) counts.set(`${d.key}|${d.reviewer}`, (counts.get(`${d.key}|${d.reviewer}`) ?? 0) + 1);

@@ -21,7 +21,7 @@ function parseResponses(text: string, methods: string[]): { responses: RawRespon
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     const status = Number(statusLine?.split(" ")[1]);
-    let body = rest.slice(end + 4);
+    const body = rest.slice(end + 4);
     if (methods[responses.length] === "HEAD" || status === 204 || status === 304) {
       responses.push({ status, headers, body: "" });
       rest = body;
@@ -110,8 +110,14 @@ export function rawConnection(port: number): Promise<RawConnection> {
           return new Promise((done, fail) => {
             const timer = setTimeout(() => fail(new Error(`no response within ${timeoutMs} ms`)), timeoutMs);
             waiters.push({
-              resolve: (r) => (clearTimeout(timer), done(r)),
-              reject: (e) => (clearTimeout(timer), fail(e)),
+              resolve: (r) => {
+                clearTimeout(timer);
+                done(r);
+              },
+              reject: (e) => {
+                clearTimeout(timer);
+                fail(e);
+              },
             });
           });
         },

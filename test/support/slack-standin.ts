@@ -5,20 +5,21 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { signSlackRequest } from "../../src/security/signatures.ts";
+import type { WireJson } from "./test-bed.ts";
 
-export interface SlackCall {
+interface SlackCall {
   method: string;
   authorization: string | undefined;
   contentType: string | undefined;
   /** Form fields; JSON-encoded ones (blocks, view) are parsed. */
-  params: Record<string, any>;
+  params: Record<string, WireJson>;
 }
 
 export interface SlackStandIn {
   apiUrl: string;
   responseUrl(name: string): string;
   calls: SlackCall[];
-  responses: { name: string; body: any }[];
+  responses: { name: string; body: WireJson }[];
   /** email → user id */
   users: Map<string, string>;
   /** The next `count` calls of `method` fail with this HTTP status. */
@@ -37,7 +38,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startSlackStandIn(): Promise<SlackStandIn> {
   const calls: SlackCall[] = [];
-  const responses: { name: string; body: any }[] = [];
+  const responses: { name: string; body: WireJson }[] = [];
   const users = new Map<string, string>();
   const failures = new Map<string, { count: number; status: number }>();
   let ts = 1_700_000_000;
@@ -54,7 +55,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       return reply(200, { ok: true });
     }
     const method = url.pathname.replace(/^\/api\//, "");
-    const params: Record<string, any> = {};
+    const params: Record<string, WireJson> = {};
     for (const [key, value] of new URLSearchParams(text))
       params[key] = JSON_FIELDS.has(key) ? JSON.parse(value) : value;
     calls.push({ method, authorization: req.headers.authorization, contentType: req.headers["content-type"], params });

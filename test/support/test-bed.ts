@@ -130,6 +130,9 @@ export async function eventually<T>(
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** JSON as it arrived on the wire (a response body, a Slack call), read loosely in assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: assertions walk wire JSON without declaring its every shape
+export type WireJson = any;
+
 /** A JSON response body, read loosely for assertions. */
-// biome-ignore lint: test responses are read loosely
-export const readJson = async (response: Response): Promise<any> => response.json();
+export const readJson = async (response: Response): Promise<WireJson> => response.json();

@@ -37,7 +37,7 @@ function layerOf(path: string): number {
 }
 
 /** Why `from` may not import `to` (both relative to src/), or undefined when it may. */
-export function violation(from: string, to: string): string | undefined {
+function violation(from: string, to: string): string | undefined {
   const [fromUnit, toUnit] = [unitOf(from), unitOf(to)];
   if (fromUnit === toUnit) return undefined;
   if (fromUnit === "domain/") return `domain/ imports nothing outside itself, but ${from} imports ${to}`;

@@ -52,11 +52,39 @@ function applied(planned: ReturnType<typeof planTransition>): Plan {
 
 describe("planTransition", () => {
   it("approve below the quorum: records the vote, changes no status, schedules nothing", () => {
-    const plan = applied(planTransition(facts([step(0, [["a@x.com", 0], ["b@x.com", 0]], { quorum: 2 })]), vote("a@x.com")));
+    const plan = applied(
+      planTransition(
+        facts([
+          step(
+            0,
+            [
+              ["a@x.com", 0],
+              ["b@x.com", 0],
+            ],
+            { quorum: 2 },
+          ),
+        ]),
+        vote("a@x.com"),
+      ),
+    );
     expect(plan.update).toBeNull();
-    expect(plan.vote).toEqual({ step: 0, reviewer: "a@x.com", voter: "a@x.com", outcome: "approve", comment: null, via: "api" });
+    expect(plan.vote).toEqual({
+      step: 0,
+      reviewer: "a@x.com",
+      voter: "a@x.com",
+      outcome: "approve",
+      comment: null,
+      via: "api",
+    });
     expect(plan.events).toEqual([
-      { type: "approved", actor: "a@x.com", channel: "api", step: 0, comment: null, data: { final: false, approvals: 1, quorum: 2 } },
+      {
+        type: "approved",
+        actor: "a@x.com",
+        channel: "api",
+        step: 0,
+        comment: null,
+        data: { final: false, approvals: 1, quorum: 2 },
+      },
     ]);
     expect(plan.jobs).toEqual([]);
     expect(plan.removeTimers).toEqual([]);
@@ -65,8 +93,23 @@ describe("planTransition", () => {
 
   it("approve reaching the quorum of a middle step: the next step starts, with its ask and its timers", () => {
     const steps = [
-      step(0, [["a@x.com", 0], ["b@x.com", 0]], { quorum: 2 }),
-      step(1, [["ceo@x.com", 0], ["agent://bot", 0], ["board@x.com", 1]], { escalationLevels: 1 }),
+      step(
+        0,
+        [
+          ["a@x.com", 0],
+          ["b@x.com", 0],
+        ],
+        { quorum: 2 },
+      ),
+      step(
+        1,
+        [
+          ["ceo@x.com", 0],
+          ["agent://bot", 0],
+          ["board@x.com", 1],
+        ],
+        { escalationLevels: 1 },
+      ),
     ];
     (steps[0]?.reviewers[0] as { vote: unknown }).vote = { outcome: "approve", voter: "a@x.com" };
     const plan = applied(planTransition(facts(steps), vote("b@x.com")));
@@ -91,7 +134,18 @@ describe("planTransition", () => {
   });
 
   it("approve on the last step: final, timers and the timeout removed, everyone asked is told", () => {
-    const plan = applied(planTransition(facts([step(0, [["a@x.com", 0], ["b@x.com", 0], ["c@x.com", 1]])]), vote("a@x.com")));
+    const plan = applied(
+      planTransition(
+        facts([
+          step(0, [
+            ["a@x.com", 0],
+            ["b@x.com", 0],
+            ["c@x.com", 1],
+          ]),
+        ]),
+        vote("a@x.com"),
+      ),
+    );
     expect(plan.update).toEqual({
       from: { status: "pending", currentStep: 0 },
       set: { status: "approved" },
@@ -101,13 +155,34 @@ describe("planTransition", () => {
     expect(plan.removeTimers).toContainEqual({ task: "escalation", approvalId: "a1", step: 0, level: 1 });
     // c@x.com's level was never reached: not told.
     expect(plan.jobs).toEqual([
-      { task: "notify", approvalId: "a1", kind: "decided", round: "outcome", step: 0, recipients: ["a@x.com", "b@x.com"] },
+      {
+        task: "notify",
+        approvalId: "a1",
+        kind: "decided",
+        round: "outcome",
+        step: 0,
+        recipients: ["a@x.com", "b@x.com"],
+      },
     ]);
     expect(plan.announce).toEqual({ id: "a1", status: "approved" });
   });
 
   it("reject: final at once, whatever the quorum", () => {
-    const plan = applied(planTransition(facts([step(0, [["a@x.com", 0], ["b@x.com", 0]], { quorum: 2 })]), vote("a@x.com", "reject")));
+    const plan = applied(
+      planTransition(
+        facts([
+          step(
+            0,
+            [
+              ["a@x.com", 0],
+              ["b@x.com", 0],
+            ],
+            { quorum: 2 },
+          ),
+        ]),
+        vote("a@x.com", "reject"),
+      ),
+    );
     expect(plan.update?.set).toEqual({ status: "rejected" });
     expect(plan.events[0]).toMatchObject({ type: "rejected", data: { final: true } });
     expect(plan.jobs[0]).toMatchObject({ task: "notify", kind: "decided", round: "outcome" });
@@ -118,20 +193,33 @@ describe("planTransition", () => {
     expect(early.update).toBeNull();
     expect(early.jobs).toEqual([{ task: "timeout", approvalId: "a1", runAt: new Date(NOW.getTime() + 8 * HOUR) }]);
 
-    const due = applied(planTransition(facts([step(0, [["a@x.com", 0]])], { deadline: NOW, timeoutAction: "approve" }), { type: "deadline" }));
+    const due = applied(
+      planTransition(facts([step(0, [["a@x.com", 0]])], { deadline: NOW, timeoutAction: "approve" }), {
+        type: "deadline",
+      }),
+    );
     expect(due.update).toEqual({
       from: { status: "pending", currentStep: 0 },
       set: { status: "timed_out" },
       decision: { decidedBy: null, via: "timeout", comment: null },
     });
     expect(due.events).toEqual([
-      { type: "timed_out", actor: "system", channel: null, step: 0, comment: null, data: { final: true, action: "approve" } },
+      {
+        type: "timed_out",
+        actor: "system",
+        channel: null,
+        step: 0,
+        comment: null,
+        data: { final: true, action: "approve" },
+      },
     ]);
     expect(due.jobs[0]).toMatchObject({ kind: "timed_out", recipients: ["a@x.com"] });
   });
 
   it("cancel: final, by the canceller, with the reason", () => {
-    const plan = applied(planTransition(facts([step(0, [["a@x.com", 0]])]), { type: "cancel", by: "ops", reason: "not needed" }));
+    const plan = applied(
+      planTransition(facts([step(0, [["a@x.com", 0]])]), { type: "cancel", by: "ops", reason: "not needed" }),
+    );
     expect(plan.update?.decision).toEqual({ decidedBy: "ops", via: "api", comment: "not needed" });
     expect(plan.events[0]).toMatchObject({ type: "cancelled", actor: "ops", comment: "not needed" });
     expect(plan.jobs[0]).toMatchObject({ kind: "cancelled" });
@@ -139,36 +227,71 @@ describe("planTransition", () => {
 
   it("a lost race: a vote or cancel on a final approval is refused, a timer skips", () => {
     const done = facts([step(0, [["a@x.com", 0]])], { status: "approved" });
-    expect(planTransition(done, vote("a@x.com"))).toEqual({ kind: "refuse", why: { reason: "final", status: "approved" } });
-    expect(planTransition(done, { type: "cancel", by: "ops", reason: "x" })).toEqual({ kind: "refuse", why: { reason: "final", status: "approved" } });
+    expect(planTransition(done, vote("a@x.com"))).toEqual({
+      kind: "refuse",
+      why: { reason: "final", status: "approved" },
+    });
+    expect(planTransition(done, { type: "cancel", by: "ops", reason: "x" })).toEqual({
+      kind: "refuse",
+      why: { reason: "final", status: "approved" },
+    });
     expect(planTransition(done, { type: "deadline" }).kind).toBe("skip");
     expect(planTransition(done, { type: "reminder", step: 0, reminder: 0 }).kind).toBe("skip");
     expect(planTransition(done, { type: "escalation", step: 0, level: 1 }).kind).toBe("skip");
   });
 
   it("reminders go to the undecided reviewers of the current step only", () => {
-    const s = step(0, [["a@x.com", 0], ["b@x.com", 0], ["agent://bot", 0], ["c@x.com", 1]], { quorum: 2 });
+    const s = step(
+      0,
+      [
+        ["a@x.com", 0],
+        ["b@x.com", 0],
+        ["agent://bot", 0],
+        ["c@x.com", 1],
+      ],
+      { quorum: 2 },
+    );
     (s.reviewers[0] as { vote: unknown }).vote = { outcome: "approve", voter: "a@x.com" };
     const plan = applied(planTransition(facts([s]), { type: "reminder", step: 0, reminder: 1 }));
     expect(plan.events[0]).toMatchObject({ type: "reminded", data: { reminder: 2, recipients: ["b@x.com"] } });
-    expect(plan.jobs).toEqual([{ task: "notify", approvalId: "a1", kind: "reminder", round: "reminder:0:1", step: 0, recipients: ["b@x.com"] }]);
-    expect(planTransition(facts([s], { currentStep: 0 }), { type: "reminder", step: 1, reminder: 0 }).kind).toBe("skip");
+    expect(plan.jobs).toEqual([
+      { task: "notify", approvalId: "a1", kind: "reminder", round: "reminder:0:1", step: 0, recipients: ["b@x.com"] },
+    ]);
+    expect(planTransition(facts([s], { currentStep: 0 }), { type: "reminder", step: 1, reminder: 0 }).kind).toBe(
+      "skip",
+    );
   });
 
   it("escalation raises the level once and asks that level", () => {
-    const s = step(0, [["a@x.com", 0], ["deputy@x.com", 1], ["team@x.com", 2]]);
+    const s = step(0, [
+      ["a@x.com", 0],
+      ["deputy@x.com", 1],
+      ["team@x.com", 2],
+    ]);
     const plan = applied(planTransition(facts([s]), { type: "escalation", step: 0, level: 1 }));
     expect(plan.steps).toEqual({ escalated: { step: 0, level: 1 } });
     expect(plan.events[0]).toMatchObject({ type: "escalated", data: { level: 1, reviewers: ["deputy@x.com"] } });
-    expect(planTransition(facts([{ ...s, escalationLevel: 1 }]), { type: "escalation", step: 0, level: 1 }).kind).toBe("skip");
+    expect(planTransition(facts([{ ...s, escalationLevel: 1 }]), { type: "escalation", step: 0, level: 1 }).kind).toBe(
+      "skip",
+    );
     const now = applied(planTransition(facts([s]), { type: "unreachable", step: 0 }));
     expect(now.jobs).toEqual([{ task: "escalation", approvalId: "a1", step: 0, level: 1, delayMs: 0 }]);
-    expect(planTransition(facts([{ ...s, escalationLevel: 2 }]), { type: "unreachable", step: 0 })).toMatchObject({ kind: "skip" });
+    expect(planTransition(facts([{ ...s, escalationLevel: 2 }]), { type: "unreachable", step: 0 })).toMatchObject({
+      kind: "skip",
+    });
   });
 });
 
 describe("mayVote", () => {
-  const s0 = step(0, [["a@x.com", 0], ["deputy@x.com", 1], ["slack:#team", 0]], { quorum: 2 });
+  const s0 = step(
+    0,
+    [
+      ["a@x.com", 0],
+      ["deputy@x.com", 1],
+      ["slack:#team", 0],
+    ],
+    { quorum: 2 },
+  );
   const s1 = step(1, [["ceo@x.com", 0]]);
   const state = facts([s0, s1]);
 
@@ -185,10 +308,19 @@ describe("mayVote", () => {
 
   it("counts a person once per step, whichever slot they use", () => {
     const voted = facts([
-      { ...s0, reviewers: s0.reviewers.map((r) => (r.reviewer === "slack:#team" ? { ...r, vote: { outcome: "approve" as const, voter: "a@x.com" } } : r)) },
+      {
+        ...s0,
+        reviewers: s0.reviewers.map((r) =>
+          r.reviewer === "slack:#team" ? { ...r, vote: { outcome: "approve" as const, voter: "a@x.com" } } : r,
+        ),
+      },
       s1,
     ]);
     expect(mayVote(voted, "a@x.com")).toEqual({ reason: "already_voted", outcome: "approve", step: "step0" });
-    expect(mayVote(voted, "slack:#team", "b@x.com")).toEqual({ reason: "already_voted", outcome: "approve", step: "step0" });
+    expect(mayVote(voted, "slack:#team", "b@x.com")).toEqual({
+      reason: "already_voted",
+      outcome: "approve",
+      step: "step0",
+    });
   });
 });
