@@ -1,13 +1,14 @@
 /** What every CLI command shares: connection options, the approvals service, output and exit codes. */
-import { describeDecision } from "../domain/describe.ts";
 import { randomBytes } from "node:crypto";
 import { stripVTControlCharacters, styleText } from "node:util";
 import { type Command, Option } from "commander";
 import { createApprovals, type Approvals } from "../approvals.ts";
 import type { ApprovalsOptions } from "../core/options.ts";
+import { describeDecision } from "../domain/describe.ts";
 import { formatDuration } from "../domain/duration.ts";
 import type { Approval, Decision } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES, ValidationError } from "../errors.ts";
+import { DEFAULT_SCHEMA } from "../store/migrate.ts";
 
 /**
  * Exit codes: 0 ok (or approved, a timeout whose action is approve included), 1 error, 2 usage; `wait` and
@@ -30,7 +31,7 @@ export interface ConnectionOptions {
 export function withConnection(command: Command): Command {
   return command
     .addOption(new Option("--database-url <url>", "PostgreSQL connection string").env("DATABASE_URL"))
-    .addOption(new Option("--schema <name>", "countersign's schema").env("COUNTERSIGN_SCHEMA").default("countersign"));
+    .addOption(new Option("--schema <name>", "countersign's schema").env("COUNTERSIGN_SCHEMA").default(DEFAULT_SCHEMA));
 }
 
 export function withSecret(command: Command): Command {

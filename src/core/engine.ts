@@ -127,7 +127,7 @@ async function mustLoad(db: Db, id: string): Promise<Approval> {
 // ---------------------------------------------------------------------------------------------------
 // Decide and cancel
 
-export interface Vote {
+export interface Ballot {
   reviewer: string;
   /** The person casting it (differs from `reviewer` for a team slot); defaults to the reviewer. */
   voter?: string | undefined;
@@ -137,7 +137,7 @@ export interface Vote {
   context: Record<string, JsonValue> | null;
 }
 
-export function decide(ctx: EngineContext, id: string, vote: Vote, host?: HostDb): Promise<Approval> {
+export function decide(ctx: EngineContext, id: string, vote: Ballot, host?: HostDb): Promise<Approval> {
   const { voter = vote.reviewer, ...rest } = vote;
   return change(ctx, id, { type: "vote", ...rest, voter }, host);
 }
