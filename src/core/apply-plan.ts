@@ -1,34 +1,61 @@
 /**
- * Applies a plan inside the caller's transaction: the vote, the approval row as a compare-and-set, the
- * steps, the audit events, the jobs removed and added, and the NOTIFY, in that order. A lost
- * compare-and-set cannot happen under the row lock the facts were read with; it is still checked.
+ * Applies a plan inside the caller's transaction as ONE statement: the vote, the approval row as a
+ * compare-and-set, the steps, the audit events, the timers removed, the jobs added and the NOTIFY. A
+ * lost compare-and-set cannot happen under the row lock the facts were read with; it is still checked,
+ * and throwing rolls the whole change back.
  */
-import { sql, type UpdateObject } from "kysely";
+import { sql } from "kysely";
 import type { ApprovalFacts } from "../domain/facts.ts";
-import type { Plan, PlannedEvent } from "../domain/transition.ts";
+import type { Plan } from "../domain/transition.ts";
 import { AlreadyDecidedError } from "../errors.ts";
 import { jobKey, jobSpec } from "../scheduler/jobs.ts";
-import { addJobs, removeJobs } from "../scheduler/queue.ts";
-import {
-  insertVote,
-  markStepPassed,
-  raiseEscalationLevel,
-  startStep,
-  updateApprovalIf,
-} from "../store/approval-writes.ts";
-import { announceChange } from "../store/changes.ts";
+import { addJobsQuery, removeJobsQuery } from "../scheduler/queue.ts";
+import { changeParts } from "../store/approval-writes.ts";
+import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db } from "../store/connection.ts";
-import type { CountersignDatabase, NewEvent } from "../store/database.ts";
-import { appendEvents } from "../store/event-store.ts";
+import type { ApprovalRow, StepRow, VoteRow } from "../store/database.ts";
+import { eventsInsertQuery } from "../store/event-store.ts";
+import { approvalFromJson, voteFromJson } from "../store/rows.ts";
+import { together } from "../store/statement.ts";
 import type { EngineContext } from "./context.ts";
 
-export async function applyPlan(ctx: EngineContext, db: Db, facts: ApprovalFacts, plan: Plan): Promise<void> {
+/** What the statement changed, for the caller to build the approval as it now is without reading it again. */
+export interface Applied {
+  approval: ApprovalRow | undefined;
+  vote: VoteRow | undefined;
+  steps: Partial<Pick<StepRow, "position" | "passed_at" | "started_at" | "escalation_level">>[];
+}
+
+export async function applyPlan(ctx: EngineContext, db: Db, facts: ApprovalFacts, plan: Plan): Promise<Applied> {
   const { schema, workerSchema } = ctx.database;
-  if (plan.vote && !(await insertVote(db, { approvalId: facts.id, ...plan.vote }))) {
+  const id = facts.id;
+  const parts: Parameters<typeof together>[1] = {};
+  if (plan.vote) parts.voted = changeParts.vote(schema, { approvalId: id, ...plan.vote });
+  if (plan.update) {
+    const { from, set, decision } = plan.update;
+    parts.updated = changeParts.approval(schema, id, from, { ...set, ...(decision ? { decision } : {}) });
+  }
+  const { passed, started, escalated } = plan.steps;
+  if (passed !== undefined) parts.passed = changeParts.stepPassed(schema, id, passed);
+  if (started !== undefined) parts.started = changeParts.stepStarted(schema, id, started);
+  if (escalated) parts.escalated = changeParts.escalated(schema, id, escalated.step, escalated.level);
+  if (plan.events.length > 0) parts.events = eventsInsertQuery(schema, id, plan.events);
+  if (plan.removeTimers.length > 0) parts.removed = removeJobsQuery(workerSchema, plan.removeTimers.map(jobKey));
+  const specs = plan.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
+  if (specs.length > 0) parts.jobs = addJobsQuery(workerSchema, specs);
+  if (plan.announce) {
+    parts.announced =
+      plan.update?.decision && parts.updated
+        ? announceDecisionQuery(schema, sql.id("updated"))
+        : announceQuery(schema, plan.announce);
+  }
+  const result = await together(db, parts);
+  const vote = result.voted?.[0] as Parameters<typeof voteFromJson>[0] | undefined;
+  if (plan.vote && !vote) {
     throw new AlreadyDecidedError(
-      `${plan.vote.reviewer} already voted on step ${plan.vote.step + 1} of approval ${facts.id}.`,
+      `${plan.vote.reviewer} already voted on step ${plan.vote.step + 1} of approval ${id}.`,
       {
-        approvalId: facts.id,
+        approvalId: id,
         reviewer: plan.vote.reviewer,
         voter: plan.vote.voter,
         step: plan.vote.step,
@@ -36,43 +63,23 @@ export async function applyPlan(ctx: EngineContext, db: Db, facts: ApprovalFacts
       },
     );
   }
-  if (plan.update) {
-    const { set, decision, from } = plan.update;
-    const changes: UpdateObject<CountersignDatabase, "approval"> = {
-      ...(set.currentStep !== undefined ? { current_step: set.currentStep } : {}),
-      ...(set.status !== undefined ? { status: set.status } : {}),
-      ...(decision
-        ? {
-            decided_by: decision.decidedBy,
-            decided_via: decision.via,
-            decision_comment: decision.comment,
-            decided_at: sql<Date>`now()`,
-          }
-        : {}),
-    };
-    if (!(await updateApprovalIf(db, facts.id, from, changes))) {
-      throw new AlreadyDecidedError(`Approval ${facts.id} changed while it was being decided.`, {
-        approvalId: facts.id,
-      });
-    }
+  const approval = result.updated?.[0] as Parameters<typeof approvalFromJson>[0] | undefined;
+  if (plan.update && !approval) {
+    throw new AlreadyDecidedError(`Approval ${id} changed while it was being decided.`, { approvalId: id });
   }
-  const { passed, started, escalated } = plan.steps;
-  if (passed !== undefined) await markStepPassed(db, facts.id, passed);
-  if (started !== undefined) await startStep(db, facts.id, started);
-  if (escalated) await raiseEscalationLevel(db, facts.id, escalated.step, escalated.level);
-  await appendEvents(
-    db,
-    plan.events.map((event) => toNewEvent(facts.id, event)),
-  );
-  await removeJobs(db, workerSchema, plan.removeTimers.map(jobKey));
-  await addJobs(
-    db,
-    workerSchema,
-    plan.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts })),
-  );
-  if (plan.announce) await announceChange(db, schema, plan.announce);
+  return {
+    approval: approval ? approvalFromJson(approval) : undefined,
+    vote: vote ? voteFromJson(vote) : undefined,
+    steps: [...(result.passed ?? []), ...(result.started ?? []), ...(result.escalated ?? [])].map(stepChangeFromJson),
+  };
 }
 
-export function toNewEvent(approvalId: string, event: PlannedEvent): NewEvent {
-  return { approval_id: approvalId, ...event };
+function stepChangeFromJson(row: unknown): Applied["steps"][number] {
+  const { position, passed_at, started_at, escalation_level } = row as Record<string, unknown>;
+  return {
+    position: position as number,
+    ...(passed_at !== undefined ? { passed_at: new Date(passed_at as string) } : {}),
+    ...(started_at !== undefined ? { started_at: new Date(started_at as string) } : {}),
+    ...(escalation_level !== undefined ? { escalation_level: escalation_level as number } : {}),
+  };
 }

@@ -4,8 +4,7 @@
  * API) and timers (worker jobs) both come through here.
  */
 import { randomUUID } from "node:crypto";
-import { sql } from "kysely";
-import { type ApprovalFacts, isOverdue } from "../domain/facts.ts";
+import { isOverdue } from "../domain/facts.ts";
 import type { Ineligibility } from "../domain/eligibility.ts";
 import { planCreation, type RequestPlan, reviewersWithLinks } from "../domain/request.ts";
 import { type Cause, planTransition } from "../domain/transition.ts";
@@ -19,90 +18,64 @@ import {
   SelfApprovalError,
 } from "../errors.ts";
 import { jobSpec } from "../scheduler/jobs.ts";
-import { addJobs } from "../scheduler/queue.ts";
+import { addJobsQuery } from "../scheduler/queue.ts";
 import { createTokenNonce, deriveToken, hashToken } from "../security/tokens.ts";
-import { findByIdempotencyKey, loadApproval, lockFacts } from "../store/approval-reads.ts";
-import { insertApproval, insertReviewers, insertSteps, insertTokens } from "../store/approval-writes.ts";
-import { announceChange } from "../store/changes.ts";
+import { findByIdempotencyKey, type Locked, loadApproval, lockFacts } from "../store/approval-reads.ts";
+import { insertRequest, type NewApproval } from "../store/approval-writes.ts";
+import { announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
-import { appendEvents } from "../store/event-store.ts";
-import { applyPlan, toNewEvent } from "./apply-plan.ts";
+import { rowsAfter, toApproval } from "../store/rows.ts";
+import { applyPlan } from "./apply-plan.ts";
 import type { EngineContext } from "./context.ts";
 import { type ApprovalRequest, planRequest } from "./inputs.ts";
-
-/** How long after the deadline a reviewer's link still opens (to show the outcome). */
-const TOKEN_GRACE = "7 days";
 
 // ---------------------------------------------------------------------------------------------------
 // Request
 
 export async function requestApproval(ctx: EngineContext, input: ApprovalRequest, host?: HostDb): Promise<Approval> {
   const request = planRequest(input, ctx.options.defaults);
-  return ctx.database.transaction(async (db) => {
-    const id = randomUUID();
-    const afterTimeout = sql<Date>`now() + ${request.timeoutMs}::float8 * interval '1 millisecond'`;
-    const created = await insertApproval(db, {
-      id,
-      type: request.type,
-      title: request.title,
-      payload: JSON.stringify(request.payload),
-      requested_by: request.requestedBy,
-      step_count: request.steps.length,
-      deadline: afterTimeout,
-      timeout_action: request.timeoutAction,
-      idempotency_key: request.idempotencyKey,
-      fingerprint: request.fingerprint,
-    });
-    if (!created) return existingForKey(db, request);
-
-    await insertSteps(
-      db,
-      request.steps.map((step, position) => ({
-        approval_id: id,
-        position,
-        name: step.name,
-        quorum: step.quorum,
-        schedule: JSON.stringify(step.schedule),
-        escalation_levels: step.levels.length - 1,
-        started_at: position === 0 ? sql<Date>`now()` : null,
-        passed_at: null,
-      })),
-    );
-    await insertReviewers(
-      db,
-      request.steps.flatMap((step, position) =>
-        step.levels.flatMap((reviewers, level) =>
-          reviewers.map((reviewer) => ({ approval_id: id, position, reviewer, level })),
-        ),
-      ),
-    );
-    await insertTokens(
-      db,
-      reviewersWithLinks(request).map((reviewer) => {
-        const nonce = createTokenNonce();
-        return {
-          approval_id: id,
-          reviewer,
-          nonce,
-          token_hash: hashToken(deriveToken(ctx.options.secret, id, reviewer, nonce)),
-          expires_at: sql<Date>`${afterTimeout} + interval '${sql.raw(TOKEN_GRACE)}'`,
-        };
-      }),
-    );
-    const { events, jobs } = planCreation(id, request);
-    await appendEvents(
-      db,
-      events.map((event) => toNewEvent(id, event)),
-    );
-    const attempts = { deliveryAttempts: ctx.options.delivery.maxAttempts };
-    await addJobs(
-      db,
-      ctx.database.workerSchema,
-      jobs.map((job) => jobSpec(job, attempts)),
-    );
-    await announceChange(db, ctx.database.schema, { id, status: "pending" });
-    return mustLoad(db, id);
-  }, host);
+  const { schema, workerSchema } = ctx.database;
+  const id = randomUUID();
+  const { events, jobs } = planCreation(id, request);
+  const rows: NewApproval = {
+    approval: { id, ...request, stepCount: request.steps.length },
+    steps: request.steps.map((step, position) => ({
+      position,
+      name: step.name,
+      quorum: step.quorum,
+      schedule: step.schedule,
+      escalation_levels: step.levels.length - 1,
+    })),
+    reviewers: request.steps.flatMap((step, position) =>
+      step.levels.flatMap((reviewers, level) => reviewers.map((reviewer) => ({ position, reviewer, level }))),
+    ),
+    tokens: reviewersWithLinks(request).map((reviewer) => {
+      const nonce = createTokenNonce();
+      return { reviewer, nonce, token_hash: hashToken(deriveToken(ctx.options.secret, id, reviewer, nonce)) };
+    }),
+    events,
+  };
+  const specs = jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
+  // One statement: atomic on its own, so it needs no BEGIN/COMMIT unless it joins the host's transaction.
+  const write = (db: Db) =>
+    insertRequest(db, schema, rows, (created) => [
+      addJobsQuery(workerSchema, specs, created),
+      announceQuery(schema, { id, status: "pending" }, created),
+    ]);
+  const created = host ? await ctx.database.transaction(write, host) : await ctx.database.run(write);
+  if (!created) return ctx.database.transaction((db) => existingForKey(db, request), host);
+  return toApproval(
+    created,
+    rows.steps.map((step) => ({
+      ...step,
+      approval_id: id,
+      escalation_level: 0,
+      started_at: step.position === 0 ? created.created_at : null,
+      passed_at: null,
+    })),
+    rows.reviewers.map((reviewer) => ({ ...reviewer, approval_id: id })),
+    [],
+  );
 }
 
 async function existingForKey(db: Db, request: RequestPlan): Promise<Approval> {
@@ -157,28 +130,30 @@ export function cancel(
  */
 async function change(ctx: EngineContext, id: string, cause: Cause, host?: HostDb): Promise<Approval> {
   const result = await ctx.database.transaction(async (db) => {
-    const facts = await settleOverdue(ctx, db, id);
+    const { facts, rows } = await settleOverdue(ctx, db, id);
     const planned = planTransition(facts, cause);
-    if (planned.kind === "apply") await applyPlan(ctx, db, facts, planned.plan);
-    const approval = await mustLoad(db, id);
-    return planned.kind === "refuse" ? { refused: planned.why, approval } : { approval };
+    if (planned.kind !== "apply") return { refused: planned.kind === "refuse" ? planned.why : undefined, rows };
+    // The approval as it now is, from what was read and what the change returned: no read after the write.
+    return { rows: rowsAfter(rows, await applyPlan(ctx, db, facts, planned.plan)) };
   }, host);
-  if ("refused" in result && result.refused) throw refusalError(result.approval, result.refused, cause);
-  return result.approval;
+  const { approval, steps, reviewers, votes } = result.rows;
+  const after = toApproval(approval, steps, reviewers, votes);
+  if ("refused" in result && result.refused) throw refusalError(after, result.refused, cause);
+  return after;
 }
 
 /**
  * Locks the approval and reads its facts; when its deadline has passed by the database's clock, times it
  * out first: a decision that arrives after the deadline is refused even if the timeout job has not run.
  */
-async function settleOverdue(ctx: EngineContext, db: Db, id: string): Promise<ApprovalFacts> {
-  const facts = await lockFacts(db, id);
-  if (!facts) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
-  if (!isOverdue(facts)) return facts;
-  const planned = planTransition(facts, { type: "deadline" });
-  if (planned.kind !== "apply") return facts;
-  await applyPlan(ctx, db, facts, planned.plan);
-  return (await lockFacts(db, id)) ?? facts;
+async function settleOverdue(ctx: EngineContext, db: Db, id: string): Promise<Locked> {
+  const locked = await lockFacts(db, id);
+  if (!locked) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
+  if (!isOverdue(locked.facts)) return locked;
+  const planned = planTransition(locked.facts, { type: "deadline" });
+  if (planned.kind !== "apply") return locked;
+  await applyPlan(ctx, db, locked.facts, planned.plan);
+  return (await lockFacts(db, id)) ?? locked;
 }
 
 function refusalError(approval: Approval, why: Ineligibility, cause: Cause): ApprovalError {
@@ -229,7 +204,7 @@ export type TimerCause = Extract<Cause, { type: "deadline" | "reminder" | "escal
 export async function fireTimer(ctx: EngineContext, id: string, cause: TimerCause): Promise<void> {
   const { logger } = ctx.options;
   await ctx.database.transaction(async (db) => {
-    const facts = await lockFacts(db, id);
+    const facts = (await lockFacts(db, id))?.facts;
     if (!facts) return;
     if (cause.type !== "deadline" && isOverdue(facts)) {
       // Past the deadline, a reminder or an escalation has nothing left to do but time the approval out.

@@ -6,7 +6,7 @@
  * once the database is back.
  */
 import { isFinal } from "../domain/lifecycle.ts";
-import type { Decision } from "../domain/types.ts";
+import type { Decision, JsonValue } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, WaitTimeoutError } from "../errors.ts";
 import { approvalRow } from "../store/approval-reads.ts";
 import type { ChangeListener } from "../store/change-listener.ts";
@@ -64,6 +64,8 @@ function waitForDecision(
   return new Promise<Decision>((resolve, reject) => {
     let settled = false;
     let failures = 0;
+    /** The approval's payload from the last read: a final change's notification carries the rest. */
+    let payload: JsonValue | undefined;
     let cancelDeadline: (() => void) | undefined;
     let cancelRetry: (() => void) | undefined;
     let cancelWait: (() => void) | undefined;
@@ -90,6 +92,7 @@ function waitForDecision(
         .run((db) => approvalRow(db, id))
         .then((row) => {
           failures = 0;
+          payload = row?.payload;
           if (!row) return settle({ error: new NotFoundError(`Approval ${id}`, { approvalId: id }) });
           const decision = toDecision(row);
           if (decision) return settle({ decision });
@@ -106,7 +109,14 @@ function waitForDecision(
       cancelWait = setLongTimeout(() => settle({ error: new WaitTimeoutError(id, timeoutMs) }), timeoutMs);
     // Subscribing first and checking once LISTEN is active leaves no gap for a decision to slip through.
     const unsubscribe = listener.subscribe(id, {
-      onChange: (change) => isFinal(change.status) && check(),
+      onChange: (change) => {
+        if (!isFinal(change.status)) return;
+        // The notification carries the decision: no read of the row, however many waiters wake at once.
+        if (change.decision && payload !== undefined) {
+          const { decidedAt, ...rest } = change.decision;
+          settle({ decision: { id, status: change.status, ...rest, decidedAt: new Date(decidedAt), payload } });
+        } else check();
+      },
       onListening: check,
     });
   });

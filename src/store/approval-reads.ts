@@ -4,18 +4,19 @@ import { jsonArrayFrom } from "kysely/helpers/postgres";
 import type { ApprovalFacts } from "../domain/facts.ts";
 import type { Approval, ApprovalStatus } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
-import type { ApprovalRow } from "./database.ts";
+import { APPROVAL_COLUMNS, type ApprovalRow, TOKEN_COLUMNS } from "./database.ts";
+import type { ApprovalRows } from "./rows.ts";
 import { stepFromJson, toApproval, toFacts, voteFromJson } from "./rows.ts";
 
 export async function findByIdempotencyKey(db: Db, key: string): Promise<ApprovalRow | undefined> {
-  return db.selectFrom("approval").selectAll().where("idempotency_key", "=", key).executeTakeFirst();
+  return db.selectFrom("approval").select(APPROVAL_COLUMNS).where("idempotency_key", "=", key).executeTakeFirst();
 }
 
 /** The approval row with its steps, reviewers and votes, as one query. */
 function withChildren(db: Db) {
   return db
     .selectFrom("approval")
-    .selectAll("approval")
+    .select(APPROVAL_COLUMNS.map((column) => `approval.${column}` as const))
     .select((eb) => [
       jsonArrayFrom(eb.selectFrom("step").selectAll("step").whereRef("step.approval_id", "=", "approval.id")).as(
         "steps",
@@ -35,7 +36,7 @@ function withChildren(db: Db) {
  * for the lock still reads with the snapshot it started with, so the children (the votes that the
  * transaction before us added) are read after the lock is held.
  */
-export async function lockFacts(db: Db, id: string): Promise<ApprovalFacts | undefined> {
+export async function lockFacts(db: Db, id: string): Promise<Locked | undefined> {
   const locked = await db
     .selectFrom("approval")
     .select(sql<Date>`statement_timestamp()`.as("db_now"))
@@ -46,13 +47,20 @@ export async function lockFacts(db: Db, id: string): Promise<ApprovalFacts | und
   const row = await withChildren(db).where("approval.id", "=", id).executeTakeFirst();
   if (!row) return undefined;
   const { steps, reviewers, votes, ...approval } = row;
-  return toFacts(approval, steps.map(stepFromJson), reviewers, votes.map(voteFromJson), locked.db_now);
+  const rows = { approval, steps: steps.map(stepFromJson), reviewers, votes: votes.map(voteFromJson) };
+  return { facts: toFacts(rows.approval, rows.steps, rows.reviewers, rows.votes, locked.db_now), rows };
+}
+
+/** The facts the engine plans with, and the rows they came from (to build the approval after a change). */
+export interface Locked {
+  facts: ApprovalFacts;
+  rows: ApprovalRows;
 }
 
 /** Whole approvals (steps, reviewers, votes) for the given ids, in the order given: one query. */
 export async function loadApprovals(db: Db, ids: string[]): Promise<Approval[]> {
   if (ids.length === 0) return [];
-  const rows = await withChildren(db).where("approval.id", "in", ids).execute();
+  const rows = await withChildren(db).where("approval.id", "=", sql<string>`any(${ids}::uuid[])`).execute();
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => {
     const row = byId.get(id);
@@ -70,7 +78,7 @@ export async function loadApproval(db: Db, id: string): Promise<Approval | undef
 export async function approvalRow(db: Db, id: string): Promise<(ApprovalRow & { db_now: Date }) | undefined> {
   return db
     .selectFrom("approval")
-    .selectAll()
+    .select(APPROVAL_COLUMNS)
     .select(sql<Date>`statement_timestamp()`.as("db_now"))
     .where("id", "=", id)
     .executeTakeFirst();
@@ -111,7 +119,7 @@ export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id:
 export async function findToken(db: Db, approvalId: string, reviewer: string) {
   return db
     .selectFrom("token")
-    .selectAll()
+    .select(TOKEN_COLUMNS)
     .where("approval_id", "=", approvalId)
     .where("reviewer", "=", reviewer)
     .executeTakeFirst();
@@ -120,7 +128,7 @@ export async function findToken(db: Db, approvalId: string, reviewer: string) {
 export async function findTokenByHash(db: Db, tokenHash: Buffer) {
   return db
     .selectFrom("token")
-    .selectAll()
+    .select(TOKEN_COLUMNS)
     .select(sql<boolean>`expires_at <= statement_timestamp()`.as("expired"))
     .where("token_hash", "=", tokenHash)
     .executeTakeFirst();

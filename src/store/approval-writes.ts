@@ -1,8 +1,8 @@
 /** Writes on approvals and what hangs off them: steps, reviewers, tokens and votes. */
-import { type InsertObject, sql, type UpdateObject } from "kysely";
-import type { ApprovalStatus } from "../domain/types.ts";
+import { type InsertObject, type RawBuilder, sql, type UpdateObject } from "kysely";
+import type { ApprovalStatus, JsonValue, StepSchedule } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
-import type { ApprovalRow, CountersignDatabase } from "./database.ts";
+import { APPROVAL_COLUMNS, type ApprovalRow, type CountersignDatabase } from "./database.ts";
 
 /** Inserts the approval unless its idempotency key is taken; true when this call created it. */
 export async function insertApproval(db: Db, row: InsertObject<CountersignDatabase, "approval">): Promise<boolean> {
@@ -28,7 +28,7 @@ export async function updateApprovalIf(
     .where("id", "=", id)
     .where("status", "=", from.status)
     .where("current_step", "=", from.currentStep)
-    .returningAll()
+    .returning(APPROVAL_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -110,3 +110,159 @@ export async function insertVote(
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** Rows of a new approval, as the engine built them. */
+export interface NewApproval {
+  approval: {
+    id: string;
+    type: string;
+    title: string;
+    payload: JsonValue;
+    requestedBy: string;
+    stepCount: number;
+    timeoutMs: number;
+    timeoutAction: string;
+    idempotencyKey: string | null;
+    fingerprint: string;
+  };
+  steps: { position: number; name: string; quorum: number; schedule: StepSchedule; escalation_levels: number }[];
+  reviewers: { position: number; reviewer: string; level: number }[];
+  tokens: { reviewer: string; nonce: Buffer; token_hash: Buffer }[];
+  events: {
+    type: string;
+    actor: string;
+    channel: string | null;
+    step: number | null;
+    comment: string | null;
+    data: unknown;
+  }[];
+}
+
+/** How long after the deadline a reviewer's link still opens (to show the outcome). */
+const TOKEN_GRACE = "7 days";
+
+/**
+ * Writes a new approval and everything that hangs off it in one statement: one round trip, atomic by
+ * itself or inside the host's transaction. `alongside` are more parts of the same statement (jobs, the
+ * NOTIFY), each given the name of the inserted row's CTE so that it runs only when the approval was
+ * created. Resolves with the new row, or undefined when the idempotency key was taken.
+ */
+export async function insertRequest(
+  db: Db,
+  schema: string,
+  rows: NewApproval,
+  alongside: (created: RawBuilder<unknown>) => RawBuilder<unknown>[],
+): Promise<ApprovalRow | undefined> {
+  const t = (table: string) => sql.id(schema, table);
+  const a = rows.approval;
+  const created = sql.raw('"created"');
+  const parts = alongside(created);
+  const json = (value: unknown) => JSON.stringify(value);
+  const tokens = rows.tokens.map((token) => ({
+    reviewer: token.reviewer,
+    nonce: token.nonce.toString("base64"),
+    token_hash: token.token_hash.toString("base64"),
+  }));
+  const result = await sql<ApprovalRow>`
+    with created as (
+      insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action, idempotency_key, fingerprint)
+      values (${a.id}, ${a.type}, ${a.title}, ${json(a.payload)}::json, ${a.requestedBy}, ${a.stepCount},
+              now() + ${a.timeoutMs}::float8 * interval '1 millisecond', ${a.timeoutAction}, ${a.idempotencyKey}, ${a.fingerprint})
+      on conflict (idempotency_key) do nothing
+      returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}
+    ),
+    steps as (
+      insert into ${t("step")} (approval_id, position, name, quorum, schedule, escalation_levels, started_at)
+      select c.id, s.position, s.name, s.quorum, s.schedule, s.escalation_levels, case when s.position = 0 then now() end
+      from created c, json_to_recordset(${json(rows.steps)}::json)
+        as s(position int, name text, quorum int, schedule jsonb, escalation_levels int)
+    ),
+    reviewers as (
+      insert into ${t("reviewer")} (approval_id, position, reviewer, level)
+      select c.id, r.position, r.reviewer, r.level
+      from created c, json_to_recordset(${json(rows.reviewers)}::json) as r(position int, reviewer text, level int)
+    ),
+    tokens as (
+      insert into ${t("token")} (approval_id, reviewer, nonce, token_hash, expires_at)
+      select c.id, k.reviewer, decode(k.nonce, 'base64'), decode(k.token_hash, 'base64'), c.deadline + interval '${sql.raw(TOKEN_GRACE)}'
+      from created c, json_to_recordset(${json(tokens)}::json) as k(reviewer text, nonce text, token_hash text)
+    ),
+    events as (
+      insert into ${t("event")} (approval_id, type, actor, channel, step, comment, data)
+      select c.id, e.type, e.actor, e.channel, e.step, e.comment, e.data
+      from created c, json_to_recordset(${json(rows.events)}::json)
+        as e(type text, actor text, channel text, step int, comment text, data jsonb)
+    )${sql.join(
+      parts.map((part, i) => sql`, ${sql.raw(`alongside_${i}`)} as (${part})`),
+      sql``,
+    )}
+    select created.*${sql.join(
+      parts.map((_, i) => sql`, (select count(*) from ${sql.raw(`alongside_${i}`)}) as ${sql.raw(`alongside_${i}`)}`),
+      sql``,
+    )}
+    from created`.execute(db);
+  return result.rows[0];
+}
+
+/** The parts of one change (see `statement.ts`), as SQL for the given schema. */
+export const changeParts = {
+  vote(
+    schema: string,
+    vote: {
+      approvalId: string;
+      step: number;
+      reviewer: string;
+      voter: string;
+      outcome: string;
+      comment: string | null;
+      via: string;
+    },
+  ) {
+    return sql`insert into ${sql.id(schema, "vote")} (approval_id, position, reviewer, voter, outcome, comment, via)
+      values (${vote.approvalId}, ${vote.step}, ${vote.reviewer}, ${vote.voter}, ${vote.outcome}, ${vote.comment}, ${vote.via})
+      on conflict do nothing
+      returning approval_id, position, reviewer, voter, outcome, comment, via, created_at`;
+  },
+  /** Compare-and-set: updates the row only while it is still in `from`. */
+  approval(
+    schema: string,
+    id: string,
+    from: { status: ApprovalStatus; currentStep: number },
+    set: {
+      status?: string;
+      currentStep?: number;
+      decision?: { decidedBy: string | null; via: string; comment: string | null };
+    },
+  ) {
+    const changes = [
+      sql`updated_at = now()`,
+      ...(set.status !== undefined ? [sql`status = ${set.status}`] : []),
+      ...(set.currentStep !== undefined ? [sql`current_step = ${set.currentStep}`] : []),
+      ...(set.decision
+        ? [
+            sql`decided_by = ${set.decision.decidedBy}`,
+            sql`decided_via = ${set.decision.via}`,
+            sql`decision_comment = ${set.decision.comment}`,
+            sql`decided_at = now()`,
+          ]
+        : []),
+    ];
+    return sql`update ${sql.id(schema, "approval")} set ${sql.join(changes)}
+      where id = ${id} and status = ${from.status} and current_step = ${from.currentStep}
+      returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}`;
+  },
+  stepPassed(schema: string, approvalId: string, step: number) {
+    return sql`update ${sql.id(schema, "step")} set passed_at = now()
+      where approval_id = ${approvalId} and position = ${step} returning position, passed_at`;
+  },
+  stepStarted(schema: string, approvalId: string, step: number) {
+    return sql`update ${sql.id(schema, "step")} set started_at = now()
+      where approval_id = ${approvalId} and position = ${step} returning position, started_at`;
+  },
+  /** Compare-and-set on the level: no row when another run already raised it. */
+  escalated(schema: string, approvalId: string, step: number, level: number) {
+    return sql`update ${sql.id(schema, "step")} set escalation_level = ${level}
+      where approval_id = ${approvalId} and position = ${step} and escalation_level = ${level - 1}
+      returning position, escalation_level`;
+  },
+};

@@ -124,3 +124,46 @@ export type ReviewerRow = Selectable<ReviewerTable>;
 export type VoteRow = Selectable<VoteTable>;
 export type EventRow = Selectable<EventTable>;
 export type NewEvent = Omit<Insertable<EventTable>, "data"> & { data?: Record<string, JsonValue> };
+
+/**
+ * Columns read by name rather than `*`: statements are prepared once per connection, and a prepared
+ * `select *` fails ("cached plan must not change result type") after a migration adds a column.
+ */
+export const APPROVAL_COLUMNS = [
+  "id",
+  "type",
+  "title",
+  "payload",
+  "requested_by",
+  "status",
+  "current_step",
+  "step_count",
+  "deadline",
+  "timeout_action",
+  "idempotency_key",
+  "fingerprint",
+  "decided_by",
+  "decision_comment",
+  "decided_via",
+  "decided_at",
+  "created_at",
+  "updated_at",
+] as const satisfies readonly (keyof ApprovalTable)[];
+export const EVENT_COLUMNS = [
+  "id",
+  "approval_id",
+  "type",
+  "actor",
+  "channel",
+  "step",
+  "comment",
+  "data",
+  "created_at",
+] as const satisfies readonly (keyof EventTable)[];
+export const TOKEN_COLUMNS = [
+  "approval_id",
+  "reviewer",
+  "nonce",
+  "token_hash",
+  "expires_at",
+] as const satisfies readonly (keyof TokenTable)[];

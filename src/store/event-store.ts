@@ -2,7 +2,7 @@
 import { sql } from "kysely";
 import type { AuditEvent, EventType, JsonValue } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
-import type { NewEvent } from "./database.ts";
+import { EVENT_COLUMNS, type NewEvent } from "./database.ts";
 import { toEvent } from "./rows.ts";
 
 export async function appendEvents(db: Db, events: NewEvent[]): Promise<void> {
@@ -39,7 +39,9 @@ export async function recordFirstView(
         ])
         .where("id", "=", approvalId),
     )
-    .onConflict((oc) => oc.columns(["approval_id", "actor", "step"]).where("type", "=", "viewed").doNothing())
+    // The predicate must be a literal: a prepared statement's generic plan cannot prove that a parameter
+    // matches the partial unique index, and ON CONFLICT would find no arbiter.
+    .onConflict((oc) => oc.columns(["approval_id", "actor", "step"]).where(sql<boolean>`type = 'viewed'`).doNothing())
     .returning("id")
     .executeTakeFirst();
   return row !== undefined;
@@ -47,7 +49,7 @@ export async function recordFirstView(
 
 /** Oldest first; only the given types when `types` is set. */
 export async function listEvents(db: Db, approvalId: string, types?: readonly EventType[]): Promise<AuditEvent[]> {
-  let query = db.selectFrom("event").selectAll().where("approval_id", "=", approvalId);
+  let query = db.selectFrom("event").select(EVENT_COLUMNS).where("approval_id", "=", approvalId);
   if (types) query = query.where("type", "in", types);
   const rows = await query.orderBy("id").execute();
   return rows.map(toEvent);
@@ -92,4 +94,14 @@ export async function firstReceipt(
     .limit(1)
     .executeTakeFirst();
   return row?.receipt ?? null;
+}
+
+/** The INSERT of audit events, as a part of a larger statement (see `statement.ts`). */
+export function eventsInsertQuery(schema: string, approvalId: string, events: Omit<NewEvent, "approval_id">[]) {
+  const rows = events.map((event) => ({ ...event, data: event.data ?? {} }));
+  return sql`insert into ${sql.id(schema, "event")} (approval_id, type, actor, channel, step, comment, data)
+    select ${approvalId}::uuid, e.type, e.actor, e.channel, e.step, e.comment, e.data
+    from json_to_recordset(${JSON.stringify(rows)}::json)
+      as e(type text, actor text, channel text, step int, comment text, data jsonb)
+    returning id`;
 }

@@ -10,6 +10,17 @@ type AsJson<T, K extends keyof T> = Omit<T, K> & { [P in K]: null extends T[P] ?
 export function stepFromJson(row: AsJson<StepRow, "started_at" | "passed_at">): StepRow {
   return { ...row, started_at: date(row.started_at), passed_at: date(row.passed_at) };
 }
+export function approvalFromJson(
+  row: AsJson<ApprovalRow, "deadline" | "decided_at" | "created_at" | "updated_at">,
+): ApprovalRow {
+  return {
+    ...row,
+    deadline: new Date(row.deadline),
+    decided_at: date(row.decided_at),
+    created_at: new Date(row.created_at),
+    updated_at: new Date(row.updated_at),
+  };
+}
 export function voteFromJson(row: AsJson<VoteRow, "created_at">): VoteRow {
   return { ...row, created_at: new Date(row.created_at) };
 }
@@ -96,6 +107,29 @@ export function toEvent(row: EventRow): AuditEvent {
     comment: row.comment,
     data: row.data,
     at: row.created_at,
+  };
+}
+
+/** An approval's row with the rows that hang off it, as read. */
+export interface ApprovalRows {
+  approval: ApprovalRow;
+  steps: StepRow[];
+  reviewers: ReviewerRow[];
+  votes: VoteRow[];
+}
+
+/** The rows after a change: the updated approval row, the new vote, the changed step columns. */
+export function rowsAfter(
+  rows: ApprovalRows,
+  changed: { approval?: ApprovalRow | undefined; vote?: VoteRow | undefined; steps: Partial<StepRow>[] },
+): ApprovalRows {
+  return {
+    approval: changed.approval ?? rows.approval,
+    steps: rows.steps.map((step) =>
+      Object.assign({}, step, ...changed.steps.filter((s) => s.position === step.position)),
+    ),
+    reviewers: rows.reviewers,
+    votes: changed.vote ? [...rows.votes, changed.vote] : rows.votes,
   };
 }
 

@@ -70,7 +70,8 @@ export function superviseWorkers(ctx: EngineContext, poolId: string, recoverWith
       db
         .selectFrom("approval")
         .select("id")
-        .where("status", "=", "pending")
+        // A literal, not a parameter: the partial index on pending deadlines only serves `status = 'pending'`.
+        .where(sql<boolean>`status = 'pending'`)
         .where("deadline", "<", stale)
         .orderBy("deadline")
         .limit(SWEEP_BATCH)
