@@ -107,6 +107,14 @@ describe("a single-step approval", () => {
       ["q1-2026-board-report"],
     );
     expect(rows[0].n).toBe(1);
+    // The repeat wrote nothing else either: no jobs for an approval that does not exist.
+    const orphans = await bed.pool.query(
+      `select count(*)::int as n from "${bed.workerSchema}"._private_jobs j
+       where not exists (select 1 from "${bed.schema}".approval a where a.id::text = j.payload->>'approvalId')`,
+    );
+    expect(orphans.rows[0].n).toBe(0);
+    const events = await bed.pool.query(`select count(*)::int as n from "${bed.schema}".event where approval_id = $1`, [first.id]);
+    expect(events.rows[0].n).toBe(1);
   });
 
   it("refuses an idempotency key reused for a different request", async () => {
