@@ -18,6 +18,7 @@ import { eventsInsertQuery } from "../store/event-store.ts";
 import { approvalFromJson, voteFromJson } from "../store/rows.ts";
 import { together } from "../store/statement.ts";
 import type { EngineContext } from "./context.ts";
+import { expandRounds } from "./rounds.ts";
 
 /** What the statement changed, for the caller to build the approval as it now is without reading it again. */
 export interface Applied {
@@ -39,9 +40,11 @@ export async function applyPlan(ctx: EngineContext, db: Db, facts: ApprovalFacts
   if (passed !== undefined) parts.passed = changeParts.stepPassed(schema, id, passed);
   if (started !== undefined) parts.started = changeParts.stepStarted(schema, id, started);
   if (escalated) parts.escalated = changeParts.escalated(schema, id, escalated.step, escalated.level);
-  if (plan.events.length > 0) parts.events = eventsInsertQuery(schema, id, plan.events);
+  const rounds = expandRounds(ctx, plan.jobs);
+  const events = [...plan.events, ...rounds.events];
+  if (events.length > 0) parts.events = eventsInsertQuery(schema, id, events);
   if (plan.removeTimers.length > 0) parts.removed = removeJobsQuery(workerSchema, plan.removeTimers.map(jobKey));
-  const specs = plan.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
+  const specs = rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
   if (specs.length > 0) parts.jobs = addJobsQuery(workerSchema, specs);
   if (plan.announce) {
     parts.announced =

@@ -6,81 +6,44 @@
  */
 import type { z } from "zod";
 import { UndeliverableError, type Channel } from "../channels/channel.ts";
-import type { DeliverJob } from "../domain/jobs.ts";
+import type { NotifyJob } from "../domain/jobs.ts";
 import { SYSTEM_ACTOR } from "../domain/transition.ts";
 import type { Approval, JsonValue, Notification, NotificationKind } from "../domain/types.ts";
 import { jobSpec, PAYLOADS } from "../scheduler/jobs.ts";
-import { addJobs } from "../scheduler/queue.ts";
+import { addJobsQuery } from "../scheduler/queue.ts";
 import { deriveToken } from "../security/tokens.ts";
-import { deliveryOutcomes, findToken, loadApproval } from "../store/approval-reads.ts";
-import { appendEvents, firstReceipt } from "../store/event-store.ts";
+import { deliveryOutcomes, readForDelivery } from "../store/approval-reads.ts";
+import { appendEvents, eventsInsertQuery } from "../store/event-store.ts";
+import { together } from "../store/statement.ts";
 import type { EngineContext } from "./context.ts";
 import { fireTimer } from "./engine.ts";
+import { channelsFor, expandRound, FIRST_ASK_KINDS } from "./rounds.ts";
 
 /** Kinds that ask for a decision: pointless once the approval is final. */
 const ASKING_KINDS = new Set<NotificationKind>(["request", "reminder", "escalation"]);
-/** The first ask of a reviewer: when nobody can be reached with it, escalation should not wait. */
-const FIRST_ASK_KINDS = new Set<NotificationKind>(["request", "escalation"]);
 
 type DeliverPayload = z.infer<typeof PAYLOADS.deliver>;
 
-function channelsFor(ctx: EngineContext, reviewer: string): Channel[] {
-  return ctx.options.channels.filter((channel) => channel.accepts?.(reviewer) ?? true);
-}
-
-/**
- * Fans a round out to the channels of the worker that runs it. Every worker on a schema is expected to
- * serve the same channels (one app, one configuration; `start()` logs them): deliveries are addressed by
- * channel name, so a worker that lacks one never runs its jobs, but a round fanned out by a worker with
- * fewer channels reaches fewer. The simple rule, documented, beats a registry of every worker's channels
- * kept in the database; recording channels at request time would not do either, since the process that
- * requests (a web app, the CLI) often has none and leaves delivery to its workers.
- */
+/** The notify job: a round written by a process without channels, expanded by a worker that has them. */
 export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void> {
-  const round = PAYLOADS.notify.parse(payload);
-  const { recipients, ...rest } = round;
-  const { channels, delivery, logger } = ctx.options;
-  if (channels.length === 0) {
-    logger.debug(
+  const round: NotifyJob = { task: "notify", ...PAYLOADS.notify.parse(payload) };
+  if (ctx.options.channels.length === 0) {
+    ctx.options.logger.debug(
       { approvalId: round.approvalId, round: round.round },
       "countersign: no channels configured, nothing to deliver",
     );
     return;
   }
-  const unreachable = recipients.filter((reviewer) => channelsFor(ctx, reviewer).length === 0);
-  await ctx.database.transaction(async (db) => {
-    const deliveries: DeliverJob[] = recipients.flatMap((reviewer) =>
-      channelsFor(ctx, reviewer).map((channel) => ({
-        task: "deliver" as const,
-        ...rest,
-        reviewer,
-        channel: channel.name,
-      })),
-    );
-    await addJobs(
-      db,
-      ctx.database.workerSchema,
-      deliveries.map((job) => jobSpec(job, { deliveryAttempts: delivery.maxAttempts })),
-    );
-    await appendEvents(
-      db,
-      unreachable.map((reviewer) => ({
-        approval_id: round.approvalId,
-        type: "notify_failed" as const,
-        actor: SYSTEM_ACTOR,
-        step: round.step,
-        data: {
-          kind: round.kind,
-          round: round.round,
-          reviewer,
-          attempt: 0,
-          final: true,
-          error: "no configured channel can address this reviewer",
-        },
-      })),
-    );
-  });
-  if (unreachable.length > 0 && FIRST_ASK_KINDS.has(round.kind)) await escalateNow(ctx, round.approvalId, round.step);
+  const { deliveries, events, escalateNow: escalate } = expandRound(ctx, round);
+  const specs = deliveries.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
+  // One statement, atomic by itself: the deliveries and the audit of who cannot be reached.
+  await ctx.database.run((db) =>
+    together(db, {
+      ...(specs.length > 0 ? { jobs: addJobsQuery(ctx.database.workerSchema, specs) } : {}),
+      ...(events.length > 0 ? { events: eventsInsertQuery(ctx.database.schema, round.approvalId, events) } : {}),
+    }),
+  );
+  if (escalate) await escalateNow(ctx, round.approvalId, round.step);
 }
 
 /** One delivery through `channel`: only a worker that has the channel registers its task (see `deliverTask`). */
@@ -127,7 +90,8 @@ async function recordAttempt(
 ) {
   const { attempt, receipt, error, final } = outcome;
   const base = { kind: target.kind, round: target.round, reviewer: target.reviewer, attempt };
-  await ctx.database.transaction((db) =>
+  // One INSERT is atomic by itself: no transaction around it.
+  await ctx.database.run((db) =>
     appendEvents(db, [
       {
         approval_id: target.approvalId,
@@ -164,12 +128,9 @@ async function buildNotification(
   target: DeliverPayload,
   attempt: number,
 ): Promise<Notification | undefined> {
-  const { approval, token, thread } = await ctx.database.run(async (db) => ({
-    approval: await loadApproval(db, target.approvalId),
-    token: await findToken(db, target.approvalId, target.reviewer),
-    thread: await firstReceipt(db, target.approvalId, target.reviewer, target.channel),
-  }));
-  if (!approval || !token) return undefined;
+  const read = await ctx.database.run((db) => readForDelivery(db, target.approvalId, target.reviewer, target.channel));
+  if (!read?.nonce) return undefined;
+  const { approval, nonce, receipt: thread } = read;
   if (ASKING_KINDS.has(target.kind) && (approval.status !== "pending" || hasVoted(approval, target))) {
     ctx.options.logger.debug(
       { approvalId: approval.id, kind: target.kind },
@@ -178,7 +139,7 @@ async function buildNotification(
     return undefined;
   }
   const step = approval.steps[target.step] ?? approval.steps[approval.currentStep];
-  const secretToken = deriveToken(ctx.options.secret, approval.id, target.reviewer, token.nonce);
+  const secretToken = deriveToken(ctx.options.secret, approval.id, target.reviewer, nonce);
   const view = `${ctx.options.publicUrl}/r/${secretToken}`;
   return {
     kind: target.kind,

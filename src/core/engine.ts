@@ -26,6 +26,7 @@ import { announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
 import { rowsAfter, toApproval } from "../store/rows.ts";
 import { applyPlan } from "./apply-plan.ts";
+import { expandRounds } from "./rounds.ts";
 import type { EngineContext } from "./context.ts";
 import { type ApprovalRequest, planRequest } from "./inputs.ts";
 
@@ -36,7 +37,9 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
   const request = planRequest(input, ctx.options.defaults);
   const { schema, workerSchema } = ctx.database;
   const id = randomUUID();
-  const { events, jobs } = planCreation(id, request);
+  const creation = planCreation(id, request);
+  const { jobs, events: unreachable } = expandRounds(ctx, creation.jobs);
+  const events = [...creation.events, ...unreachable];
   const rows: NewApproval = {
     approval: { id, ...request, stepCount: request.steps.length },
     steps: request.steps.map((step, position) => ({

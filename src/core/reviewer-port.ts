@@ -9,8 +9,8 @@ import { type Ineligibility, mayVote } from "../domain/eligibility.ts";
 import type { Approval, AuditEvent, EventType, JsonValue, VoteOutcome } from "../domain/types.ts";
 import { NotFoundError } from "../errors.ts";
 import { hashToken, isWellFormedToken, tokenMatches } from "../security/tokens.ts";
-import { findTokenByHash, loadApproval } from "../store/approval-reads.ts";
-import { firstSighting, listEvents, recordFirstView } from "../store/event-store.ts";
+import { findTokenByHash, loadApproval, readAsReviewer } from "../store/approval-reads.ts";
+import { firstSighting, listEvents } from "../store/event-store.ts";
 import { parseInput } from "../validation.ts";
 import type { EngineContext } from "./context.ts";
 import { decide } from "./engine.ts";
@@ -29,7 +29,7 @@ export interface ReviewerView {
 interface ViewOptions {
   /** Event types to include as history. */
   history?: readonly EventType[];
-  /** Record that the reviewer opened the page (once per step), with this user agent. */
+  /** For `open`: record that the reviewer opened the page (once per step), with this user agent. */
   sighting?: { userAgent: string };
 }
 
@@ -43,6 +43,8 @@ interface ReviewerDecision {
 export interface ReviewerPort {
   /** The approval and reviewer a link's token stands for; undefined for a malformed, unknown or expired one alike. */
   resolve(token: string): Promise<{ approvalId: string; reviewer: string } | undefined>;
+  /** `resolve` and `view` in one read (the page's path); undefined as for `resolve`. */
+  open(token: string, options?: ViewOptions): Promise<ReviewerView | undefined>;
   view(approvalId: string, reviewer: string, options?: ViewOptions): Promise<ReviewerView>;
   /** Decides as the reviewer; throws the engine's typed errors; returns the view after the decision. */
   decide(
@@ -86,9 +88,19 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
       if (!row || row.expired || !tokenMatches(token, row.token_hash)) return undefined;
       return { approvalId: row.approval_id, reviewer: row.reviewer };
     },
+    async open(token, options = {}) {
+      if (!isWellFormedToken(token)) return undefined;
+      const read = await database.run((db) =>
+        readAsReviewer(db, hashToken(token), {
+          ...(options.sighting ? { sighting: options.sighting } : {}),
+          ...(options.history ? { history: options.history } : {}),
+        }),
+      );
+      if (!read || read.expired || !tokenMatches(token, read.tokenHash)) return undefined;
+      const { approval, reviewer, history } = read;
+      return { approval, reviewer, ineligibility: mayVote(approval, reviewer), history };
+    },
     async view(approvalId, reviewer, options = {}) {
-      if (options.sighting)
-        await database.run((db) => recordFirstView(db, approvalId, reviewer, options.sighting ?? {}));
       return viewOf(await get(approvalId), reviewer, options);
     },
     async decide(approvalId, reviewer, decision, options = {}) {

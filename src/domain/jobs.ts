@@ -5,7 +5,7 @@
 import type { NotificationKind, StepSchedule } from "./types.ts";
 
 /** A notification round for some reviewers, fanned out per (reviewer, channel) by the worker. */
-interface NotifyJob {
+export interface NotifyJob {
   task: "notify";
   approvalId: string;
   kind: NotificationKind;

@@ -89,22 +89,17 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
   /** A token that is malformed, unknown or expired gets the same 404. */
   async function resolve(token: string) {
     const found = await port.resolve(token);
-    if (!found) {
-      throw new HttpError(
-        404,
-        "Link not found",
-        "This approval link is not valid or has expired. Ask the requester for a new one.",
-      );
-    }
+    if (!found) throw linkNotFound();
     return found;
   }
 
   async function showPage(request: Request, url: URL, token: string, format: ResponseFormat): Promise<Response> {
-    const { approvalId, reviewer } = await resolve(token);
-    const view = await port.view(approvalId, reviewer, {
-      history: historyFor(format),
+    const history = historyFor(format);
+    const view = await port.open(token, {
+      ...(history ? { history } : {}),
       ...(request.method === "GET" ? { sighting: { userAgent: userAgent(request) } } : {}),
     });
+    if (!view) throw linkNotFound();
     const preselect = url.searchParams.get("decision");
     return respond(request, 200, format, view, {
       preselect: preselect === "approve" || preselect === "reject" ? preselect : undefined,
@@ -207,6 +202,14 @@ const historyFor = (format: ResponseFormat) => (format === "html" ? HISTORY_TYPE
 
 /** For the audit trail; clipped, since any client can send any length. */
 const userAgent = (request: Request) => (request.headers.get("user-agent") ?? "").slice(0, 300);
+
+function linkNotFound(): HttpError {
+  return new HttpError(
+    404,
+    "Link not found",
+    "This approval link is not valid or has expired. Ask the requester for a new one.",
+  );
+}
 
 function methodNotAllowed(allow: string): HttpError {
   return new HttpError(405, "Method not allowed", `This address answers ${allow}.`, { allow });

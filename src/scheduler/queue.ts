@@ -4,7 +4,6 @@
  * the database's clock.
  */
 import { type RawBuilder, sql } from "kysely";
-import type { Db } from "../store/connection.ts";
 import type { JobSpec } from "./jobs.ts";
 
 /**
@@ -38,8 +37,4 @@ export function addJobsQuery(
 /** The SELECT that removes the jobs with these keys (graphile-worker's `remove_job`). */
 export function removeJobsQuery(workerSchema: string, keys: string[]): RawBuilder<unknown> {
   return sql`select ${sql.id(workerSchema, "remove_job")}(k) from unnest(${keys}::text[]) as k`;
-}
-
-export async function addJobs(db: Db, workerSchema: string, jobs: JobSpec[]): Promise<void> {
-  if (jobs.length > 0) await addJobsQuery(workerSchema, jobs).execute(db);
 }

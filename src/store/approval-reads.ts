@@ -1,33 +1,39 @@
 /** Reads of approvals: the facts the engine plans with, whole approvals, lists, tokens. */
-import { sql } from "kysely";
-import { jsonArrayFrom } from "kysely/helpers/postgres";
+import { type ExpressionBuilder, sql } from "kysely";
+import { jsonArrayFrom, jsonObjectFrom } from "kysely/helpers/postgres";
 import type { ApprovalFacts } from "../domain/facts.ts";
-import type { Approval, ApprovalStatus } from "../domain/types.ts";
+import type { Approval, ApprovalStatus, AuditEvent, EventType, JsonValue } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
-import { APPROVAL_COLUMNS, type ApprovalRow, TOKEN_COLUMNS } from "./database.ts";
+import {
+  APPROVAL_COLUMNS,
+  type ApprovalRow,
+  type CountersignDatabase,
+  EVENT_COLUMNS,
+  TOKEN_COLUMNS,
+} from "./database.ts";
 import type { ApprovalRows } from "./rows.ts";
-import { stepFromJson, toApproval, toFacts, voteFromJson } from "./rows.ts";
+import { approvalFromJson, stepFromJson, toApproval, toEvent, toFacts, voteFromJson } from "./rows.ts";
 
 export async function findByIdempotencyKey(db: Db, key: string): Promise<ApprovalRow | undefined> {
   return db.selectFrom("approval").select(APPROVAL_COLUMNS).where("idempotency_key", "=", key).executeTakeFirst();
 }
 
+/** Steps, reviewers and votes of the approval in scope, each as a JSON array. */
+function children(eb: ExpressionBuilder<CountersignDatabase, "approval">) {
+  return [
+    jsonArrayFrom(eb.selectFrom("step").selectAll("step").whereRef("step.approval_id", "=", "approval.id")).as("steps"),
+    jsonArrayFrom(
+      eb.selectFrom("reviewer").selectAll("reviewer").whereRef("reviewer.approval_id", "=", "approval.id"),
+    ).as("reviewers"),
+    jsonArrayFrom(eb.selectFrom("vote").selectAll("vote").whereRef("vote.approval_id", "=", "approval.id")).as("votes"),
+  ];
+}
+
+const approvalColumns = APPROVAL_COLUMNS.map((column) => `approval.${column}` as const);
+
 /** The approval row with its steps, reviewers and votes, as one query. */
 function withChildren(db: Db) {
-  return db
-    .selectFrom("approval")
-    .select(APPROVAL_COLUMNS.map((column) => `approval.${column}` as const))
-    .select((eb) => [
-      jsonArrayFrom(eb.selectFrom("step").selectAll("step").whereRef("step.approval_id", "=", "approval.id")).as(
-        "steps",
-      ),
-      jsonArrayFrom(
-        eb.selectFrom("reviewer").selectAll("reviewer").whereRef("reviewer.approval_id", "=", "approval.id"),
-      ).as("reviewers"),
-      jsonArrayFrom(eb.selectFrom("vote").selectAll("vote").whereRef("vote.approval_id", "=", "approval.id")).as(
-        "votes",
-      ),
-    ]);
+  return db.selectFrom("approval").select(approvalColumns).select(children);
 }
 
 /**
@@ -116,15 +122,6 @@ export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id:
   return query.orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit).execute();
 }
 
-export async function findToken(db: Db, approvalId: string, reviewer: string) {
-  return db
-    .selectFrom("token")
-    .select(TOKEN_COLUMNS)
-    .where("approval_id", "=", approvalId)
-    .where("reviewer", "=", reviewer)
-    .executeTakeFirst();
-}
-
 export async function findTokenByHash(db: Db, tokenHash: Buffer) {
   return db
     .selectFrom("token")
@@ -152,4 +149,124 @@ export async function deliveryOutcomes(
   const channels = (type: string) =>
     rows.filter((row) => row.type === type && row.channel !== null).map((row) => row.channel as string);
   return { delivered: channels("notified"), failedForGood: channels("notify_failed") };
+}
+
+/** What a reviewer's link shows: the token, the approval as it is, and its history, in one statement. */
+export interface ReviewerRead {
+  approvalId: string;
+  reviewer: string;
+  tokenHash: Buffer;
+  expired: boolean;
+  approval: Approval;
+  history: AuditEvent[];
+}
+
+/**
+ * Reads a reviewer's view by the token's digest in one statement, recording their first view of the
+ * current step on the way (`sighting`: its audit data) unless the token has expired.
+ */
+export async function readAsReviewer(
+  db: Db,
+  tokenHash: Buffer,
+  options: { sighting?: Record<string, JsonValue>; history?: readonly EventType[] },
+): Promise<ReviewerRead | undefined> {
+  const base = options.sighting
+    ? db.with("viewed", (qc) =>
+        qc
+          .insertInto("event")
+          .columns(["approval_id", "type", "actor", "channel", "step", "data"])
+          .expression((eb) =>
+            eb
+              .selectFrom("token")
+              .innerJoin("approval", "approval.id", "token.approval_id")
+              .select([
+                "token.approval_id",
+                sql.lit("viewed").as("type"),
+                "token.reviewer",
+                sql.lit("http").as("channel"),
+                "approval.current_step",
+                sql<string>`${JSON.stringify(options.sighting)}::jsonb`.as("data"),
+              ])
+              .where("token.token_hash", "=", tokenHash)
+              .where(sql<boolean>`token.expires_at > statement_timestamp()`),
+          )
+          // A literal predicate: a prepared statement's generic plan could not match the partial index.
+          .onConflict((oc) =>
+            oc.columns(["approval_id", "actor", "step"]).where(sql<boolean>`type = 'viewed'`).doNothing(),
+          )
+          .returning("id"),
+      )
+    : db;
+  const types = [...(options.history ?? [])];
+  const row = await base
+    .selectFrom("token")
+    .select(["token.approval_id", "token.reviewer", "token.token_hash"])
+    .select(sql<boolean>`token.expires_at <= statement_timestamp()`.as("expired"))
+    .select((eb) => [
+      jsonObjectFrom(
+        eb
+          .selectFrom("approval")
+          .select(approvalColumns)
+          .select(children)
+          .whereRef("approval.id", "=", "token.approval_id"),
+      ).as("approval"),
+      jsonArrayFrom(
+        eb
+          .selectFrom("event")
+          .select(EVENT_COLUMNS.map((column) => `event.${column}` as const))
+          .whereRef("event.approval_id", "=", "token.approval_id")
+          .where("event.type", "=", sql<EventType>`any(${types}::text[])`)
+          .orderBy("event.id"),
+      ).as("history"),
+    ])
+    .where("token.token_hash", "=", tokenHash)
+    .executeTakeFirst();
+  if (!row?.approval) return undefined;
+  const { steps, reviewers, votes, ...rest } = row.approval;
+  const approval = toApproval(approvalFromJson(rest), steps.map(stepFromJson), reviewers, votes.map(voteFromJson));
+  return {
+    approvalId: row.approval_id,
+    reviewer: row.reviewer,
+    tokenHash: row.token_hash,
+    expired: row.expired,
+    approval,
+    history: row.history.map((event) => toEvent({ ...event, created_at: new Date(event.created_at) })),
+  };
+}
+
+/** What a delivery needs, in one statement: the approval, the reviewer's token nonce, the channel's first receipt. */
+export async function readForDelivery(
+  db: Db,
+  approvalId: string,
+  reviewer: string,
+  channel: string,
+): Promise<{ approval: Approval; nonce: Buffer | undefined; receipt: JsonValue | null } | undefined> {
+  const row = await withChildren(db)
+    .select((eb) => [
+      eb
+        .selectFrom("token")
+        .select("token.nonce")
+        .whereRef("token.approval_id", "=", "approval.id")
+        .where("token.reviewer", "=", reviewer)
+        .as("nonce"),
+      eb
+        .selectFrom("event")
+        .select(sql<JsonValue>`event.data -> 'receipt'`.as("receipt"))
+        .whereRef("event.approval_id", "=", "approval.id")
+        .where("event.type", "=", "notified")
+        .where("event.channel", "=", channel)
+        .where(sql<boolean>`event.data ->> 'reviewer' = ${reviewer} and event.data ? 'receipt'`)
+        .orderBy("event.id")
+        .limit(1)
+        .as("receipt"),
+    ])
+    .where("approval.id", "=", approvalId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { steps, reviewers, votes, nonce, receipt, ...approval } = row;
+  return {
+    approval: toApproval(approval, steps.map(stepFromJson), reviewers, votes.map(voteFromJson)),
+    nonce: nonce ?? undefined,
+    receipt: receipt ?? null,
+  };
 }

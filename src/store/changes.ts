@@ -4,7 +4,6 @@
  */
 import { type RawBuilder, sql } from "kysely";
 import { APPROVAL_STATUSES, type ApprovalStatus } from "../domain/types.ts";
-import type { Db } from "./connection.ts";
 
 export interface Change {
   id: string;
@@ -44,10 +43,6 @@ export function announceDecisionQuery(schema: string, updated: RawBuilder<unknow
     ) end`;
   return sql`select pg_notify(${changeChannel(schema)}, json_strip_nulls(json_build_object('id', u.id, 'status', u.status, 'decision', ${decision}))::text)
     from ${updated} u`;
-}
-
-export async function announceChange(db: Db, schema: string, change: Change): Promise<void> {
-  await announceQuery(schema, change).execute(db);
 }
 
 export function parseChange(payload: string | undefined): Change | undefined {

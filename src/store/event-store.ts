@@ -1,6 +1,6 @@
 /** The append-only audit trail. The database refuses UPDATE and DELETE on it (see sql/000001_init.sql). */
 import { sql } from "kysely";
-import type { AuditEvent, EventType, JsonValue } from "../domain/types.ts";
+import type { AuditEvent, EventType } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
 import { EVENT_COLUMNS, type NewEvent } from "./database.ts";
 import { toEvent } from "./rows.ts";
@@ -11,40 +11,6 @@ export async function appendEvents(db: Db, events: NewEvent[]): Promise<void> {
     .insertInto("event")
     .values(events.map((event) => ({ ...event, data: JSON.stringify(event.data ?? {}) })))
     .execute();
-}
-
-/**
- * Records that a reviewer opened the page at the approval's current step, once: reloading a link must not
- * grow the (undeletable) audit trail. False when this view was already recorded.
- */
-export async function recordFirstView(
-  db: Db,
-  approvalId: string,
-  reviewer: string,
-  data: Record<string, JsonValue>,
-): Promise<boolean> {
-  const row = await db
-    .insertInto("event")
-    .columns(["approval_id", "type", "actor", "channel", "step", "data"])
-    .expression((eb) =>
-      eb
-        .selectFrom("approval")
-        .select([
-          "id",
-          sql.lit("viewed").as("type"),
-          sql.val(reviewer).as("actor"),
-          sql.lit("http").as("channel"),
-          "current_step",
-          sql<string>`${JSON.stringify(data)}::jsonb`.as("data"),
-        ])
-        .where("id", "=", approvalId),
-    )
-    // The predicate must be a literal: a prepared statement's generic plan cannot prove that a parameter
-    // matches the partial unique index, and ON CONFLICT would find no arbiter.
-    .onConflict((oc) => oc.columns(["approval_id", "actor", "step"]).where(sql<boolean>`type = 'viewed'`).doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  return row !== undefined;
 }
 
 /** Oldest first; only the given types when `types` is set. */
@@ -71,29 +37,6 @@ export async function firstSighting(db: Db, channel: string, digest: string, win
     .returning("digest")
     .executeTakeFirst();
   return row !== undefined;
-}
-
-/**
- * What a channel's first successful delivery to this reviewer returned (e.g. Slack's channel and message
- * timestamp), so reminders can reply in the same thread and outcomes can update the message.
- */
-export async function firstReceipt(
-  db: Db,
-  approvalId: string,
-  reviewer: string,
-  channel: string,
-): Promise<JsonValue | null> {
-  const row = await db
-    .selectFrom("event")
-    .select(sql<JsonValue>`data -> 'receipt'`.as("receipt"))
-    .where("approval_id", "=", approvalId)
-    .where("type", "=", "notified")
-    .where("channel", "=", channel)
-    .where(sql<boolean>`data ->> 'reviewer' = ${reviewer} and data ? 'receipt'`)
-    .orderBy("id")
-    .limit(1)
-    .executeTakeFirst();
-  return row?.receipt ?? null;
 }
 
 /** The INSERT of audit events, as a part of a larger statement (see `statement.ts`). */
