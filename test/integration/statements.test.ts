@@ -1,0 +1,72 @@
+/**
+ * Round trips per operation, counted on the wire (every statement a pg client sends, BEGIN and COMMIT
+ * included): a count, not a timing, so it can be asserted.
+ */
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { tokenFor } from "../support/http-servers.ts";
+import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+
+const bed = useTestBed("statements");
+
+let sent: string[] = [];
+const original = pg.Client.prototype.query;
+beforeEach(() => {
+  sent = [];
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0];
+    const text = typeof config === "string" ? config : (config as { text?: string }).text;
+    if (text) sent.push(text.trim().split(/\s+/)[0]?.toLowerCase() ?? "");
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof pg.Client.prototype.query;
+});
+afterEach(() => {
+  pg.Client.prototype.query = original;
+});
+
+const request = () => ({
+  type: "count.v1",
+  title: "Counted",
+  requestedBy: "agent://counter",
+  steps: [{ name: "pair", reviewers: ["a@x.com", "b@x.com"], quorum: 2 }],
+});
+
+describe("statements per operation", () => {
+  it("requestApproval is one statement (with its jobs and NOTIFY)", async () => {
+    await bed.approvals.requestApproval(request()); // warms the pool's connection
+    sent = [];
+    await bed.approvals.requestApproval(request());
+    expect(sent).toEqual(["with"]);
+  });
+
+  it("a decision through the API is five: BEGIN, lock, read, write, COMMIT", async () => {
+    const { id } = await bed.approvals.requestApproval(request());
+    sent = [];
+    await bed.approvals.decide(id, { reviewer: "a@x.com", outcome: "approve" });
+    expect(sent).toEqual(["begin", "select", "select", "with", "commit"]);
+    sent = [];
+    const final = await bed.approvals.decide(id, { reviewer: "b@x.com", outcome: "approve" });
+    expect(final.status).toBe("approved");
+    expect(sent).toHaveLength(5);
+  });
+
+  it("a decision over HTTP (JSON) is six, the link's token included, and the page one", async () => {
+    const { id } = await bed.approvals.requestApproval(request());
+    const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, id, "a@x.com");
+    const url = `https://app.example.test/approvals/r/${token}`;
+    sent = [];
+    const page = await bed.approvals.fetch(new Request(url, { headers: { "user-agent": "counter" } }));
+    expect(page.status).toBe(200);
+    expect(sent).toEqual(["with"]);
+    sent = [];
+    const posted = await bed.approvals.fetch(
+      new Request(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ decision: "approve" }),
+      }),
+    );
+    expect(posted.status).toBe(200);
+    expect(sent).toHaveLength(6);
+  });
+});
