@@ -101,25 +101,28 @@ export interface ListFilter {
 
 /** Newest first; ids plus the position of each for cursors. */
 export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id: string; createdAtMicros: string }[]> {
-  let query = db
-    .selectFrom("approval")
-    .select(["id", sql<string>`(extract(epoch from created_at) * 1000000)::bigint::text`.as("createdAtMicros")]);
-  if (filter.status) query = query.where("status", "=", filter.status);
-  if (filter.type) query = query.where("type", "=", filter.type);
-  if (filter.reviewer) {
-    const reviewer = filter.reviewer;
-    query = query.where("id", "in", (eb) =>
-      eb.selectFrom("reviewer").select("approval_id").where("reviewer", "=", reviewer),
-    );
-  }
+  // A reviewer's page walks their inbox's index in order; other pages walk the approval table's.
+  const base = filter.reviewer
+    ? db
+        .selectFrom("inbox")
+        .innerJoin("approval", "approval.id", "inbox.approval_id")
+        .where("inbox.reviewer", "=", filter.reviewer)
+    : db.selectFrom("approval");
+  const [createdAt, id] = filter.reviewer
+    ? [sql.ref("inbox.created_at"), sql.ref("inbox.approval_id")]
+    : [sql.ref("approval.created_at"), sql.ref("approval.id")];
+  let query = base.select([
+    sql<string>`${id}`.as("id"),
+    sql<string>`(extract(epoch from ${createdAt}) * 1000000)::bigint::text`.as("createdAtMicros"),
+  ]);
+  if (filter.status) query = query.where("approval.status", "=", filter.status);
+  if (filter.type) query = query.where("approval.type", "=", filter.type);
   if (filter.after) {
     const at = sql<Date>`'epoch'::timestamptz + ${filter.after.createdAtMicros}::bigint * interval '1 microsecond'`;
     const afterId = filter.after.id;
-    query = query.where((eb) =>
-      eb.or([eb("created_at", "<", at), eb.and([eb("created_at", "=", at), eb("id", "<", afterId)])]),
-    );
+    query = query.where(sql<boolean>`(${createdAt}, ${id}) < (${at}, ${afterId}::uuid)`);
   }
-  return query.orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit).execute();
+  return query.orderBy(sql`${createdAt} desc, ${id} desc`).limit(filter.limit).execute();
 }
 
 export async function findTokenByHash(db: Db, tokenHash: Buffer) {

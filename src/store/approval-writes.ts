@@ -75,6 +75,11 @@ export async function insertRequest(
       select c.id, r.position, r.reviewer, r.level
       from created c, json_to_recordset(${json(rows.reviewers)}::json) as r(position int, reviewer text, level int)
     ),
+    inbox as (
+      insert into ${t("inbox")} (reviewer, approval_id, created_at)
+      select distinct r.reviewer, c.id, c.created_at
+      from created c, json_to_recordset(${json(rows.reviewers)}::json) as r(position int, reviewer text, level int)
+    ),
     tokens as (
       insert into ${t("token")} (approval_id, reviewer, nonce, token_hash, expires_at)
       select c.id, k.reviewer, decode(k.nonce, 'base64'), decode(k.token_hash, 'base64'), c.deadline + interval '${sql.raw(TOKEN_GRACE)}'

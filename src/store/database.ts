@@ -100,6 +100,12 @@ interface WorkerHeartbeatTable {
   beat_at: Generated<Date>;
 }
 
+interface InboxTable {
+  reviewer: string;
+  approval_id: string;
+  created_at: Date;
+}
+
 interface SeenRequestTable {
   channel: string;
   digest: string;
@@ -115,6 +121,7 @@ export interface CountersignDatabase {
   event: EventTable;
   migration: MigrationTable;
   seen_request: SeenRequestTable;
+  inbox: InboxTable;
   worker_heartbeat: WorkerHeartbeatTable;
 }
 

@@ -113,7 +113,9 @@ describe("a single-step approval", () => {
        where not exists (select 1 from "${bed.schema}".approval a where a.id::text = j.payload->>'approvalId')`,
     );
     expect(orphans.rows[0].n).toBe(0);
-    const events = await bed.pool.query(`select count(*)::int as n from "${bed.schema}".event where approval_id = $1`, [first.id]);
+    const events = await bed.pool.query(`select count(*)::int as n from "${bed.schema}".event where approval_id = $1`, [
+      first.id,
+    ]);
     expect(events.rows[0].n).toBe(1);
   });
 
