@@ -1,121 +1,88 @@
 /**
- * Throughput and latency of the approval page (GET /r/:token through `approvals.nodeHandler`), which
- * verifies the token, loads the approval and its history, records a `viewed` event and renders HTML.
- *
- * Two baselines, loaded the same way in the same run: a bare Node server answering the same page bytes
- * from memory (the HTTP floor), and the same server committing one audit-like INSERT per request first
- * (the floor for any page that records a view durably). The ratios show what countersign adds.
+ * Figure 4: the approval page (GET /approvals/r/:token through Express), which verifies the token,
+ * records a `viewed` event (once per reviewer and step), loads the approval and its history and renders
+ * HTML. autocannon, 50 connections, rotating over pending approvals' links. Baselines in the same run:
+ * an Express server that commits one INSERT and answers the same page bytes, and one answering the bytes
+ * from memory. Servers run in child processes (see http-servers.ts).
  */
-import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import autocannon from "autocannon";
-import pg from "pg";
-import { createApprovals } from "../src/index.ts";
-import { deriveToken } from "../src/security/tokens.ts";
-import { benchDatabase, ms } from "./database.ts";
+import { atLeast, type Figure, medianRun, type Section } from "./figure.ts";
+import { CONNECTIONS, LOAD_HEADER, load, type LoadResult, loadRow } from "./http-load.ts";
+import { insertTableSql, type ServerKind, type ServerProcess, startServer } from "./http-servers.ts";
+import { migratedSchema, requestMany, reviewerPaths, typicalRequest, withClient } from "./instance.ts";
+import type { BenchMode } from "./mode.ts";
+import { ms, perSecond } from "./stats.ts";
 
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = 10;
+const REVIEWER = "alice@example.com";
+const LINKS = 300;
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+type Run = Record<ServerKind, LoadResult>;
 
-async function load(url: string) {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
-}
-
-export async function benchHttpPage(url: string) {
-  const schema = `bench_http_${randomBytes(3).toString("hex")}`;
-  const secret = "bench-secret-0123456789-0123456789";
-  const approvals = createApprovals({ connectionString: url, schema, publicUrl: "http://127.0.0.1/approvals", secret });
-  await approvals.migrate();
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
-  const servers: Server[] = [];
+export async function benchHttpPage(url: string, mode: BenchMode): Promise<Section> {
+  const durationS = mode.pick(1.5, 6);
+  const warmupS = mode.pick(0.3, 0.5);
+  const { schema, approvals, drop } = await migratedSchema(url, "page");
+  await withClient(url, (client) => client.query(insertTableSql(schema)));
+  const servers: Partial<Record<ServerKind, ServerProcess>> = {};
+  const runs: Run[] = [];
+  const details: string[] = [];
   try {
-    const approval = await approvals.requestApproval({
-      type: "report.review_approval.v1",
-      title: "Q1 Financial Summary",
-      payload: {
-        report: "Q1 Financial Summary",
-        revenue: "4,200,000 EUR",
-        costs: "3,100,000 EUR",
-        pii_detected: false,
-      },
-      requestedBy: "agent://bench",
-      reviewers: ["cfo@company.com"],
-    });
-    const { rows } = await pool.query(`select nonce from "${schema}".token where approval_id = $1`, [approval.id]);
-    const path = `/approvals/r/${deriveToken(secret, approval.id, "cfo@company.com", rows[0].nonce)}`;
-
-    const real = createServer(approvals.nodeHandler);
-    servers.push(real);
-    const realBase = await listen(real);
-    const page = Buffer.from(await (await fetch(`${realBase}${path}`)).arrayBuffer());
-    const bare = createServer((_req, res) =>
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page),
-    );
-    servers.push(bare);
-    const bareBase = await listen(bare);
-    await pool.query(
-      `create table "${schema}".bench_view (id bigint generated always as identity, at timestamptz default now())`,
-    );
-    const writePool = new pg.Pool({ connectionString: url, max: 10 });
-    const writing = createServer((_req, res) => {
-      writePool
-        .query(`insert into "${schema}".bench_view default values`)
-        .then(() => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page))
-        .catch(() => res.writeHead(500).end());
-    });
-    servers.push(writing);
-    const writingBase = await listen(writing);
-
-    const baseline = await load(`${bareBase}${path}`);
-    const floor = await load(`${writingBase}${path}`);
-    await writePool.end();
-    const measured = await load(`${realBase}${path}`);
-    const { rows: viewed } = await pool.query(`select count(*)::int as n from "${schema}".event where type = 'viewed'`);
-    const row = (name: string, r: Awaited<ReturnType<typeof load>>) =>
-      `| ${name} | ${Math.round(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.non2xx + r.errors} |`;
-    return {
-      name: "Approval page throughput (GET /r/:token)",
-      lines: [
-        `autocannon, ${CONNECTIONS} connections, ${DURATION_S} s each, page of ${page.length} bytes.`,
-        "",
-        "| | requests/s | p50 | p99 | errors |",
-        "| --- | --- | --- | --- | --- |",
-        row("baseline 1: bare Node server, same bytes", baseline),
-        row("baseline 2: same, after one committed INSERT", floor),
-        row("countersign: token check, load, `viewed` event, render", measured),
-        "",
-        `countersign serves ${(measured.rps / floor.rps).toFixed(2)}× baseline 2's requests per second and ${(measured.rps / baseline.rps).toFixed(3)}× baseline 1's (${Math.round(measured.rps)} vs ${Math.round(floor.rps)} vs ${Math.round(baseline.rps)}); ${viewed[0].n} \`viewed\` events were written.`,
-      ],
-    };
-  } finally {
-    for (const server of servers) {
-      server.closeAllConnections();
-      server.close();
+    const ids = await requestMany(approvals, LINKS, (i) => typicalRequest(i, [REVIEWER, "bob@example.com"]));
+    const paths = await reviewerPaths(url, schema, ids, REVIEWER);
+    const page = Buffer.from(await (await approvals.fetch(new Request(`http://127.0.0.1${paths[0]}`))).arrayBuffer());
+    for (const kind of ["countersign", "insert", "static"] as const) {
+      servers[kind] = await startServer({ kind, databaseUrl: url, schema, page: page.toString("base64") });
     }
-    await approvals.stop();
-    await pool.query(`drop schema "${schema}" cascade; drop schema "${schema}_worker" cascade`);
-    await pool.end();
+    details.push(
+      `autocannon, ${CONNECTIONS} connections, ${durationS} s per server per run after ${warmupS} s of warm-up, GET over the links of ${LINKS} pending approvals in turn (the first GET of each records its \`viewed\` event, later ones find it recorded); page of ${page.length} bytes.`,
+      "",
+    );
+    const get = (server: ServerProcess, seconds: number) => load(server, { method: "GET", paths, durationS: seconds });
+    for (let run = 0; run < mode.repeats; run++) {
+      const order: ServerKind[] =
+        run % 2 === 0 ? ["insert", "static", "countersign"] : ["countersign", "static", "insert"];
+      const results: Partial<Run> = {};
+      for (const kind of order) {
+        const server = servers[kind] as ServerProcess;
+        await get(server, warmupS);
+        results[kind] = await get(server, durationS);
+      }
+      runs.push(results as Run);
+      details.push(
+        `Run ${run + 1}:`,
+        "",
+        ...LOAD_HEADER,
+        loadRow("countersign: token, `viewed` event, load, history, render", results.countersign as LoadResult),
+        loadRow("baseline: one committed INSERT, same bytes", results.insert as LoadResult),
+        loadRow("baseline: same bytes from memory", results.static as LoadResult),
+        "",
+      );
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((server) => server.stop()));
+    await drop();
   }
+  return { title: "4. Approval page GET", figures: figuresOf(runs), details };
 }
 
-if (import.meta.main) {
-  const database = await benchDatabase();
-  try {
-    console.log((await benchHttpPage(database.url)).lines.join("\n"));
-  } finally {
-    await database.stop();
-  }
+function figuresOf(runs: Run[]): Figure[] {
+  const describe = (r: LoadResult) => `${perSecond(r.requestsPerSecond)}, p99 ${ms(r.p99)}`;
+  const overInsert = medianRun(runs, (r) => r.countersign.requestsPerSecond / r.insert.requestsPerSecond);
+  const overStatic = medianRun(runs, (r) => r.countersign.requestsPerSecond / r.static.requestsPerSecond);
+  return [
+    {
+      figure: "page GET /r/:token requests/s (Express, 50 connections) vs one-INSERT server",
+      countersign: describe(overInsert.run.countersign),
+      baseline: describe(overInsert.run.insert),
+      ratio: overInsert.ratio,
+      ratios: overInsert.ratios,
+      target: atLeast(0.4),
+    },
+    {
+      figure: "page GET requests/s vs static server",
+      countersign: describe(overStatic.run.countersign),
+      baseline: describe(overStatic.run.static),
+      ratio: overStatic.ratio,
+      ratios: overStatic.ratios,
+    },
+  ];
 }

@@ -1,106 +1,96 @@
 /**
- * How soon does `waitForDecision` wake after the decision commits?
- *
- * Both figures run from the moment COMMIT is sent. Baseline: a bare pg NOTIFY committed on one
- * connection and received on another, the floor any LISTEN-based waiter can reach. Measured: a
- * `decide()` committed in the same way, until `waitForDecision` resolves in another instance (which
- * adds the row re-read after the notification).
+ * Figure 5a: how soon `waitForDecision` wakes after a decision commits. Both sides are timed from the
+ * moment COMMIT is sent. Baseline: a raw INSERT + `pg_notify` committed on one connection and heard by a
+ * LISTEN on another, the floor for any LISTEN-based waiter (the INSERT makes COMMIT flush WAL, as a
+ * decision's does). countersign: `decide()` inside our own transaction,
+ * committed the same way, until `waitForDecision` resolves in another instance (which re-reads the row).
  */
-import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
-import { createApprovals } from "../src/index.ts";
-import { benchDatabase, ms, percentile } from "./database.ts";
+import { atMost, type Figure, medianRun } from "./figure.ts";
+import { bareSchema, migratedSchema, openInstance, typicalRequest } from "./instance.ts";
+import type { BenchMode } from "./mode.ts";
+import { type LatencySummary, ms, sleep, summarize } from "./stats.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+const REVIEWER = "alice@example.com";
 
-async function bareNotifyLatencies(url: string): Promise<number[]> {
+async function rawNotify(url: string, rounds: number): Promise<number[]> {
+  const { schema, drop } = await bareSchema(url, "wakeraw");
   const listener = new pg.Client({ connectionString: url });
   const sender = new pg.Client({ connectionString: url });
   await Promise.all([listener.connect(), sender.connect()]);
   await listener.query("listen bench_wake");
+  await sender.query(`create table "${schema}".bench_wake (id int primary key)`);
   const latencies: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const heard = new Promise<void>((resolve) => listener.once("notification", () => resolve()));
-    await sender.query("begin");
-    await sender.query("select pg_notify('bench_wake', $1)", [String(i)]);
-    const started = performance.now();
-    await sender.query("commit");
-    await heard;
-    latencies.push(performance.now() - started);
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const heard = new Promise<number>((resolve) => listener.once("notification", () => resolve(performance.now())));
+      await sender.query("begin");
+      await sender.query(`insert into "${schema}".bench_wake (id) values ($1)`, [i]);
+      await sender.query("select pg_notify('bench_wake', $1)", [String(i)]);
+      const committing = performance.now();
+      await sender.query("commit");
+      latencies.push((await heard) - committing);
+    }
+  } finally {
+    await Promise.all([listener.end(), sender.end()]);
+    await drop();
   }
-  await Promise.all([listener.end(), sender.end()]);
   return latencies;
 }
 
-async function countersignLatencies(url: string): Promise<number[]> {
-  const schema = `bench_${randomBytes(3).toString("hex")}`;
-  const options = {
-    connectionString: url,
-    schema,
-    publicUrl: "https://bench.example/approvals",
-    secret: "bench-secret-0123456789-0123456789",
-  };
-  const waiter = createApprovals(options);
-  const decider = createApprovals(options);
-  await waiter.migrate();
+async function countersignWake(url: string, rounds: number): Promise<number[]> {
+  const { schema, approvals: decider, drop } = await migratedSchema(url, "wake");
+  const waiter = openInstance(url, schema);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const latencies: number[] = [];
   try {
-    for (let i = 0; i < ROUNDS; i++) {
-      const { id } = await decider.requestApproval({
-        type: "bench",
-        title: "wake",
-        requestedBy: "bench",
-        reviewers: ["r"],
-      });
-      let resolvedAt = 0;
-      const waiting = waiter.waitForDecision(id).then(() => (resolvedAt = performance.now()));
-      await new Promise((resolve) => setTimeout(resolve, 2)); // let the wait subscribe and do its first check
-      // Decide inside our own transaction, so the clock starts exactly when COMMIT is sent, as in the baseline.
+    for (let i = 0; i < rounds; i++) {
+      const { id } = await decider.requestApproval(typicalRequest(i, [REVIEWER]));
+      const waiting = waiter.waitForDecision(id).then(() => performance.now());
+      await sleep(5); // let the wait subscribe and make its first check, so only the wake-up is timed
       await client.query("begin");
-      await decider.decide(id, { reviewer: "r", outcome: "approve" }, { db: client });
+      await decider.decide(id, { reviewer: REVIEWER, outcome: "approve" }, { db: client });
       const committing = performance.now();
       await client.query("commit");
-      await waiting;
-      latencies.push(resolvedAt - committing);
+      latencies.push((await waiting) - committing);
     }
   } finally {
-    await Promise.all([waiter.stop(), decider.stop(), client.end()]);
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`drop schema "${schema}" cascade; drop schema "${schema}_worker" cascade`);
-    await admin.end();
+    await Promise.all([waiter.stop(), client.end()]);
+    await drop();
   }
   return latencies;
 }
 
-export async function benchWakeLatency(url: string) {
-  const baseline = (await bareNotifyLatencies(url)).sort((a, b) => a - b);
-  const measured = (await countersignLatencies(url)).sort((a, b) => a - b);
-  const row = (name: string, values: number[]) =>
-    `| ${name} | ${ms(percentile(values, 50))} | ${ms(percentile(values, 95))} | ${ms(percentile(values, 99))} |`;
+export async function measureWakeLatency(url: string, mode: BenchMode): Promise<{ figure: Figure; lines: string[] }> {
+  const rounds = mode.pick(100, 300);
+  const runs: { countersign: LatencySummary; baseline: LatencySummary }[] = [];
+  for (let run = 0; run < mode.repeats; run++) {
+    const baseline = summarize(await rawNotify(url, rounds));
+    const countersign = summarize(await countersignWake(url, rounds));
+    runs.push({ countersign, baseline });
+  }
+  const { run, ratio, ratios } = medianRun(runs, (r) => r.countersign.p99 / r.baseline.p99);
+  const describe = (s: LatencySummary) => `p50 ${ms(s.p50)}, p99 ${ms(s.p99)}`;
   return {
-    name: "waitForDecision wake latency",
+    figure: {
+      figure: "wake latency p99: decide() COMMIT → waitForDecision resolves (other instance)",
+      countersign: describe(run.countersign),
+      baseline: `raw INSERT + NOTIFY → LISTEN: ${describe(run.baseline)}`,
+      ratio,
+      ratios,
+      target: atMost(3),
+    },
     lines: [
-      `${ROUNDS} rounds each, timed from sending COMMIT. Baseline: a bare NOTIFY delivered to another connection.`,
+      `Wake latency: ${rounds} rounds per run, timed from sending COMMIT; baseline a raw INSERT + \`pg_notify\` in one transaction, heard by a LISTEN on another connection.`,
       "",
-      "| | p50 | p95 | p99 |",
-      "| --- | --- | --- | --- |",
-      row("baseline: bare NOTIFY", baseline),
-      row("countersign: decide() commit → waitForDecision resolves", measured),
-      "",
-      `Ratio countersign / baseline at p50: ${(percentile(measured, 50) / percentile(baseline, 50)).toFixed(2)}×; at p95: ${(percentile(measured, 95) / percentile(baseline, 95)).toFixed(2)}×.`,
+      "| run | countersign p50 | p99 | max | baseline p50 | p99 | max | p99 ratio |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- |",
+      ...runs.map(
+        (r, i) =>
+          `| ${i + 1} | ${ms(r.countersign.p50)} | ${ms(r.countersign.p99)} | ${ms(r.countersign.max)} | ${ms(r.baseline.p50)} | ${ms(r.baseline.p99)} | ${ms(r.baseline.max)} | ${(r.countersign.p99 / r.baseline.p99).toFixed(2)}× |`,
+      ),
     ],
   };
-}
-
-if (import.meta.main) {
-  const database = await benchDatabase();
-  try {
-    console.log((await benchWakeLatency(database.url)).lines.join("\n"));
-  } finally {
-    await database.stop();
-  }
 }
