@@ -13,3 +13,8 @@ create index inbox_order_idx on :COUNTERSIGN_SCHEMA.inbox (reviewer, created_at 
 insert into :COUNTERSIGN_SCHEMA.inbox (reviewer, approval_id, created_at)
 select distinct r.reviewer, r.approval_id, a.created_at
 from :COUNTERSIGN_SCHEMA.reviewer r join :COUNTERSIGN_SCHEMA.approval a on a.id = r.approval_id;
+
+-- Every change to an approval bumps its version, and is written only if the version is still the one it
+-- was planned from (optimistic concurrency): a decision is one read and one write, with no lock held
+-- between them; a change that lost the race is planned again from what won.
+alter table :COUNTERSIGN_SCHEMA.approval add column version integer not null default 0;

@@ -1,16 +1,14 @@
 /**
- * Applies a plan inside the caller's transaction as ONE statement: the vote, the approval row as a
- * compare-and-set, the steps, the audit events, the timers removed, the jobs added and the NOTIFY. A
- * lost compare-and-set cannot happen under the row lock the facts were read with; it is still checked,
- * and throwing rolls the whole change back.
+ * Applies a plan as ONE statement: the approval row as a compare-and-set on its version (the guard), and,
+ * only if that wrote, the vote, the steps, the audit events, the timers removed, the jobs added and the
+ * NOTIFY. One statement is atomic by itself; inside a host's transaction it commits with theirs.
  */
-import { sql } from "kysely";
 import type { ApprovalFacts } from "../domain/facts.ts";
 import type { Plan } from "../domain/transition.ts";
 import { AlreadyDecidedError } from "../errors.ts";
 import { jobKey, jobSpec } from "../scheduler/jobs.ts";
 import { addJobsQuery, removeJobsQuery } from "../scheduler/queue.ts";
-import { changeParts } from "../store/approval-writes.ts";
+import { changeParts, GUARD, isDuplicateVote } from "../store/approval-writes.ts";
 import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db } from "../store/connection.ts";
 import type { ApprovalRow, StepRow, VoteRow } from "../store/database.ts";
@@ -27,51 +25,56 @@ export interface Applied {
   steps: Partial<Pick<StepRow, "position" | "passed_at" | "started_at" | "escalation_level">>[];
 }
 
-export async function applyPlan(ctx: EngineContext, db: Db, facts: ApprovalFacts, plan: Plan): Promise<Applied> {
+/**
+ * Writes the plan if the approval is still the version `facts` were read at; resolves with what changed,
+ * or undefined when another change won the race (nothing was written: plan again from fresh facts).
+ */
+export async function applyPlan(
+  ctx: EngineContext,
+  db: Db,
+  facts: ApprovalFacts,
+  plan: Plan,
+): Promise<Applied | undefined> {
   const { schema, workerSchema } = ctx.database;
   const id = facts.id;
-  const parts: Parameters<typeof together>[1] = {};
+  const { set = {}, decision } = plan.update ?? {};
+  const parts: Parameters<typeof together>[1] = {
+    updated: changeParts.approval(schema, id, facts.version, { ...set, ...(decision ? { decision } : {}) }),
+  };
   if (plan.vote) parts.voted = changeParts.vote(schema, { approvalId: id, ...plan.vote });
-  if (plan.update) {
-    const { from, set, decision } = plan.update;
-    parts.updated = changeParts.approval(schema, id, from, { ...set, ...(decision ? { decision } : {}) });
-  }
   const { passed, started, escalated } = plan.steps;
   if (passed !== undefined) parts.passed = changeParts.stepPassed(schema, id, passed);
   if (started !== undefined) parts.started = changeParts.stepStarted(schema, id, started);
   if (escalated) parts.escalated = changeParts.escalated(schema, id, escalated.step, escalated.level);
   const rounds = expandRounds(ctx, plan.jobs);
   const events = [...plan.events, ...rounds.events];
-  if (events.length > 0) parts.events = eventsInsertQuery(schema, id, events);
-  if (plan.removeTimers.length > 0) parts.removed = removeJobsQuery(workerSchema, plan.removeTimers.map(jobKey));
+  if (events.length > 0) parts.events = eventsInsertQuery(schema, id, events, GUARD);
+  if (plan.removeTimers.length > 0) parts.removed = removeJobsQuery(workerSchema, plan.removeTimers.map(jobKey), GUARD);
   const specs = rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
-  if (specs.length > 0) parts.jobs = addJobsQuery(workerSchema, specs);
+  if (specs.length > 0) parts.jobs = addJobsQuery(workerSchema, specs, GUARD);
   if (plan.announce) {
-    parts.announced =
-      plan.update?.decision && parts.updated
-        ? announceDecisionQuery(schema, sql.id("updated"))
-        : announceQuery(schema, plan.announce);
+    parts.announced = decision ? announceDecisionQuery(schema, GUARD) : announceQuery(schema, plan.announce, GUARD);
   }
-  const result = await together(db, parts);
-  const vote = result.voted?.[0] as Parameters<typeof voteFromJson>[0] | undefined;
-  if (plan.vote && !vote) {
-    throw new AlreadyDecidedError(
-      `${plan.vote.reviewer} already voted on step ${plan.vote.step + 1} of approval ${id}.`,
-      {
-        approvalId: id,
-        reviewer: plan.vote.reviewer,
-        voter: plan.vote.voter,
-        step: plan.vote.step,
-        status: facts.status,
-      },
-    );
+  let result: Awaited<ReturnType<typeof together>>;
+  try {
+    result = await together(db, parts);
+  } catch (error) {
+    // One person voting twice is refused by unique constraints, not only by the plan; the statement
+    // failed whole, so nothing of this change was written.
+    if (!plan.vote || !isDuplicateVote(error)) throw error;
+    throw new AlreadyDecidedError(`${plan.vote.voter} already voted on step ${plan.vote.step + 1} of approval ${id}.`, {
+      approvalId: id,
+      reviewer: plan.vote.reviewer,
+      voter: plan.vote.voter,
+      step: plan.vote.step,
+      status: facts.status,
+    });
   }
   const approval = result.updated?.[0] as Parameters<typeof approvalFromJson>[0] | undefined;
-  if (plan.update && !approval) {
-    throw new AlreadyDecidedError(`Approval ${id} changed while it was being decided.`, { approvalId: id });
-  }
+  if (!approval) return undefined;
+  const vote = result.voted?.[0] as Parameters<typeof voteFromJson>[0] | undefined;
   return {
-    approval: approval ? approvalFromJson(approval) : undefined,
+    approval: approvalFromJson(approval),
     vote: vote ? voteFromJson(vote) : undefined,
     steps: [...(result.passed ?? []), ...(result.started ?? []), ...(result.escalated ?? [])].map(stepChangeFromJson),
   };

@@ -20,7 +20,7 @@ import {
 import { jobSpec } from "../scheduler/jobs.ts";
 import { addJobsQuery } from "../scheduler/queue.ts";
 import { createTokenNonce, deriveToken, hashToken } from "../security/tokens.ts";
-import { findByIdempotencyKey, type Locked, loadApproval, lockFacts } from "../store/approval-reads.ts";
+import { findByIdempotencyKey, loadApproval, readFacts } from "../store/approval-reads.ts";
 import { insertRequest, type NewApproval } from "../store/approval-writes.ts";
 import { announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
@@ -127,36 +127,46 @@ export function cancel(
   return change(ctx, id, { type: "cancel", ...input }, host);
 }
 
+/** How often a change is planned again after losing the race to another change of the same approval. */
+const MAX_ATTEMPTS = 20;
+
 /**
- * A caller's change. A refusal is answered after the transaction commits: when the deadline had passed,
- * the timeout it applied first stands.
+ * A caller's change: read the facts, plan, write if the approval is still that version, else plan again
+ * from what won (optimistic concurrency: two statements, no lock held between them). A deadline that has
+ * passed is applied first, so a decision that arrives after it is refused even if the timeout job has
+ * not run yet.
  */
 async function change(ctx: EngineContext, id: string, cause: Cause, host?: HostDb): Promise<Approval> {
-  const result = await ctx.database.transaction(async (db) => {
-    const { facts, rows } = await settleOverdue(ctx, db, id);
-    const planned = planTransition(facts, cause);
-    if (planned.kind !== "apply") return { refused: planned.kind === "refuse" ? planned.why : undefined, rows };
-    // The approval as it now is, from what was read and what the change returned: no read after the write.
-    return { rows: rowsAfter(rows, await applyPlan(ctx, db, facts, planned.plan)) };
-  }, host);
+  const result = await withDb(ctx, host, async (db) => {
+    for (let attempt = 1; ; attempt++) {
+      const read = await readFacts(db, id);
+      if (!read) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
+      const planned = planTransition(read.facts, isOverdue(read.facts) ? { type: "deadline" } : cause);
+      if (planned.kind !== "apply")
+        return { refused: planned.kind === "refuse" ? planned.why : undefined, rows: read.rows };
+      const applied = await applyPlan(ctx, db, read.facts, planned.plan);
+      if (applied && !isOverdue(read.facts)) return { rows: rowsAfter(read.rows, applied) };
+      // Lost the race, or timed the approval out first: plan the cause again on what is now there.
+      if (attempt >= MAX_ATTEMPTS) throw contention(id);
+    }
+  });
   const { approval, steps, reviewers, votes } = result.rows;
   const after = toApproval(approval, steps, reviewers, votes);
   if ("refused" in result && result.refused) throw refusalError(after, result.refused, cause);
   return after;
 }
 
-/**
- * Locks the approval and reads its facts; when its deadline has passed by the database's clock, times it
- * out first: a decision that arrives after the deadline is refused even if the timeout job has not run.
- */
-async function settleOverdue(ctx: EngineContext, db: Db, id: string): Promise<Locked> {
-  const locked = await lockFacts(db, id);
-  if (!locked) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
-  if (!isOverdue(locked.facts)) return locked;
-  const planned = planTransition(locked.facts, { type: "deadline" });
-  if (planned.kind !== "apply") return locked;
-  await applyPlan(ctx, db, locked.facts, planned.plan);
-  return (await lockFacts(db, id)) ?? locked;
+/** Statements on the host's transaction when given, else each atomic on its own (no BEGIN/COMMIT). */
+function withDb<T>(ctx: EngineContext, host: HostDb | undefined, work: (db: Db) => Promise<T>): Promise<T> {
+  return host ? ctx.database.transaction(work, host) : ctx.database.run(work);
+}
+
+function contention(id: string): ApprovalError {
+  return new ApprovalError(
+    ERROR_CODES.UNAVAILABLE,
+    `Approval ${id} kept changing while this change was planned (${MAX_ATTEMPTS} attempts); try again.`,
+    { approvalId: id },
+  );
 }
 
 function refusalError(approval: Approval, why: Ineligibility, cause: Cause): ApprovalError {
@@ -206,22 +216,29 @@ export type TimerCause = Extract<Cause, { type: "deadline" | "reminder" | "escal
 
 export async function fireTimer(ctx: EngineContext, id: string, cause: TimerCause): Promise<void> {
   const { logger } = ctx.options;
-  await ctx.database.transaction(async (db) => {
-    const facts = (await lockFacts(db, id))?.facts;
-    if (!facts) return;
-    if (cause.type !== "deadline" && isOverdue(facts)) {
+  await ctx.database.run(async (db) => {
+    for (let attempt = 1; ; attempt++) {
+      const read = await readFacts(db, id);
+      if (!read) return;
       // Past the deadline, a reminder or an escalation has nothing left to do but time the approval out.
-      const deadline = planTransition(facts, { type: "deadline" });
-      if (deadline.kind === "apply") await applyPlan(ctx, db, facts, deadline.plan);
-      return;
-    }
-    const planned = planTransition(facts, cause);
-    if (planned.kind === "apply") {
-      if (cause.type === "unreachable")
-        logger.info({ approvalId: id, step: cause.step }, "countersign: a reviewer cannot be reached; escalating now");
-      await applyPlan(ctx, db, facts, planned.plan);
-    } else if (planned.kind === "skip" && planned.note && cause.type === "unreachable") {
-      logger.warn({ approvalId: id, step: cause.step }, `countersign: ${planned.note}`);
+      const overdue = cause.type !== "deadline" && isOverdue(read.facts);
+      const planned = planTransition(read.facts, overdue ? { type: "deadline" } : cause);
+      if (planned.kind === "skip") {
+        if (planned.note && cause.type === "unreachable")
+          logger.warn({ approvalId: id, step: cause.step }, `countersign: ${planned.note}`);
+        return;
+      }
+      if (planned.kind !== "apply") return;
+      if (await applyPlan(ctx, db, read.facts, planned.plan)) {
+        if (cause.type === "unreachable" && !overdue) {
+          logger.info(
+            { approvalId: id, step: cause.step },
+            "countersign: a reviewer cannot be reached; escalating now",
+          );
+        }
+        return;
+      }
+      if (attempt >= MAX_ATTEMPTS) throw contention(id);
     }
   });
 }

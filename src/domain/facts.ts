@@ -32,6 +32,8 @@ export interface StepFacts {
 
 export interface ApprovalFacts {
   id: string;
+  /** Which change of the approval these facts are: a plan is written only while it still is. */
+  version: number;
   status: ApprovalStatus;
   currentStep: number;
   requestedBy: string;

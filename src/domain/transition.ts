@@ -49,9 +49,11 @@ export interface PlannedEvent {
 }
 
 export interface Plan {
-  /** The approval row's change, applied only while it is still in `from` (a compare-and-set). */
+  /**
+   * The approval row's change. Every plan is written only while the approval is still the version its
+   * facts were read at (the engine guards that), so a plan says only what changes.
+   */
   update: {
-    from: { status: ApprovalStatus; currentStep: number };
     set: { status?: FinalStatus; currentStep?: number };
     decision?: { decidedBy: string | null; via: string; comment: string | null };
   } | null;
@@ -191,10 +193,9 @@ function planLifecycle(facts: ApprovalFacts, event: LifecycleEvent, who: Actor):
       ...(who.voter && who.voter !== who.actor ? { voter: who.voter } : {}),
     },
   });
-  const from = { status: facts.status, currentStep: facts.currentStep };
   if (transition.change === "step_passed") {
     const next = facts.steps[transition.currentStep] as StepFacts;
-    plan.update = { from, set: { currentStep: transition.currentStep } };
+    plan.update = { set: { currentStep: transition.currentStep } };
     plan.steps = { passed: step.step, started: next.step };
     plan.events.push({
       type: "step_passed",
@@ -212,7 +213,6 @@ function planLifecycle(facts: ApprovalFacts, event: LifecycleEvent, who: Actor):
   } else if (final) {
     const status = transition.status as FinalStatus;
     plan.update = {
-      from,
       set: { status },
       decision: { decidedBy: system ? null : who.actor, via: who.via, comment: who.comment },
     };

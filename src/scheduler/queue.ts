@@ -34,7 +34,12 @@ export function addJobsQuery(
     ))${onlyIfRowsIn ? sql` where exists (select 1 from ${onlyIfRowsIn})` : sql``}`;
 }
 
-/** The SELECT that removes the jobs with these keys (graphile-worker's `remove_job`). */
-export function removeJobsQuery(workerSchema: string, keys: string[]): RawBuilder<unknown> {
-  return sql`select ${sql.id(workerSchema, "remove_job")}(k) from unnest(${keys}::text[]) as k`;
+/** The SELECT that removes the jobs with these keys (graphile-worker's `remove_job`); gated like `addJobsQuery`. */
+export function removeJobsQuery(
+  workerSchema: string,
+  keys: string[],
+  onlyIfRowsIn?: RawBuilder<unknown>,
+): RawBuilder<unknown> {
+  return sql`select ${sql.id(workerSchema, "remove_job")}(k) from unnest(${keys}::text[]) as k
+    ${onlyIfRowsIn ? sql`where exists (select 1 from ${onlyIfRowsIn})` : sql``}`;
 }

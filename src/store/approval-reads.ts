@@ -37,28 +37,22 @@ function withChildren(db: Db) {
 }
 
 /**
- * Everything the engine plans with, the approval's row locked until the transaction ends: votes, timers
- * and cancels on one approval run one after another. Two statements, not one: a statement that waited
- * for the lock still reads with the snapshot it started with, so the children (the votes that the
- * transaction before us added) are read after the lock is held.
+ * Everything the engine plans with, in one statement and without a lock: the plan is written only while
+ * the approval is still this version (see `changeParts.approval`), so a stale read cannot do harm.
  */
-export async function lockFacts(db: Db, id: string): Promise<Locked | undefined> {
-  const locked = await db
-    .selectFrom("approval")
+export async function readFacts(db: Db, id: string): Promise<FactsRead | undefined> {
+  const row = await withChildren(db)
     .select(sql<Date>`statement_timestamp()`.as("db_now"))
-    .where("id", "=", id)
-    .forUpdate()
+    .where("approval.id", "=", id)
     .executeTakeFirst();
-  if (!locked) return undefined;
-  const row = await withChildren(db).where("approval.id", "=", id).executeTakeFirst();
   if (!row) return undefined;
-  const { steps, reviewers, votes, ...approval } = row;
+  const { steps, reviewers, votes, db_now, ...approval } = row;
   const rows = { approval, steps: steps.map(stepFromJson), reviewers, votes: votes.map(voteFromJson) };
-  return { facts: toFacts(rows.approval, rows.steps, rows.reviewers, rows.votes, locked.db_now), rows };
+  return { facts: toFacts(rows.approval, rows.steps, rows.reviewers, rows.votes, db_now), rows };
 }
 
 /** The facts the engine plans with, and the rows they came from (to build the approval after a change). */
-export interface Locked {
+export interface FactsRead {
   facts: ApprovalFacts;
   rows: ApprovalRows;
 }

@@ -1,6 +1,6 @@
 /** Writes on approvals and what hangs off them: steps, reviewers, tokens and votes. */
 import { type RawBuilder, sql } from "kysely";
-import type { ApprovalStatus, JsonValue, StepSchedule } from "../domain/types.ts";
+import type { JsonValue, StepSchedule } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
 import { APPROVAL_COLUMNS, type ApprovalRow } from "./database.ts";
 
@@ -102,30 +102,25 @@ export async function insertRequest(
   return result.rows[0];
 }
 
-/** The parts of one change (see `statement.ts`), as SQL for the given schema. */
+/**
+ * The parts of one change (see `statement.ts`), as SQL for the given schema. `approval` is the guard:
+ * it updates the row only while it is still the version the change was planned from, and every other
+ * part writes only when it did (each selects from the guard, named `updated`): a change that lost the
+ * race writes nothing and is planned again.
+ */
+export const GUARD = sql.id("updated");
+
+/** A second vote by the same slot or person: the unique constraints that refuse it, failing the whole change. */
+export function isDuplicateVote(error: unknown): boolean {
+  const { code, constraint } = error as { code?: string; constraint?: string };
+  return code === "23505" && (constraint === "vote_pkey" || constraint === "vote_one_per_person_idx");
+}
+
 export const changeParts = {
-  vote(
-    schema: string,
-    vote: {
-      approvalId: string;
-      step: number;
-      reviewer: string;
-      voter: string;
-      outcome: string;
-      comment: string | null;
-      via: string;
-    },
-  ) {
-    return sql`insert into ${sql.id(schema, "vote")} (approval_id, position, reviewer, voter, outcome, comment, via)
-      values (${vote.approvalId}, ${vote.step}, ${vote.reviewer}, ${vote.voter}, ${vote.outcome}, ${vote.comment}, ${vote.via})
-      on conflict do nothing
-      returning approval_id, position, reviewer, voter, outcome, comment, via, created_at`;
-  },
-  /** Compare-and-set: updates the row only while it is still in `from`. */
   approval(
     schema: string,
     id: string,
-    from: { status: ApprovalStatus; currentStep: number },
+    version: number,
     set: {
       status?: string;
       currentStep?: number;
@@ -133,6 +128,7 @@ export const changeParts = {
     },
   ) {
     const changes = [
+      sql`version = version + 1`,
       sql`updated_at = now()`,
       ...(set.status !== undefined ? [sql`status = ${set.status}`] : []),
       ...(set.currentStep !== undefined ? [sql`current_step = ${set.currentStep}`] : []),
@@ -146,21 +142,40 @@ export const changeParts = {
         : []),
     ];
     return sql`update ${sql.id(schema, "approval")} set ${sql.join(changes)}
-      where id = ${id} and status = ${from.status} and current_step = ${from.currentStep}
+      where id = ${id} and version = ${version}
       returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}`;
+  },
+  vote(
+    schema: string,
+    vote: {
+      approvalId: string;
+      step: number;
+      reviewer: string;
+      voter: string;
+      outcome: string;
+      comment: string | null;
+      via: string;
+    },
+  ) {
+    return sql`insert into ${sql.id(schema, "vote")} (approval_id, position, reviewer, voter, outcome, comment, via)
+      select ${vote.approvalId}::uuid, ${vote.step}::int, ${vote.reviewer}::text, ${vote.voter}::text, ${vote.outcome}::text,
+        ${vote.comment}::text, ${vote.via}::text
+      from ${GUARD}
+      returning approval_id, position, reviewer, voter, outcome, comment, via, created_at`;
   },
   stepPassed(schema: string, approvalId: string, step: number) {
     return sql`update ${sql.id(schema, "step")} set passed_at = now()
-      where approval_id = ${approvalId} and position = ${step} returning position, passed_at`;
+      where approval_id = ${approvalId} and position = ${step} and exists (select 1 from ${GUARD})
+      returning position, passed_at`;
   },
   stepStarted(schema: string, approvalId: string, step: number) {
     return sql`update ${sql.id(schema, "step")} set started_at = now()
-      where approval_id = ${approvalId} and position = ${step} returning position, started_at`;
+      where approval_id = ${approvalId} and position = ${step} and exists (select 1 from ${GUARD})
+      returning position, started_at`;
   },
-  /** Compare-and-set on the level: no row when another run already raised it. */
   escalated(schema: string, approvalId: string, step: number, level: number) {
     return sql`update ${sql.id(schema, "step")} set escalation_level = ${level}
-      where approval_id = ${approvalId} and position = ${step} and escalation_level = ${level - 1}
+      where approval_id = ${approvalId} and position = ${step} and exists (select 1 from ${GUARD})
       returning position, escalation_level`;
   },
 };

@@ -31,6 +31,8 @@ interface ApprovalTable {
   decided_at: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Bumped by every change; a change is written only while it is the version it was planned from. */
+  version: Generated<number>;
 }
 
 interface StepTable {
@@ -155,6 +157,7 @@ export const APPROVAL_COLUMNS = [
   "decided_at",
   "created_at",
   "updated_at",
+  "version",
 ] as const satisfies readonly (keyof ApprovalTable)[];
 export const EVENT_COLUMNS = [
   "id",

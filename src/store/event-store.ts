@@ -1,5 +1,5 @@
 /** The append-only audit trail. The database refuses UPDATE and DELETE on it (see sql/000001_init.sql). */
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import type { AuditEvent, EventType } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
 import { EVENT_COLUMNS, type NewEvent } from "./database.ts";
@@ -39,12 +39,21 @@ export async function firstSighting(db: Db, channel: string, digest: string, win
   return row !== undefined;
 }
 
-/** The INSERT of audit events, as a part of a larger statement (see `statement.ts`). */
-export function eventsInsertQuery(schema: string, approvalId: string, events: Omit<NewEvent, "approval_id">[]) {
+/**
+ * The INSERT of audit events, as a part of a larger statement (see `statement.ts`); with `onlyIfRowsIn`,
+ * only when that part (a CTE) has rows.
+ */
+export function eventsInsertQuery(
+  schema: string,
+  approvalId: string,
+  events: Omit<NewEvent, "approval_id">[],
+  onlyIfRowsIn?: RawBuilder<unknown>,
+) {
   const rows = events.map((event) => ({ ...event, data: event.data ?? {} }));
   return sql`insert into ${sql.id(schema, "event")} (approval_id, type, actor, channel, step, comment, data)
     select ${approvalId}::uuid, e.type, e.actor, e.channel, e.step, e.comment, e.data
     from json_to_recordset(${JSON.stringify(rows)}::json)
       as e(type text, actor text, channel text, step int, comment text, data jsonb)
+    ${onlyIfRowsIn ? sql`where exists (select 1 from ${onlyIfRowsIn})` : sql``}
     returning id`;
 }

@@ -142,6 +142,7 @@ export function toFacts(
 ): ApprovalFacts {
   return {
     id: row.id,
+    version: row.version,
     status: row.status,
     currentStep: row.current_step,
     requestedBy: row.requested_by,

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from "node:events";
 import { run, type WorkerEvents } from "graphile-worker";
+import type pg from "pg";
 import type { EngineContext } from "../core/context.ts";
 import { createTaskList } from "./tasks.ts";
 import { toWorkerLogger } from "../logger.ts";
@@ -38,9 +39,6 @@ export async function startWorker(ctx: EngineContext, connections: Connections):
     crontab: "",
     logger: toWorkerLogger(options.logger),
     events,
-    // Completions go through a batch that `stop()` flushes: a job that finished during a graceful stop is
-    // marked complete before the pool ends, instead of staying locked and running again hours later.
-    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   });
   runner.promise.catch((error: unknown) =>
     options.logger.error({ error: String(error) }, "countersign: the worker stopped with an error"),
@@ -62,7 +60,18 @@ export async function startWorker(ctx: EngineContext, connections: Connections):
         .catch((error: unknown) =>
           options.logger.warn({ error: String(error) }, "countersign: the worker did not stop cleanly"),
         );
+      // graphile-worker marks a finished job complete without awaiting it: let those statements finish
+      // before the pool ends, or a job that ran during a graceful stop stays locked and runs again later.
+      await idle(pool);
       await supervisor.stop();
     },
   };
+}
+
+/** Resolves once every connection of `pool` is back and nobody waits for one (or after `limitMs`). */
+async function idle(pool: pg.Pool, limitMs = 10_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  while ((pool.waitingCount > 0 || pool.idleCount < pool.totalCount) && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -24,6 +24,7 @@ function step(index: number, reviewers: [string, number][], extra: Partial<StepF
 function facts(steps: StepFacts[], extra: Partial<ApprovalFacts> = {}): ApprovalFacts {
   return {
     id: "a1",
+    version: 3,
     status: "pending",
     currentStep: 0,
     requestedBy: "agent://bot",
@@ -113,7 +114,7 @@ describe("planTransition", () => {
     ];
     (steps[0]?.reviewers[0] as { vote: unknown }).vote = { outcome: "approve", voter: "a@x.com" };
     const plan = applied(planTransition(facts(steps), vote("b@x.com")));
-    expect(plan.update).toEqual({ from: { status: "pending", currentStep: 0 }, set: { currentStep: 1 } });
+    expect(plan.update).toEqual({ set: { currentStep: 1 } });
     expect(plan.steps).toEqual({ passed: 0, started: 1 });
     expect(plan.events.map((e) => [e.type, e.data.final ?? null])).toEqual([
       ["approved", false],
@@ -147,7 +148,6 @@ describe("planTransition", () => {
       ),
     );
     expect(plan.update).toEqual({
-      from: { status: "pending", currentStep: 0 },
       set: { status: "approved" },
       decision: { decidedBy: "a@x.com", via: "api", comment: null },
     });
@@ -199,7 +199,6 @@ describe("planTransition", () => {
       }),
     );
     expect(due.update).toEqual({
-      from: { status: "pending", currentStep: 0 },
       set: { status: "timed_out" },
       decision: { decidedBy: null, via: "timeout", comment: null },
     });
