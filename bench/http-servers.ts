@@ -35,7 +35,12 @@ export interface ServerProcess {
 }
 
 export async function startServer(config: ServerConfig): Promise<ServerProcess> {
-  const child = fork(fileURLToPath(import.meta.url), ["--serve", JSON.stringify(config)], { stdio: "inherit" });
+  // BENCH_CPU_PROF=<dir> writes a CPU profile of each server process there (open it in Chrome's devtools).
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = fork(fileURLToPath(import.meta.url), ["--serve", JSON.stringify(config)], {
+    stdio: "inherit",
+    execArgv: [...process.execArgv, ...profile],
+  });
   const [ready] = (await once(child, "message")) as [{ port: number }];
   return {
     origin: `http://127.0.0.1:${ready.port}`,

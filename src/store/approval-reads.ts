@@ -1,8 +1,9 @@
 /** Reads of approvals: the facts the engine plans with, whole approvals, lists, tokens. */
-import { type ExpressionBuilder, sql } from "kysely";
+import { type ExpressionBuilder, type QueryCreator, sql } from "kysely";
 import { jsonArrayFrom, jsonObjectFrom } from "kysely/helpers/postgres";
 import type { ApprovalFacts } from "../domain/facts.ts";
 import type { Approval, ApprovalStatus, AuditEvent, EventType, JsonValue } from "../domain/types.ts";
+import { compiledOnce } from "./compiled-once.ts";
 import type { Db } from "./connection.ts";
 import {
   APPROVAL_COLUMNS,
@@ -158,44 +159,15 @@ export interface ReviewerRead {
   history: AuditEvent[];
 }
 
-/**
- * Reads a reviewer's view by the token's digest in one statement, recording their first view of the
- * current step on the way (`sighting`: its audit data) unless the token has expired.
- */
-export async function readAsReviewer(
-  db: Db,
-  tokenHash: Buffer,
-  options: { sighting?: Record<string, JsonValue>; history?: readonly EventType[] },
-): Promise<ReviewerRead | undefined> {
-  const base = options.sighting
-    ? db.with("viewed", (qc) =>
-        qc
-          .insertInto("event")
-          .columns(["approval_id", "type", "actor", "channel", "step", "data"])
-          .expression((eb) =>
-            eb
-              .selectFrom("token")
-              .innerJoin("approval", "approval.id", "token.approval_id")
-              .select([
-                "token.approval_id",
-                sql.lit("viewed").as("type"),
-                "token.reviewer",
-                sql.lit("http").as("channel"),
-                "approval.current_step",
-                sql<string>`${JSON.stringify(options.sighting)}::jsonb`.as("data"),
-              ])
-              .where("token.token_hash", "=", tokenHash)
-              .where(sql<boolean>`token.expires_at > statement_timestamp()`),
-          )
-          // A literal predicate: a prepared statement's generic plan could not match the partial index.
-          .onConflict((oc) =>
-            oc.columns(["approval_id", "actor", "step"]).where(sql<boolean>`type = 'viewed'`).doNothing(),
-          )
-          .returning("id"),
-      )
-    : db;
-  const types = [...(options.history ?? [])];
-  const row = await base
+interface ReviewerReadParams extends Record<string, unknown> {
+  tokenHash: Buffer;
+  types: string[];
+  sighting: string;
+}
+
+/** The token, the approval with its steps, reviewers and votes, and its history of the given types. */
+function reviewerReadQuery(db: QueryCreator<CountersignDatabase>, p: ReviewerReadParams) {
+  return db
     .selectFrom("token")
     .select(["token.approval_id", "token.reviewer", "token.token_hash"])
     .select(sql<boolean>`token.expires_at <= statement_timestamp()`.as("expired"))
@@ -212,12 +184,57 @@ export async function readAsReviewer(
           .selectFrom("event")
           .select(EVENT_COLUMNS.map((column) => `event.${column}` as const))
           .whereRef("event.approval_id", "=", "token.approval_id")
-          .where("event.type", "=", sql<EventType>`any(${types}::text[])`)
+          .where("event.type", "=", sql<EventType>`any(${p.types}::text[])`)
           .orderBy("event.id"),
       ).as("history"),
     ])
-    .where("token.token_hash", "=", tokenHash)
-    .executeTakeFirst();
+    .where("token.token_hash", "=", p.tokenHash);
+}
+
+const readWithSighting = compiledOnce((db, p: ReviewerReadParams) =>
+  reviewerReadQuery(
+    db.with("viewed", (qc) =>
+      qc
+        .insertInto("event")
+        .columns(["approval_id", "type", "actor", "channel", "step", "data"])
+        .expression((eb) =>
+          eb
+            .selectFrom("token")
+            .innerJoin("approval", "approval.id", "token.approval_id")
+            .select([
+              "token.approval_id",
+              sql.lit("viewed").as("type"),
+              "token.reviewer",
+              sql.lit("http").as("channel"),
+              "approval.current_step",
+              sql<string>`${p.sighting}::jsonb`.as("data"),
+            ])
+            .where("token.token_hash", "=", p.tokenHash)
+            .where(sql<boolean>`token.expires_at > statement_timestamp()`),
+        )
+        // A literal predicate: a prepared statement's generic plan could not match the partial index.
+        .onConflict((oc) =>
+          oc.columns(["approval_id", "actor", "step"]).where(sql<boolean>`type = 'viewed'`).doNothing(),
+        )
+        .returning("id"),
+    ) as unknown as QueryCreator<CountersignDatabase>,
+    p,
+  ),
+);
+const readWithoutSighting = compiledOnce((db, p: ReviewerReadParams) => reviewerReadQuery(db, p));
+
+/**
+ * Reads a reviewer's view by the token's digest in one statement, recording their first view of the
+ * current step on the way (`sighting`: its audit data) unless the token has expired.
+ */
+export async function readAsReviewer(
+  db: Db,
+  tokenHash: Buffer,
+  options: { sighting?: Record<string, JsonValue>; history?: readonly EventType[] },
+): Promise<ReviewerRead | undefined> {
+  const params = { tokenHash, types: [...(options.history ?? [])], sighting: JSON.stringify(options.sighting ?? {}) };
+  const result = await (options.sighting ? readWithSighting : readWithoutSighting)(db, params);
+  const row = result.rows[0] as ReviewerReadRow | undefined;
   if (!row?.approval) return undefined;
   const { steps, reviewers, votes, ...rest } = row.approval;
   const approval = toApproval(approvalFromJson(rest), steps.map(stepFromJson), reviewers, votes.map(voteFromJson));
@@ -230,6 +247,8 @@ export async function readAsReviewer(
     history: row.history.map((event) => toEvent({ ...event, created_at: new Date(event.created_at) })),
   };
 }
+
+type ReviewerReadRow = Awaited<ReturnType<ReturnType<typeof reviewerReadQuery>["executeTakeFirstOrThrow"]>>;
 
 /** What a delivery needs, in one statement: the approval, the reviewer's token nonce, the channel's first receipt. */
 export async function readForDelivery(

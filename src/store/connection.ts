@@ -71,7 +71,17 @@ function preparing(pool: pg.Pool): PostgresPool {
   };
 }
 
-const statementName = (text: string) => `cs_${createHash("sha1").update(text).digest("base64url")}`;
+/** Statement texts are few and fixed: each one's name is computed once per process. */
+const names = new Map<string, string>();
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `cs_${createHash("sha1").update(text).digest("base64url")}`;
+    // A bound, in case a caller builds texts without end (they would only lose the cache, not break).
+    if (names.size < 10_000) names.set(text, name);
+  }
+  return name;
+}
 
 function isKysely(host: HostDb): host is Kysely<unknown> {
   return typeof (host as Kysely<unknown>).selectFrom === "function";
