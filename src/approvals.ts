@@ -3,9 +3,10 @@
  * handler, the worker and the change listener together. Everything here delegates.
  */
 import type { ApprovalPage } from "./core/queries.ts";
-import { approvalEvents, getApproval, listApprovals } from "./core/queries.ts";
+import { approvalEvents, getApproval, listApprovals, payloadRevisions } from "./core/queries.ts";
 import type { EngineContext } from "./core/context.ts";
-import { cancel, decide, requestApproval } from "./core/engine.ts";
+import { delegate, delegations, revokeDelegation } from "./core/delegation.ts";
+import { cancel, decide, extend, requestApproval } from "./core/engine.ts";
 import {
   type ApprovalRequest,
   approvalId,
@@ -13,13 +14,23 @@ import {
   cancelSchema,
   type DecideInput,
   decideSchema,
+  type DelegateInput,
+  type ExtendInput,
+  extendSchema,
   type ListQuery,
   type WaitOptions,
 } from "./core/inputs.ts";
 import { type ApprovalsOptions, resolveOptions } from "./core/options.ts";
+import {
+  type DecisionHandler,
+  publishHandlers,
+  type RegisteredHandler,
+  registerHandler,
+  tooLate,
+} from "./core/resume.ts";
 import { createReviewerPort } from "./core/reviewer-port.ts";
 import { createWaiter } from "./core/waiter.ts";
-import type { Approval, AuditEvent, Decision } from "./domain/types.ts";
+import type { Approval, AuditEvent, Decision, Delegation, PayloadRevision } from "./domain/types.ts";
 import { ApprovalError, ERROR_CODES } from "./errors.ts";
 import { createFetchHandler, type FetchHandler } from "./http/handler.ts";
 import { type NodeHandler, toNodeHandler } from "./http/node.ts";
@@ -47,10 +58,31 @@ export interface Approvals {
   requestApproval(request: ApprovalRequest, options?: WriteOptions): Promise<Approval>;
   /** Resolves when the approval is decided, times out or is cancelled. */
   waitForDecision(id: string, options?: WaitOptions): Promise<Decision>;
-  /** Records a reviewer's vote; the first final decision wins. */
+  /**
+   * Records a reviewer's vote; the first final decision wins. An approval may carry `edits` to fields
+   * the request made `editable`, which make the payload's next revision.
+   */
   decide(id: string, input: DecideInput, options?: WriteOptions): Promise<Approval>;
   cancel(id: string, input: CancelInput, options?: WriteOptions): Promise<Approval>;
+  /**
+   * Moves a pending approval's deadline later (`by` a duration or `until` a time): the timeout and the
+   * `expiring` warning move with it, and the current step's reviewers who have not decided are told.
+   */
+  extend(id: string, input: ExtendInput, options?: WriteOptions): Promise<Approval>;
+  /**
+   * Runs `handler` in the worker once an approval of `type` (or of any type, with `"*"`) is final: at
+   * least once, never again after it succeeded, retried with backoff while it throws. Register before
+   * `start()`; `name` (default: the type) names its jobs and must stay stable across deploys.
+   */
+  onDecision(type: string, handler: DecisionHandler, options?: { name?: string }): void;
+  /** While active, `to` is asked alongside `from` and may decide wherever `from` could (one hop). */
+  delegate(input: DelegateInput): Promise<Delegation>;
+  revokeDelegation(id: string, input?: { by?: string }): Promise<Delegation>;
+  /** Newest first; `active: true` for those in force now. */
+  delegations(query?: { active?: boolean; reviewer?: string; limit?: number }): Promise<Delegation[]>;
   get(id: string): Promise<Approval>;
+  /** Every revision of the payload, oldest first: revision 1 as requested, then one per approval with edits. */
+  revisions(id: string): Promise<PayloadRevision[]>;
   /** Newest first. */
   list(query?: ListQuery): Promise<ApprovalPage>;
   /** The audit trail, oldest first. */
@@ -92,6 +124,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   );
   const waiter = createWaiter(ctx, listener);
   const fetch = createFetchHandler(createReviewerPort(ctx), resolved);
+  const handlers = new Map<string, RegisteredHandler>();
   let worker: Promise<RunningWorker> | undefined;
   let stopped = false;
   const refuseWhenStopped = () => {
@@ -103,7 +136,9 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     migrate: () => migrate({ connections, schema, workerSchema, logger }),
     async start() {
       refuseWhenStopped();
-      worker ??= startWorker(ctx, connections);
+      worker ??= ctx.database
+        .run((db) => publishHandlers(db, [...handlers.values()]))
+        .then(() => startWorker(ctx, connections, [...handlers.values()]));
       await worker;
     },
     async stop() {
@@ -124,7 +159,26 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       parseInput(approvalId, id, "approval id");
       return cancel(ctx, id, parseInput(cancelSchema, input, "cancel input"), writeOptions?.db);
     },
+    async extend(id, input, writeOptions) {
+      parseInput(approvalId, id, "approval id");
+      const parsed = parseInput(extendSchema, input, "extend input");
+      const change = {
+        until: parsed.until ?? null,
+        byMs: parsed.by ?? null,
+        reason: parsed.reason ?? null,
+        actor: parsed.actor,
+      };
+      return extend(ctx, id, change, writeOptions?.db);
+    },
+    onDecision(type, handler, handlerOptions) {
+      if (worker || stopped) throw tooLate();
+      registerHandler(handlers, type, handler, handlerOptions?.name);
+    },
+    delegate: (input) => delegate(ctx, input),
+    revokeDelegation: (id, input) => revokeDelegation(ctx, id, input),
+    delegations: (query) => delegations(ctx, query),
     get: (id) => getApproval(ctx, id),
+    revisions: (id) => payloadRevisions(ctx, id),
     list: (query) => listApprovals(ctx, query),
     events: (id) => approvalEvents(ctx, id),
     async waitForDecision(id, waitOptions) {

@@ -13,6 +13,11 @@ export const ERROR_CODES = {
   ALREADY_DECIDED: "ALREADY_DECIDED",
   /** The reviewer is not on the approval's current step (or its reached escalation levels). */
   NOT_A_REVIEWER: "NOT_A_REVIEWER",
+  /**
+   * The decision was made on a payload revision that is no longer current (another reviewer approved
+   * with edits since); `data.revision` is the current one. Look again and decide on it.
+   */
+  STALE_REVISION: "STALE_REVISION",
   /** The requester tried to decide their own request (one person may not both ask and approve). */
   SELF_APPROVAL: "SELF_APPROVAL",
   /** `waitForDecision` gave up after its own `timeout`; the approval itself is still pending. */
@@ -112,6 +117,17 @@ export class WaitTimeoutError extends ApprovalError {
       ERROR_CODES.WAIT_TIMEOUT,
       `Stopped waiting for approval ${approvalId} after ${timeoutMs} ms; it is still pending. Wait again or check it later.`,
       { approvalId, timeoutMs },
+    );
+  }
+}
+
+/** A decision made on an older payload revision than the current one (see `ERROR_CODES.STALE_REVISION`). */
+export class StaleRevisionError extends ApprovalError {
+  constructor(approval: { id: string; revision: number }, seen: number | null) {
+    super(
+      ERROR_CODES.STALE_REVISION,
+      `Approval ${approval.id} changed since revision ${seen ?? "?"} was shown: a reviewer approved it with edits, making revision ${approval.revision}. Review the current revision and decide again.`,
+      { approvalId: approval.id, revision: approval.revision, seen },
     );
   }
 }

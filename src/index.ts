@@ -26,10 +26,13 @@ export type {
   ApprovalStep,
   AuditEvent,
   Decision,
+  Delegation,
   EventType,
   JsonValue,
   Notification,
   NotificationKind,
+  PayloadEdit,
+  PayloadRevision,
   StepReviewer,
   StepStatus,
   TimeoutAction,
@@ -37,7 +40,17 @@ export type {
   VoteOutcome,
 } from "./domain/types.ts";
 export type { ApprovalStatus, FinalStatus } from "./domain/types.ts";
-export type { ApprovalRequest, CancelInput, DecideInput, ListQuery, StepInput, WaitOptions } from "./core/inputs.ts";
+export type {
+  ApprovalRequest,
+  CancelInput,
+  DecideInput,
+  DelegateInput,
+  ExtendInput,
+  ListQuery,
+  StepInput,
+  WaitOptions,
+} from "./core/inputs.ts";
+export type { DecisionHandler, ResumeContext } from "./core/resume.ts";
 export type { Duration } from "./domain/duration.ts";
 export type { HostDb, WriteOptions } from "./store/connection.ts";
 export type { Logger } from "./logger.ts";
@@ -50,6 +63,7 @@ export {
   NotFoundError,
   SelfApprovalError,
   SignatureRefusedError,
+  StaleRevisionError,
   ValidationError,
   WaitTimeoutError,
   type ErrorCode,

@@ -1,4 +1,4 @@
-import { describeDecision } from "../domain/describe.ts";
+import { describeDecision, describeNotice } from "../domain/describe.ts";
 import type { Notification } from "../domain/types.ts";
 import type { Channel } from "./channel.ts";
 
@@ -17,6 +17,8 @@ const HEADLINES: Record<Notification["kind"], string> = {
   request: "Approval requested",
   reminder: "Reminder: approval still waiting",
   escalation: "Escalated to you: approval waiting",
+  expiring: "Expiring soon: approval still waiting",
+  extended: "Deadline moved: approval waiting",
   decided: "Approval decided",
   timed_out: "Approval timed out",
   cancelled: "Approval cancelled",
@@ -45,6 +47,7 @@ function formatNotification(n: Notification): string {
   if (approval.step.count > 1) {
     lines.push(`  step:      ${approval.step.index + 1} of ${approval.step.count}, "${approval.step.name}"`);
   }
+  for (const line of describeNotice(n)) lines.push(`  ${line}`);
   if (decision) {
     const words = describeDecision(decision);
     const how = [words.outcome, words.by, words.via, words.consequence && `(${words.consequence})`]

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { describeDecision } from "../domain/describe.ts";
+import { describeDecision, describeNotice } from "../domain/describe.ts";
 import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { clip, fieldText, humanDate, moreFields } from "../text.ts";
@@ -106,20 +106,26 @@ const button = (href: string, label: string, color: string) =>
 /** The default rendering: what is asked, by whom, by when; the details; and the links. */
 export function renderEmail(n: Notification): EmailContent {
   const { approval, decision } = n;
-  const asks = n.kind === "request" || n.kind === "escalation" || n.kind === "reminder";
+  const asks = !decision;
   const lead =
     n.kind === "reminder"
       ? "Reminder: this approval is still waiting for you."
       : n.kind === "escalation"
         ? "This approval was escalated to you because it has not been decided yet."
-        : decision
-          ? outcomeSentence(decision)
-          : `${approval.requestedBy} asks for your approval.`;
+        : n.kind === "expiring"
+          ? `This approval expires soon: decide by ${when(approval.deadline)}.`
+          : n.kind === "extended"
+            ? `The deadline of this approval was moved to ${when(approval.deadline)}.`
+            : decision
+              ? outcomeSentence(decision)
+              : `${approval.requestedBy} asks for your approval.`;
   const subject = decision
     ? `Re: ${threadSubject(n)} (${describeDecision(decision).outcome})`
-    : n.kind === "reminder"
+    : n.kind === "reminder" || n.kind === "expiring" || n.kind === "extended"
       ? `Re: ${threadSubject(n)}`
       : threadSubject(n);
+  // The deadline news is the lead already; what remains is delegation and edits.
+  const notes = describeNotice({ ...n, kind: "request" });
   const { rows, omitted } = fields(approval.payload);
   const more = omitted > 0 ? `${moreFields(omitted)} on the approval page.` : "";
   const step =
@@ -131,6 +137,7 @@ export function renderEmail(n: Notification): EmailContent {
     `Asked by: ${approval.requestedBy}`,
     `Decide by: ${when(approval.deadline)}`,
     ...(step ? [step] : []),
+    ...(notes.length > 0 ? ["", ...notes] : []),
     "",
     ...rows.map(([key, value]) => `${key}: ${value}`),
     ...(more ? [more] : []),
@@ -147,6 +154,7 @@ export function renderEmail(n: Notification): EmailContent {
 <h1 style="font-size:20px;line-height:1.3;margin:0 0 4px">${approval.title}</h1>
 <p style="margin:0;color:#5b6470;font-size:14px">Asked by ${approval.requestedBy} · decide by ${when(approval.deadline)}</p>
 ${step ? html`<p style="margin:0;color:#5b6470;font-size:14px">${step}</p>` : ""}
+${notes.map((line) => html`<p style="margin:4px 0 0;font-size:14px;white-space:pre-wrap">${line}</p>`)}
 <table role="presentation" style="margin-top:12px;border-collapse:collapse;width:100%">${rows.map(
     ([key, value]) =>
       html`<tr><td style="padding:4px 12px 4px 0;color:#5b6470;vertical-align:top;word-break:break-word">${key}</td><td style="padding:4px 0;word-break:break-word">${value}</td></tr>`,

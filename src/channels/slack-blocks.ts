@@ -1,5 +1,5 @@
 /** Block Kit messages and views for the Slack channel. Pure: data in, Block Kit JSON out. */
-import { describeDecision } from "../domain/describe.ts";
+import { describeDecision, describeNotice } from "../domain/describe.ts";
 import type { Decision, Notification } from "../domain/types.ts";
 import { clip, fieldText, moreFields } from "../text.ts";
 
@@ -64,6 +64,8 @@ function headline(n: Notification): string {
 export interface ButtonValue {
   a: string;
   r: string;
+  /** The payload revision shown: approving it after someone else's edit is refused as stale. */
+  v?: number;
 }
 
 function summaryBlocks(n: Notification, maxFields: number): Block[] {
@@ -71,12 +73,19 @@ function summaryBlocks(n: Notification, maxFields: number): Block[] {
     { type: "header", text: plain(n.approval.title) },
     { type: "section", text: mrkdwn(headline(n)) },
     ...payloadFields(n, maxFields),
+    ...noticeBlocks(n),
   ];
+}
+
+/** Delegation and reviewers' edits, in words every channel shares. */
+function noticeBlocks(n: Notification): Block[] {
+  const lines = describeNotice({ ...n, kind: "request" });
+  return lines.length > 0 ? [{ type: "context", elements: [mrkdwn(escapeMrkdwn(lines.join("\n")))] }] : [];
 }
 
 /** The ask: summary, deadline, Approve (primary), Reject (danger) and an Open link to the page. */
 export function requestMessage(n: Notification, maxFields: number): { text: string; blocks: Block[] } {
-  const value = JSON.stringify({ a: n.approval.id, r: n.reviewer } satisfies ButtonValue);
+  const value = JSON.stringify({ a: n.approval.id, r: n.reviewer, v: n.approval.revision } satisfies ButtonValue);
   return {
     // The top-level text is the notification preview, rendered as mrkdwn: escaped like every other text.
     text: `Approval needed by ${n.approval.deadline.toISOString()}: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
@@ -99,10 +108,18 @@ export function requestMessage(n: Notification, maxFields: number): { text: stri
   };
 }
 
+/** A reply in the ask's thread: a reminder, the deadline close (`expiring`) or moved (`extended`). */
 export function reminderMessage(n: Notification): { text: string; blocks: Block[] } {
-  const text = `Reminder: this approval is still waiting for you. Decide by ${slackDate(n.approval.deadline)}.`;
+  const lead =
+    n.kind === "expiring"
+      ? "This approval expires soon."
+      : n.kind === "extended"
+        ? "The deadline of this approval was moved."
+        : "Reminder: this approval is still waiting for you.";
+  const text = `${lead} Decide by ${slackDate(n.approval.deadline)}.`;
+  const word = n.kind === "expiring" ? "Expiring" : n.kind === "extended" ? "Deadline moved" : "Reminder";
   return {
-    text: `Reminder: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
+    text: `${word}: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
     blocks: [{ type: "section", text: mrkdwn(`${text} <${n.links.view}|Open>`) }],
   };
 }

@@ -204,7 +204,9 @@ export function slackChannel(options: SlackChannelOptions): Channel {
         case "request":
         case "escalation":
           return post(notification);
-        case "reminder": {
+        case "reminder":
+        case "expiring":
+        case "extended": {
           if (!thread.success) return post(notification); // the first message never arrived: ask afresh
           const message = reminderMessage(notification);
           await client.chat.postMessage({

@@ -4,10 +4,11 @@
  * NOTIFY. One statement is atomic by itself; inside a host's transaction it commits with theirs.
  */
 import type { ApprovalFacts } from "../domain/facts.ts";
-import type { Plan } from "../domain/transition.ts";
+import type { Plan } from "../domain/plan.ts";
+import type { PayloadEdit } from "../domain/types.ts";
 import { AlreadyDecidedError } from "../errors.ts";
-import { jobKey, jobSpec } from "../scheduler/jobs.ts";
-import { addJobsQuery, removeJobsQuery } from "../scheduler/queue.ts";
+import { jobKey, jobSpec, RESUME_ATTEMPTS, resumeKey, resumeTask } from "../scheduler/jobs.ts";
+import { addJobsQuery, addResumeJobsQuery, removeJobsQuery } from "../scheduler/queue.ts";
 import { changeParts, GUARD, isDuplicateVote } from "../store/approval-writes.ts";
 import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db } from "../store/connection.ts";
@@ -16,7 +17,7 @@ import { eventsInsertQuery } from "../store/event-store.ts";
 import { approvalFromJson, voteFromJson } from "../store/rows.ts";
 import { together } from "../store/statement.ts";
 import type { EngineContext } from "./context.ts";
-import { expandRounds } from "./rounds.ts";
+import { delegateRounds, expandRounds } from "./rounds.ts";
 
 /** What the statement changed, for the caller to build the approval as it now is without reading it again. */
 export interface Applied {
@@ -38,20 +39,58 @@ export async function applyPlan(
   const { schema, workerSchema } = ctx.database;
   const id = facts.id;
   const { set = {}, decision } = plan.update ?? {};
+  const revision = plan.revision;
+  const edits: PayloadEdit[] =
+    revision?.edits.map((edit) => ({ ...edit, by: revision.createdBy, revision: revision.revision })) ?? [];
   const parts: Parameters<typeof together>[1] = {
-    updated: changeParts.approval(schema, id, facts.version, { ...set, ...(decision ? { decision } : {}) }),
+    updated: changeParts.approval(schema, id, facts.version, {
+      ...set,
+      ...(decision ? { decision } : {}),
+      ...(revision ? { revision: { revision: revision.revision, payload: revision.payload, edits } } : {}),
+    }),
   };
   if (plan.vote) parts.voted = changeParts.vote(schema, { approvalId: id, ...plan.vote });
+  if (revision) {
+    // The payload as requested becomes revision 1 the first time anyone edits it.
+    const original = {
+      revision: 1,
+      payload: facts.payload,
+      digest: revision.previousDigest,
+      edits: [],
+      createdBy: facts.requestedBy,
+    };
+    parts.revisions = changeParts.revisions(schema, id, [
+      ...(facts.revision === 1 ? [original] : []),
+      {
+        revision: revision.revision,
+        payload: revision.payload,
+        digest: revision.digest,
+        edits: revision.edits,
+        createdBy: revision.createdBy,
+      },
+    ]);
+  }
+  if (set.deadline) parts.tokens = changeParts.tokensExpire(schema, id, set.deadline);
   const { passed, started, escalated } = plan.steps;
   if (passed !== undefined) parts.passed = changeParts.stepPassed(schema, id, passed);
   if (started !== undefined) parts.started = changeParts.stepStarted(schema, id, started);
   if (escalated) parts.escalated = changeParts.escalated(schema, id, escalated.step, escalated.level);
+  delegateRounds(ctx, plan.jobs, GUARD).forEach((part, i) => {
+    parts[`delegates_${i}`] = part;
+  });
   const rounds = expandRounds(ctx, plan.jobs);
   const events = [...plan.events, ...rounds.events];
   if (events.length > 0) parts.events = eventsInsertQuery(schema, id, events, GUARD);
   if (plan.removeTimers.length > 0) parts.removed = removeJobsQuery(workerSchema, plan.removeTimers.map(jobKey), GUARD);
   const specs = rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
   if (specs.length > 0) parts.jobs = addJobsQuery(workerSchema, specs, GUARD);
+  if (plan.resume) {
+    parts.resumed = addResumeJobsQuery(workerSchema, schema, GUARD, {
+      taskPrefix: resumeTask(""),
+      keyPrefix: resumeKey(id, ""),
+      maxAttempts: RESUME_ATTEMPTS,
+    });
+  }
   if (plan.announce) {
     parts.announced = decision ? announceDecisionQuery(schema, GUARD) : announceQuery(schema, plan.announce, GUARD);
   }

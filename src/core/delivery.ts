@@ -7,20 +7,18 @@
 import type { z } from "zod";
 import { UndeliverableError, type Channel } from "../channels/channel.ts";
 import type { NotifyJob } from "../domain/jobs.ts";
-import { SYSTEM_ACTOR } from "../domain/transition.ts";
-import type { Approval, JsonValue, Notification, NotificationKind } from "../domain/types.ts";
+import { SYSTEM_ACTOR } from "../domain/plan.ts";
+import type { Approval, JsonValue, Notification } from "../domain/types.ts";
 import { jobSpec, PAYLOADS } from "../scheduler/jobs.ts";
 import { addJobsQuery } from "../scheduler/queue.ts";
-import { deriveToken } from "../security/tokens.ts";
+import { createTokenNonce, deriveToken, hashToken } from "../security/tokens.ts";
 import { deliveryOutcomes, readForDelivery } from "../store/approval-reads.ts";
+import { activeDelegationsFrom, addTokensQuery } from "../store/delegations.ts";
 import { appendEvents, eventsInsertQuery } from "../store/event-store.ts";
 import { together } from "../store/statement.ts";
 import type { EngineContext } from "./context.ts";
 import { fireTimer } from "./engine.ts";
-import { channelsFor, expandRound, FIRST_ASK_KINDS } from "./rounds.ts";
-
-/** Kinds that ask for a decision: pointless once the approval is final. */
-const ASKING_KINDS = new Set<NotificationKind>(["request", "reminder", "escalation"]);
+import { ASKING_KINDS, channelsFor, expandRound, FIRST_ASK_KINDS } from "./rounds.ts";
 
 type DeliverPayload = z.infer<typeof PAYLOADS.deliver>;
 
@@ -44,6 +42,42 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
     }),
   );
   if (escalate) await escalateNow(ctx, round.approvalId, round.step);
+}
+
+/**
+ * The delegates job: the round's recipients who are away have named someone to decide for them. Each
+ * delegate gets a link of their own on this approval and the same round through their channels, saying
+ * whom they stand in for. Added only when such a delegation existed as the round was planned.
+ */
+export async function askDelegates(ctx: EngineContext, payload: unknown): Promise<void> {
+  const round = PAYLOADS.delegates.parse(payload);
+  if (ctx.options.channels.length === 0) return;
+  const { approvalId } = round;
+  const delegations = await ctx.database.run((db) => activeDelegationsFrom(db, approvalId, round.recipients));
+  // One delivery per delegate, for the first reviewer they stand in for.
+  const standsFor = new Map<string, string>();
+  for (const d of delegations) if (!standsFor.has(d.to_reviewer)) standsFor.set(d.to_reviewer, d.from_reviewer);
+  if (standsFor.size === 0) return;
+  const tokens = [...standsFor.keys()].map((reviewer) => {
+    const nonce = createTokenNonce();
+    return { reviewer, nonce, tokenHash: hashToken(deriveToken(ctx.options.secret, approvalId, reviewer, nonce)) };
+  });
+  const { kind, round: name, step } = round;
+  const specs = [...standsFor].flatMap(([reviewer, onBehalfOf]) =>
+    channelsFor(ctx, reviewer).map((channel) =>
+      jobSpec(
+        { task: "deliver", approvalId, kind, round: name, step, reviewer, channel: channel.name, onBehalfOf },
+        { deliveryAttempts: ctx.options.delivery.maxAttempts },
+      ),
+    ),
+  );
+  // One statement: the links first (a delivery reads its link), then the deliveries.
+  await ctx.database.run((db) =>
+    together(db, {
+      tokens: addTokensQuery(ctx.database.schema, approvalId, tokens),
+      ...(specs.length > 0 ? { jobs: addJobsQuery(ctx.database.workerSchema, specs) } : {}),
+    }),
+  );
 }
 
 /** One delivery through `channel`: only a worker that has the channel registers its task (see `deliverTask`). */
@@ -89,7 +123,13 @@ async function recordAttempt(
   outcome: { attempt: number; receipt?: JsonValue | undefined; error?: string; final?: boolean },
 ) {
   const { attempt, receipt, error, final } = outcome;
-  const base = { kind: target.kind, round: target.round, reviewer: target.reviewer, attempt };
+  const base = {
+    kind: target.kind,
+    round: target.round,
+    reviewer: target.reviewer,
+    attempt,
+    ...(target.onBehalfOf ? { onBehalfOf: target.onBehalfOf } : {}),
+  };
   // One INSERT is atomic by itself: no transaction around it.
   await ctx.database.run((db) =>
     appendEvents(db, [
@@ -160,7 +200,11 @@ async function buildNotification(
         quorum: step?.quorum ?? 1,
         count: approval.steps.length,
       },
+      revision: approval.revision,
+      edits: approval.edits,
+      editable: approval.editable,
     },
+    onBehalfOf: target.onBehalfOf ?? null,
     links: { view, approve: `${view}?decision=approve`, reject: `${view}?decision=reject` },
     decision: approval.decision,
     thread,
@@ -168,7 +212,15 @@ async function buildNotification(
   };
 }
 
+/** Has the reviewer (or, for a delegate, the reviewer they stand in for) voted on the round's step? */
 function hasVoted(approval: Approval, target: DeliverPayload): boolean {
   const step = approval.steps[target.step];
-  return step?.reviewers.some((r) => r.reviewer === target.reviewer && r.vote !== null) ?? false;
+  const who = [target.reviewer, ...(target.onBehalfOf ? [target.onBehalfOf] : [])];
+  return (
+    step?.reviewers.some(
+      (r) =>
+        r.vote !== null &&
+        (who.includes(r.reviewer) || who.includes(r.vote.voter) || r.vote.onBehalfOf === target.reviewer),
+    ) ?? false
+  );
 }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { isOverdue } from "../domain/facts.ts";
-import type { Ineligibility } from "../domain/eligibility.ts";
+import type { Refusal } from "../domain/plan.ts";
 import { planCreation, type RequestPlan, reviewersWithLinks } from "../domain/request.ts";
 import { type Cause, planTransition } from "../domain/transition.ts";
 import type { Approval, JsonValue } from "../domain/types.ts";
@@ -16,6 +16,8 @@ import {
   NotAReviewerError,
   NotFoundError,
   SelfApprovalError,
+  StaleRevisionError,
+  ValidationError,
 } from "../errors.ts";
 import { jobSpec } from "../scheduler/jobs.ts";
 import { addJobsQuery } from "../scheduler/queue.ts";
@@ -26,9 +28,10 @@ import { announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
 import { rowsAfter, toApproval } from "../store/rows.ts";
 import { applyPlan } from "./apply-plan.ts";
-import { expandRounds } from "./rounds.ts";
+import { delegateRounds, expandRounds } from "./rounds.ts";
 import type { EngineContext } from "./context.ts";
 import { type ApprovalRequest, planRequest } from "./inputs.ts";
+import { checkPayload } from "./payload-schema.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Request
@@ -63,22 +66,25 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
   const write = (db: Db) =>
     insertRequest(db, schema, rows, (created) => [
       addJobsQuery(workerSchema, specs, created),
+      ...delegateRounds(ctx, creation.jobs, created),
       announceQuery(schema, { id, status: "pending" }, created),
     ]);
   const created = host ? await ctx.database.transaction(write, host) : await ctx.database.run(write);
   if (!created) return ctx.database.transaction((db) => existingForKey(db, request), host);
-  return toApproval(
-    created,
-    rows.steps.map((step) => ({
+  return toApproval({
+    approval: created,
+    steps: rows.steps.map((step) => ({
       ...step,
       approval_id: id,
       escalation_level: 0,
       started_at: step.position === 0 ? created.created_at : null,
       passed_at: null,
     })),
-    rows.reviewers.map((reviewer) => ({ ...reviewer, approval_id: id })),
-    [],
-  );
+    reviewers: rows.reviewers.map((reviewer) => ({ ...reviewer, approval_id: id })),
+    votes: [],
+    // Delegations are looked up when the reviewers are asked; a fresh approval reports none until read.
+    delegations: [],
+  });
 }
 
 async function existingForKey(db: Db, request: RequestPlan): Promise<Approval> {
@@ -111,11 +117,23 @@ export interface Ballot {
   comment: string | null;
   via: string;
   context: Record<string, JsonValue> | null;
+  edits?: Record<string, JsonValue> | null;
+  /** The revision the reviewer saw; null or absent: whatever is current. */
+  revision?: number | null | undefined;
 }
 
 export function decide(ctx: EngineContext, id: string, vote: Ballot, host?: HostDb): Promise<Approval> {
-  const { voter = vote.reviewer, ...rest } = vote;
-  return change(ctx, id, { type: "vote", ...rest, voter }, host);
+  const { voter = vote.reviewer, edits = null, revision = null, ...rest } = vote;
+  return change(ctx, id, { type: "vote", ...rest, voter, edits, revision }, host);
+}
+
+export function extend(
+  ctx: EngineContext,
+  id: string,
+  input: { until: Date | null; byMs: number | null; reason: string | null; actor: string },
+  host?: HostDb,
+): Promise<Approval> {
+  return change(ctx, id, { type: "extend", ...input }, host);
 }
 
 export function cancel(
@@ -144,14 +162,15 @@ async function change(ctx: EngineContext, id: string, cause: Cause, host?: HostD
       const planned = planTransition(read.facts, isOverdue(read.facts) ? { type: "deadline" } : cause);
       if (planned.kind !== "apply")
         return { refused: planned.kind === "refuse" ? planned.why : undefined, rows: read.rows };
+      const revision = planned.plan.revision;
+      if (revision) checkPayload(read.payloadSchema, revision.payload, `edits of approval ${id}`);
       const applied = await applyPlan(ctx, db, read.facts, planned.plan);
       if (applied && !isOverdue(read.facts)) return { rows: rowsAfter(read.rows, applied) };
       // Lost the race, or timed the approval out first: plan the cause again on what is now there.
       if (attempt >= MAX_ATTEMPTS) throw contention(id);
     }
   });
-  const { approval, steps, reviewers, votes } = result.rows;
-  const after = toApproval(approval, steps, reviewers, votes);
+  const after = toApproval(result.rows);
   if ("refused" in result && result.refused) throw refusalError(after, result.refused, cause);
   return after;
 }
@@ -169,13 +188,38 @@ function contention(id: string): ApprovalError {
   );
 }
 
-function refusalError(approval: Approval, why: Ineligibility, cause: Cause): ApprovalError {
+function refusalError(approval: Approval, why: Refusal, cause: Cause): ApprovalError {
   const id = approval.id;
   const reviewer = cause.type === "vote" ? cause.reviewer : "";
   const voter = cause.type === "vote" ? cause.voter : "";
   switch (why.reason) {
     case "final":
       return alreadyDecided(approval);
+    case "stale_revision":
+      return new StaleRevisionError(approval, cause.type === "vote" ? cause.revision : null);
+    case "not_editable":
+      return new ValidationError(`edits of approval ${id}`, [
+        {
+          path: `edits.${why.field}`,
+          message:
+            why.editable.length > 0
+              ? `may not be changed; editable fields: ${why.editable.join(", ")}`
+              : "may not be changed: the request made no field editable",
+        },
+      ]);
+    case "edits_with_reject":
+      return new ValidationError(`decision on approval ${id}`, [
+        { path: "edits", message: "only an approval can carry edits; reject with a comment instead" },
+      ]);
+    case "not_later":
+      return new ValidationError(`extension of approval ${id}`, [
+        { path: "until", message: `must be later than the current deadline ${why.deadline.toISOString()}` },
+      ]);
+    case "voted_earlier":
+      return new AlreadyDecidedError(
+        `${voter || reviewer} already voted on step "${why.earlier}" of approval ${id}, and one person counts once per approval (four-eyes).`,
+        { approvalId: id, reviewer, voter, step: approval.currentStep, status: approval.status, earlier: why.earlier },
+      );
     case "self_approval":
       return new SelfApprovalError(id, voter || reviewer);
     case "already_voted": {
@@ -212,7 +256,7 @@ function alreadyDecided(approval: Approval): AlreadyDecidedError {
 // ---------------------------------------------------------------------------------------------------
 // Timers (run by worker jobs). Each reads the facts first and does nothing once there is nothing to do.
 
-export type TimerCause = Extract<Cause, { type: "deadline" | "reminder" | "escalation" | "unreachable" }>;
+export type TimerCause = Extract<Cause, { type: "deadline" | "reminder" | "escalation" | "unreachable" | "warning" }>;
 
 export async function fireTimer(ctx: EngineContext, id: string, cause: TimerCause): Promise<void> {
   const { logger } = ctx.options;

@@ -1,11 +1,14 @@
 /** The public methods' inputs: zod schemas (validation at the edge) and the plan a request becomes. */
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Duration } from "../domain/duration.ts";
 import type { RequestPlan, RequestPlanStep } from "../domain/request.ts";
+import { payloadDigest } from "../domain/revision.ts";
+import { ValidationError } from "../errors.ts";
 import { APPROVAL_STATUSES, type JsonValue, type TimeoutAction, type VoteOutcome } from "../domain/types.ts";
-import { identity, optionalText, parseInput, positiveDurationMs, text, unstorable } from "../validation.ts";
+import { identity, optionalText, parseInput, positiveDurationMs, text } from "../validation.ts";
 import type { ResolvedOptions } from "./options.ts";
+import { plainJson } from "./json-input.ts";
+import { checkPayload, storedSchema } from "./payload-schema.ts";
 
 /** One sign-off stage. */
 export interface StepInput {
@@ -42,6 +45,20 @@ export interface ApprovalRequest {
   timeout?: { after?: Duration; action?: TimeoutAction };
   /** The same key returns the same approval instead of creating another. */
   idempotencyKey?: string;
+  /** Top-level payload fields a reviewer may change when approving (the payload must be an object). */
+  editable?: string[];
+  /**
+   * A zod schema or a JSON Schema every revision of the payload must satisfy: the request's payload, and
+   * each reviewer's edits. Stored as JSON Schema, so zod transforms and refinements are refused.
+   */
+  payloadSchema?: z.ZodType | Record<string, unknown>;
+  /**
+   * One person counts once across all steps of the approval (four-eyes); `false` lets someone approve
+   * on several steps (still once per step). @defaultValue `true`
+   */
+  distinctAcrossSteps?: boolean;
+  /** Send the current step's undecided reviewers an `expiring` notice this long before the deadline. */
+  warnBefore?: Duration;
 }
 
 export interface DecideInput {
@@ -58,6 +75,37 @@ export interface DecideInput {
    * count once per step whichever slot they use, and never on their own request. @defaultValue `reviewer`
    */
   voter?: string;
+  /** Approving with changes: new values for fields the request made `editable`. Makes a new revision. */
+  edits?: Record<string, JsonValue>;
+  /**
+   * The payload revision the reviewer looked at: refused with `STALE_REVISION` when another reviewer's
+   * edit made a newer one since. @defaultValue whatever revision is current
+   */
+  revision?: number;
+}
+
+/** Input of `extend`: give `by` or `until`. */
+export interface ExtendInput {
+  /** Move the deadline this much later. */
+  by?: Duration;
+  /** The new deadline. */
+  until?: Date | string;
+  reason?: string;
+  /** Who extends. @defaultValue `"api"` */
+  actor?: string;
+}
+
+/** Input of `delegate`. */
+export interface DelegateInput {
+  /** The reviewer who is away. */
+  from: string;
+  /** Who decides for them meanwhile (one hop: their own delegations do not carry on). */
+  to: string;
+  /** When the delegation ends. */
+  until: Date | string;
+  reason?: string;
+  /** Who set it up. @defaultValue `from` */
+  by?: string;
 }
 
 export interface CancelInput {
@@ -136,50 +184,7 @@ const stepSchema = z.strictObject({
   escalateAfter: positiveDurationMs.optional(),
 });
 
-/** Deeper JSON is refused: no reviewer reads it, and walking it must not exhaust the stack. */
-const MAX_JSON_DEPTH = 32;
-
-/**
- * Where `value` stops being storable JSON (a function, a Date, NaN, a cycle, a NUL character, nesting
- * deeper than {@link MAX_JSON_DEPTH}…), or undefined when it is fine.
- */
-function firstNonJson(
-  value: unknown,
-  path: (string | number)[],
-  seen: Set<object>,
-): { path: (string | number)[]; what: string } | undefined {
-  if (value === null || typeof value === "boolean") return undefined;
-  if (typeof value === "string") {
-    const problem = unstorable(value);
-    return problem ? { path, what: `a string that ${problem.replace(/^must not contain/, "contains")}` } : undefined;
-  }
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, what: String(value) };
-  if (typeof value !== "object") return { path, what: `a ${typeof value}` };
-  if (seen.has(value)) return { path, what: "a circular reference" };
-  if (path.length >= MAX_JSON_DEPTH) return { path, what: `nested deeper than ${MAX_JSON_DEPTH} levels` };
-  const isPlain =
-    Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
-  if (!isPlain) return { path, what: `a ${value.constructor?.name ?? "non-plain object"}` };
-  seen.add(value);
-  for (const [key, item] of Object.entries(value)) {
-    const at = [...path, Array.isArray(value) ? Number(key) : key];
-    const keyProblem = Array.isArray(value) ? undefined : unstorable(key);
-    if (keyProblem) return { path: at, what: `a key that ${keyProblem.replace(/^must not contain/, "contains")}` };
-    const found = firstNonJson(item, at, seen);
-    if (found) return found;
-  }
-  seen.delete(value);
-  return undefined;
-}
-
-const payloadSchema = z.unknown().superRefine((value, ctx) => {
-  const found = firstNonJson(value, [], new Set());
-  if (found) {
-    ctx.addIssue({ code: "custom", path: found.path, message: `is ${found.what}; the payload must be plain JSON` });
-  } else if (Buffer.byteLength(JSON.stringify(value)) > MAX_PAYLOAD_BYTES) {
-    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON` });
-  }
-});
+const payloadSchema = plainJson(z.unknown(), "the payload", MAX_PAYLOAD_BYTES);
 
 const requestSchema = z
   .strictObject({
@@ -203,8 +208,16 @@ const requestSchema = z
       })
       .optional(),
     idempotencyKey: text(200).optional(),
+    editable: z.array(text(200)).max(100, { error: "at most 100 fields" }).optional(),
+    payloadSchema: z.unknown().optional(),
+    distinctAcrossSteps: z.boolean().optional(),
+    warnBefore: positiveDurationMs.optional(),
   })
   .superRefine((input, ctx) => {
+    const payload = input.payload;
+    if (input.editable?.length && (payload === null || typeof payload !== "object" || Array.isArray(payload))) {
+      ctx.addIssue({ code: "custom", path: ["editable"], message: "needs a payload that is an object" });
+    }
     if ((input.reviewers === undefined) === (input.steps === undefined)) {
       ctx.addIssue({ code: "custom", path: ["reviewers"], message: "give either reviewers or steps (exactly one)" });
     }
@@ -244,41 +257,52 @@ export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["d
       escalateAfterMs: step.escalateAfter ?? escalateAfterMs,
     },
   }));
-  const plan = {
+  const timeoutMs = parsed.timeout?.after ?? defaults.timeoutMs;
+  const warnBeforeMs = parsed.warnBefore ?? null;
+  if (warnBeforeMs !== null && warnBeforeMs >= timeoutMs) {
+    throw new ValidationError("requestApproval input", [
+      { path: "warnBefore", message: "must be shorter than the timeout, or the warning would come before the request" },
+    ]);
+  }
+  const payload = (parsed.payload ?? {}) as JsonValue;
+  const schema = storedSchema(parsed.payloadSchema);
+  checkPayload(schema, payload, "requestApproval input (payload against payloadSchema)");
+  const base = {
     type: parsed.type,
     title: parsed.title,
-    payload: (parsed.payload ?? {}) as JsonValue,
+    payload,
     requestedBy: parsed.requestedBy,
     steps,
-    timeoutMs: parsed.timeout?.after ?? defaults.timeoutMs,
+    timeoutMs,
     timeoutAction: parsed.timeout?.action ?? defaults.timeoutAction,
   };
-  return { ...plan, idempotencyKey: parsed.idempotencyKey ?? null, fingerprint: fingerprint(plan) };
+  const weight = {
+    editable: [...new Set(parsed.editable ?? [])],
+    payloadSchema: schema,
+    distinctAcrossSteps: parsed.distinctAcrossSteps ?? true,
+    warnBeforeMs,
+  };
+  // Options left at their defaults stay out of the fingerprint: a key reused across an upgrade still matches.
+  const fingerprinted = {
+    ...base,
+    ...(weight.editable.length > 0 ? { editable: weight.editable } : {}),
+    ...(schema !== null ? { payloadSchema: schema } : {}),
+    ...(weight.distinctAcrossSteps ? {} : { distinctAcrossSteps: false }),
+    ...(warnBeforeMs !== null ? { warnBeforeMs } : {}),
+  };
+  return {
+    ...base,
+    ...weight,
+    idempotencyKey: parsed.idempotencyKey ?? null,
+    fingerprint: payloadDigest(fingerprinted as unknown as JsonValue),
+  };
 }
 
-/** JSON with object keys sorted, so equal values give equal text. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-function fingerprint(plan: object): string {
-  return createHash("sha256").update(canonicalJson(plan)).digest("hex");
-}
-
-const MAX_CONTEXT_BYTES = 8 * 1024;
-const contextSchema = z.record(z.string(), z.unknown(), { error: "must be an object" }).superRefine((value, ctx) => {
-  const found = firstNonJson(value, [], new Set());
-  if (found)
-    ctx.addIssue({ code: "custom", path: found.path, message: `is ${found.what}; the context must be plain JSON` });
-  else if (Buffer.byteLength(JSON.stringify(value)) > MAX_CONTEXT_BYTES) {
-    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_CONTEXT_BYTES} bytes as JSON` });
-  }
-});
+const contextSchema = plainJson(
+  z.record(z.string(), z.unknown(), { error: "must be an object" }),
+  "the context",
+  8 * 1024,
+);
 
 export const decideSchema = z.strictObject({
   reviewer: reviewerId,
@@ -291,6 +315,56 @@ export const decideSchema = z.strictObject({
   voter: reviewerId.optional(),
   via: text(50).default("api"),
   context: contextSchema.optional().transform((value) => (value ?? null) as Record<string, JsonValue> | null),
+  edits: plainJson(
+    z.record(text(200), z.unknown(), { error: "must be an object of field: new value" }),
+    "edits",
+    MAX_PAYLOAD_BYTES,
+  )
+    .optional()
+    .transform((value) => (value ?? null) as Record<string, JsonValue> | null),
+  revision: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).optional(),
+});
+
+const instant = z
+  .union([z.date(), z.string()], { error: "must be a Date or an ISO 8601 date" })
+  .transform((value, ctx) => {
+    const date = value instanceof Date ? value : new Date(value);
+    if (Number.isNaN(date.getTime())) {
+      ctx.addIssue({
+        code: "custom",
+        message: "must be a valid date (ISO 8601, e.g. 2026-12-31 or 2026-12-31T17:00:00Z)",
+      });
+      return z.NEVER;
+    }
+    return date;
+  });
+
+export const extendSchema = z
+  .strictObject({
+    by: positiveDurationMs.optional(),
+    until: instant.optional(),
+    reason: optionalText(2000),
+    actor: identity(320).default("api"),
+  })
+  .refine((input) => (input.by === undefined) !== (input.until === undefined), {
+    error: "give either by or until (exactly one)",
+    path: ["by"],
+  });
+
+export const delegateSchema = z
+  .strictObject({
+    from: reviewerId,
+    to: reviewerId,
+    until: instant,
+    reason: optionalText(2000),
+    by: identity(320).optional(),
+  })
+  .refine((input) => input.from !== input.to, { error: "must differ from `from`", path: ["to"] });
+
+export const delegationsSchema = z.strictObject({
+  active: z.boolean().optional(),
+  reviewer: reviewerId.optional(),
+  limit: z.int().min(1).max(500).default(100),
 });
 
 export const cancelSchema = z.strictObject({ reason: text(2000), by: identity(320).default("api") });

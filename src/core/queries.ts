@@ -1,7 +1,8 @@
 /** The public reads: one approval, a page of them, an audit trail. Inputs are validated here, at the edge. */
-import type { Approval, AuditEvent } from "../domain/types.ts";
+import { payloadDigest } from "../domain/revision.ts";
+import type { Approval, AuditEvent, PayloadRevision } from "../domain/types.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
-import { listApprovalIds, loadApproval, loadApprovals } from "../store/approval-reads.ts";
+import { listApprovalIds, listRevisions, loadApproval, loadApprovals } from "../store/approval-reads.ts";
 import { listEvents } from "../store/event-store.ts";
 import { parseInput } from "../validation.ts";
 import type { EngineContext } from "./context.ts";
@@ -39,6 +40,24 @@ export async function listApprovals(ctx: EngineContext, query: ListQuery = {}): 
       nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null,
     };
   });
+}
+
+export async function payloadRevisions(ctx: EngineContext, id: string): Promise<PayloadRevision[]> {
+  const approval = await getApproval(ctx, id);
+  const rows = await ctx.database.run((db) => listRevisions(db, id));
+  if (rows.length === 0) {
+    // Nobody edited it: the payload is still revision 1, as requested.
+    const { payload, requestedBy: createdBy, createdAt } = approval;
+    return [{ revision: 1, payload, digest: payloadDigest(payload), edits: [], createdBy, createdAt }];
+  }
+  return rows.map((row) => ({
+    revision: row.revision,
+    payload: row.payload,
+    digest: row.digest,
+    edits: row.edits.map((edit) => ({ ...edit, by: row.created_by, revision: row.revision })),
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  }));
 }
 
 export async function approvalEvents(ctx: EngineContext, id: string): Promise<AuditEvent[]> {

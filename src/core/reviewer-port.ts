@@ -7,7 +7,8 @@ import { sql } from "kysely";
 import type { ChannelActions } from "../channels/channel.ts";
 import { type Ineligibility, mayVote } from "../domain/eligibility.ts";
 import type { Approval, AuditEvent, EventType, JsonValue, VoteOutcome } from "../domain/types.ts";
-import { NotFoundError } from "../errors.ts";
+import { editableFields, editsFromForm } from "../domain/editable.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
 import { hashToken, isWellFormedToken, tokenMatches } from "../security/tokens.ts";
 import { findTokenByHash, loadApproval, readAsReviewer } from "../store/approval-reads.ts";
 import { firstSighting, listEvents } from "../store/event-store.ts";
@@ -38,6 +39,11 @@ interface ReviewerDecision {
   comment?: string;
   via: string;
   context?: Record<string, JsonValue>;
+  /** The payload revision the reviewer was shown. */
+  revision?: number;
+  edits?: Record<string, JsonValue>;
+  /** Edits as a form typed them (`amount` → "45000"): read as each field's type. */
+  formEdits?: Record<string, string>;
 }
 
 export interface ReviewerPort {
@@ -59,6 +65,18 @@ export interface ReviewerPort {
   ping(): Promise<void>;
 }
 
+/** A form's edits as JSON values of each field's type; a ValidationError names every field that is not. */
+function typedEdits(approval: Approval, submitted: Record<string, string>): Record<string, JsonValue> {
+  const { edits, errors } = editsFromForm(editableFields(approval), submitted);
+  if (errors.length > 0) {
+    throw new ValidationError(
+      "edits",
+      errors.map(({ field, error }) => ({ path: `edits.${field}`, message: error })),
+    );
+  }
+  return edits;
+}
+
 export function createReviewerPort(ctx: EngineContext): ReviewerPort {
   const { database } = ctx;
 
@@ -76,9 +94,13 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
     history: options.history ? await database.run((db) => listEvents(db, approval.id, options.history)) : [],
   });
 
-  const decideAs = (approvalId: string, input: ReviewerDecision & { reviewer: string; voter?: string }) => {
+  const decideAs = async (approvalId: string, input: ReviewerDecision & { reviewer: string; voter?: string }) => {
     parseInput(approvalIdSchema, approvalId, "approval id");
-    return decide(ctx, approvalId, parseInput(decideSchema, input, "decision"));
+    const { formEdits, ...rest } = input;
+    const typed =
+      formEdits && Object.keys(formEdits).length > 0 ? typedEdits(await get(approvalId), formEdits) : undefined;
+    const edits = typed && Object.keys(typed).length > 0 ? { edits: typed } : {};
+    return decide(ctx, approvalId, parseInput(decideSchema, { ...rest, ...edits }, "decision"));
   };
 
   return {

@@ -1,9 +1,16 @@
 /** Notification rounds on this process's channels: one deliver job per (reviewer, channel). */
+import type { RawBuilder } from "kysely";
 import type { Channel } from "../channels/channel.ts";
 import type { DeliverJob, Job, NotifyJob } from "../domain/jobs.ts";
-import { type PlannedEvent, SYSTEM_ACTOR } from "../domain/transition.ts";
+import { type PlannedEvent, SYSTEM_ACTOR } from "../domain/plan.ts";
 import type { NotificationKind } from "../domain/types.ts";
+import { jobSpec } from "../scheduler/jobs.ts";
+import { addJobsQuery } from "../scheduler/queue.ts";
+import { anyActiveDelegation } from "../store/delegations.ts";
 import type { EngineContext } from "./context.ts";
+
+/** Kinds that ask for a decision: pointless once the approval is final, and sent to delegates too. */
+export const ASKING_KINDS = new Set<NotificationKind>(["request", "reminder", "escalation", "expiring", "extended"]);
 
 /** The first ask of a reviewer: when nobody can be reached with it, escalation should not wait. */
 export const FIRST_ASK_KINDS = new Set<NotificationKind>(["request", "escalation"]);
@@ -76,4 +83,29 @@ export function expandRounds(ctx: EngineContext, jobs: Job[]): { jobs: Job[]; ev
     return round.deliveries;
   });
   return { jobs: expanded, events };
+}
+
+/**
+ * For each asking round in `jobs`, a statement part that adds a `delegates` job, but only when one of
+ * the round's recipients has an active delegation (a cheap index probe): the worker then gives those
+ * delegates links and deliveries of their own. Gated on `onlyIfRowsIn` like the rest of a change.
+ */
+export function delegateRounds(
+  ctx: EngineContext,
+  jobs: Job[],
+  onlyIfRowsIn?: RawBuilder<unknown>,
+): RawBuilder<unknown>[] {
+  const { schema, workerSchema } = ctx.database;
+  return jobs.flatMap((job) =>
+    job.task === "notify" && ASKING_KINDS.has(job.kind) && job.recipients.length > 0
+      ? [
+          addJobsQuery(
+            workerSchema,
+            [jobSpec({ ...job, task: "delegates" }, { deliveryAttempts: ctx.options.delivery.maxAttempts })],
+            onlyIfRowsIn,
+            anyActiveDelegation(schema, job.recipients),
+          ),
+        ]
+      : [],
+  );
 }

@@ -6,7 +6,7 @@
  * once the database is back.
  */
 import { isFinal } from "../domain/lifecycle.ts";
-import type { Decision, JsonValue } from "../domain/types.ts";
+import type { Decision, JsonValue, PayloadEdit } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, WaitTimeoutError } from "../errors.ts";
 import { approvalRow } from "../store/approval-reads.ts";
 import type { ChangeListener } from "../store/change-listener.ts";
@@ -64,8 +64,8 @@ function waitForDecision(
   return new Promise<Decision>((resolve, reject) => {
     let settled = false;
     let failures = 0;
-    /** The approval's payload from the last read: a final change's notification carries the rest. */
-    let payload: JsonValue | undefined;
+    /** The approval's payload and its edits from the last read: a final change's notification carries the rest. */
+    let known: { payload: JsonValue; revision: number; edits: PayloadEdit[] } | undefined;
     let cancelDeadline: (() => void) | undefined;
     let cancelRetry: (() => void) | undefined;
     let cancelWait: (() => void) | undefined;
@@ -92,7 +92,7 @@ function waitForDecision(
         .run((db) => approvalRow(db, id))
         .then((row) => {
           failures = 0;
-          payload = row?.payload;
+          known = row && { payload: row.payload, revision: row.revision, edits: row.edits };
           if (!row) return settle({ error: new NotFoundError(`Approval ${id}`, { approvalId: id }) });
           const decision = toDecision(row);
           if (decision) return settle({ decision });
@@ -111,10 +111,12 @@ function waitForDecision(
     const unsubscribe = listener.subscribe(id, {
       onChange: (change) => {
         if (!isFinal(change.status)) return;
-        // The notification carries the decision: no read of the row, however many waiters wake at once.
-        if (change.decision && payload !== undefined) {
+        // The notification carries the decision: no read of the row, however many waiters wake at once,
+        // unless a reviewer edited the payload since this waiter read it.
+        if (change.decision && known?.revision === change.decision.revision) {
           const { decidedAt, ...rest } = change.decision;
-          settle({ decision: { id, status: change.status, ...rest, decidedAt: new Date(decidedAt), payload } });
+          const { payload, edits } = known;
+          settle({ decision: { id, status: change.status, ...rest, decidedAt: new Date(decidedAt), payload, edits } });
         } else check();
       },
       onListening: check,

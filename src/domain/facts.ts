@@ -1,13 +1,21 @@
 /**
- * What the engine knows about one approval when it plans a change: read in one query under the
- * approval's row lock, so nothing moves between reading and writing.
+ * What the engine knows about one approval when it plans a change: read in one statement, and written
+ * back only while the approval is still the version read (see `core/apply-plan.ts`).
  */
-import type { ApprovalStatus, StepSchedule, TimeoutAction, VoteOutcome } from "./types.ts";
+import type { ApprovalStatus, JsonValue, StepSchedule, TimeoutAction, VoteOutcome } from "./types.ts";
 
 interface VoteFacts {
   outcome: VoteOutcome;
-  /** The person who cast it; for a team slot, not the slot itself. */
+  /** The person who cast it; for a team slot or a delegate, not the slot itself. */
   voter: string;
+  /** A delegate's vote: the reviewer they stood in for, who counts as having voted too. */
+  onBehalfOf: string | null;
+}
+
+/** An active delegation: `to` may decide wherever `from` could. */
+interface DelegationFacts {
+  from: string;
+  to: string;
 }
 
 interface StepReviewerFacts {
@@ -34,6 +42,17 @@ export interface ApprovalFacts {
   id: string;
   /** Which change of the approval these facts are: a plan is written only while it still is. */
   version: number;
+  payload: JsonValue;
+  /** The payload's revision; an approval with edits makes the next. */
+  revision: number;
+  /** Top-level payload fields a reviewer may change. */
+  editable: string[];
+  /** One person counts once across all steps (else once per step). */
+  distinctAcrossSteps: boolean;
+  /** How long before the deadline the `expiring` notice goes out, or null. */
+  warnBeforeMs: number | null;
+  /** Active delegations from this approval's reviewers. */
+  delegations: DelegationFacts[];
   status: ApprovalStatus;
   currentStep: number;
   requestedBy: string;

@@ -23,6 +23,13 @@ export interface DeliverJob {
   step: number;
   reviewer: string;
   channel: string;
+  /** A delegate's delivery: the reviewer they stand in for. */
+  onBehalfOf?: string | null;
+}
+
+/** A round's recipients' active delegates, asked alongside them (see `scheduler/jobs.ts`). */
+interface DelegatesJob extends Omit<NotifyJob, "task"> {
+  task: "delegates";
 }
 
 interface ReminderJob {
@@ -50,18 +57,47 @@ interface TimeoutJob {
   runAt?: Date;
 }
 
-export type Job = NotifyJob | DeliverJob | ReminderJob | EscalationJob | TimeoutJob;
+/** The `expiring` notice, `warnBefore` ahead of the deadline. */
+interface WarningJob {
+  task: "warning";
+  approvalId: string;
+  delayMs?: number;
+  runAt?: Date;
+}
+
+/** An `onDecision` handler's run for one final approval. */
+interface ResumeJob {
+  task: "resume";
+  approvalId: string;
+  /** The handler's name. */
+  handler: string;
+}
+
+export type Job =
+  | NotifyJob
+  | DeliverJob
+  | DelegatesJob
+  | ReminderJob
+  | EscalationJob
+  | TimeoutJob
+  | WarningJob
+  | ResumeJob;
 /** A timer, named to be removed: the same fields as its job, without the time. */
 export type TimerRef =
   | Omit<ReminderJob, "delayMs">
   | Omit<EscalationJob, "delayMs">
-  | Omit<TimeoutJob, "delayMs" | "runAt">;
+  | Omit<TimeoutJob, "delayMs" | "runAt">
+  | Omit<WarningJob, "delayMs" | "runAt">;
 
 /** The names of notification rounds: part of each notification's stable `key`. */
 export const ROUNDS = {
   request: (step: number) => `request:${step}`,
   reminder: (step: number, reminder: number) => `reminder:${step}:${reminder}`,
   escalation: (step: number, level: number) => `escalation:${step}:${level}`,
+  /** One round per deadline: an extended approval warns again before its new deadline. */
+  expiring: (deadline: Date) => `expiring:${deadline.getTime()}`,
+  /** One round per extension: the new deadline names it. */
+  extended: (deadline: Date) => `extended:${deadline.getTime()}`,
   outcome: "outcome",
 } as const;
 

@@ -1,7 +1,7 @@
 /** A new approval: the validated request (see `core/inputs.ts`) and what creating it brings. */
 import { reviewersToAsk } from "./facts.ts";
 import { type Job, ROUNDS, stepTimers } from "./jobs.ts";
-import type { PlannedEvent } from "./transition.ts";
+import type { PlannedEvent } from "./plan.ts";
 import type { JsonValue, StepSchedule, TimeoutAction } from "./types.ts";
 
 export interface RequestPlanStep {
@@ -21,6 +21,14 @@ export interface RequestPlan {
   timeoutMs: number;
   timeoutAction: TimeoutAction;
   idempotencyKey: string | null;
+  /** Top-level payload fields a reviewer may change when approving. */
+  editable: string[];
+  /** The JSON Schema an edited payload must satisfy, or null. */
+  payloadSchema: JsonValue | null;
+  /** One person counts once across all steps (four-eyes). */
+  distinctAcrossSteps: boolean;
+  /** How long before the deadline the `expiring` notice goes out, or null. */
+  warnBeforeMs: number | null;
   /** Digest of everything above but the key, to spot a key reused for a different request. */
   fingerprint: string;
 }
@@ -53,6 +61,9 @@ export function planCreation(id: string, request: RequestPlan): { events: Planne
           timeoutMs: request.timeoutMs,
           timeoutAction: request.timeoutAction,
           idempotencyKey: request.idempotencyKey,
+          ...(request.editable.length > 0 ? { editable: request.editable } : {}),
+          ...(request.distinctAcrossSteps ? {} : { distinctAcrossSteps: false }),
+          ...(request.warnBeforeMs !== null ? { warnBeforeMs: request.warnBeforeMs } : {}),
         },
       },
     ],
@@ -71,6 +82,9 @@ export function planCreation(id: string, request: RequestPlan): { events: Planne
         request.timeoutMs,
       ),
       { task: "timeout", approvalId: id, delayMs: request.timeoutMs },
+      ...(request.warnBeforeMs !== null
+        ? [{ task: "warning" as const, approvalId: id, delayMs: request.timeoutMs - request.warnBeforeMs }]
+        : []),
     ],
   };
 }

@@ -1,28 +1,32 @@
 /**
  * What each cause does to an approval: the one place that decides which changes exist and what each one
- * brings with it (audit events, timers started and removed, who is told). Pure: facts in, a plan out.
- * The engine applies a plan in one transaction, the approval row as a compare-and-set.
+ * brings with it (audit events, timers started and removed, who is told, handlers resumed). Pure: facts
+ * in, a plan out. The engine writes a plan only while the approval is still the version its facts were
+ * read at. Votes and the lifecycle are here; what timers and deadlines do is in `timers.ts`.
  */
+import { standing } from "./eligibility.ts";
+import { type ApprovalFacts, currentStep, reviewersAtLevel, type StepFacts } from "./facts.ts";
+import { ROUNDS, stepTimerRefs, stepTimers } from "./jobs.ts";
+import { isFinal, type LifecycleEvent, nextState } from "./lifecycle.ts";
 import {
-  type ApprovalFacts,
-  askedReviewers,
-  currentStep,
-  reviewersAtLevel,
-  reviewersToAsk,
-  type StepFacts,
-  undecidedReviewers,
-} from "./facts.ts";
-import { type Ineligibility, mayVote } from "./eligibility.ts";
-import { type Job, ROUNDS, stepTimerRefs, stepTimers, type TimerRef } from "./jobs.ts";
-import { isFinal, nextState, type LifecycleEvent } from "./lifecycle.ts";
-import type { ApprovalStatus, EventType, FinalStatus, JsonValue, NotificationKind, VoteOutcome } from "./types.ts";
-
-/** The actor recorded for what timers do. */
-export const SYSTEM_ACTOR = "system";
+  emptyPlan,
+  finish,
+  notify,
+  type Plan,
+  type Planned,
+  type PlannedRevision,
+  SYSTEM_ACTOR,
+  settleQuorum,
+  systemEvent,
+} from "./plan.ts";
+import { editPayload, payloadDigest } from "./revision.ts";
+import { planDeadline, planEscalation, planExtension, planReminder, planUnreachable, planWarning } from "./timers.ts";
+import type { EventType, FinalStatus, JsonValue, VoteOutcome } from "./types.ts";
 
 export type Cause =
   | {
       type: "vote";
+      /** Who is deciding: a listed reviewer, a team slot, or a delegate. */
       reviewer: string;
       /** The person; differs from `reviewer` for a team slot. */
       voter: string;
@@ -30,6 +34,10 @@ export type Cause =
       comment: string | null;
       via: string;
       context: Record<string, JsonValue> | null;
+      /** The revision the reviewer saw; a vote on an older one is refused. Null: whatever is current. */
+      revision: number | null;
+      /** Changed payload fields, approving only. */
+      edits: Record<string, JsonValue> | null;
     }
   | { type: "cancel"; by: string; reason: string }
   /** The timeout timer, or anyone who finds the deadline passed. */
@@ -37,73 +45,11 @@ export type Cause =
   | { type: "reminder"; step: number; reminder: number }
   | { type: "escalation"; step: number; level: number }
   /** A reviewer of the step could not be reached on any channel: bring the next level in now. */
-  | { type: "unreachable"; step: number };
-
-export interface PlannedEvent {
-  type: EventType;
-  actor: string;
-  channel: string | null;
-  step: number | null;
-  comment: string | null;
-  data: Record<string, JsonValue>;
-}
-
-export interface Plan {
-  /**
-   * The approval row's change. Every plan is written only while the approval is still the version its
-   * facts were read at (the engine guards that), so a plan says only what changes.
-   */
-  update: {
-    set: { status?: FinalStatus; currentStep?: number };
-    decision?: { decidedBy: string | null; via: string; comment: string | null };
-  } | null;
-  /** A vote to record; unique per step for its reviewer slot and for its voter. */
-  vote: {
-    step: number;
-    reviewer: string;
-    voter: string;
-    outcome: VoteOutcome;
-    comment: string | null;
-    via: string;
-  } | null;
-  /** Step bookkeeping: a step passed, the next started, an escalation level reached. */
-  steps: { passed?: number; started?: number; escalated?: { step: number; level: number } };
-  events: PlannedEvent[];
-  jobs: Job[];
-  removeTimers: TimerRef[];
-  /** The NOTIFY that wakes waiters, with the status after the change. */
-  announce: { id: string; status: ApprovalStatus } | null;
-}
-
-export type Planned =
-  | { kind: "apply"; plan: Plan }
-  /** The cause cannot apply (a vote on a final approval, by a non-reviewer…); the caller is told why. */
-  | { kind: "refuse"; why: Ineligibility }
-  /** A timer with nothing left to do; `note` says why, for the log. */
-  | { kind: "skip"; note?: string };
-
-const OUTCOME_KINDS: Record<FinalStatus, NotificationKind> = {
-  approved: "decided",
-  rejected: "decided",
-  timed_out: "timed_out",
-  cancelled: "cancelled",
-};
-const EVENT_OF: Record<"approve" | "reject" | "deadline" | "cancel", EventType> = {
-  approve: "approved",
-  reject: "rejected",
-  deadline: "timed_out",
-  cancel: "cancelled",
-};
-
-const emptyPlan = (): Plan => ({
-  update: null,
-  vote: null,
-  steps: {},
-  events: [],
-  jobs: [],
-  removeTimers: [],
-  announce: null,
-});
+  | { type: "unreachable"; step: number }
+  /** `warnBefore` ahead of the deadline. */
+  | { type: "warning" }
+  /** More time: a new deadline (`until`) or the deadline moved by `byMs`. */
+  | { type: "extend"; until: Date | null; byMs: number | null; reason: string | null; actor: string };
 
 /** Plans what `cause` does to the approval described by `facts`. */
 export function planTransition(facts: ApprovalFacts, cause: Cause): Planned {
@@ -113,20 +59,45 @@ export function planTransition(facts: ApprovalFacts, cause: Cause): Planned {
     case "cancel":
       return planLifecycle(facts, { type: "cancel" }, { actor: cause.by, via: "api", comment: cause.reason });
     case "deadline":
-      return planDeadline(facts);
+      return planDeadline(facts, () =>
+        planLifecycle(facts, { type: "deadline" }, { actor: SYSTEM_ACTOR, via: "timeout", comment: null }),
+      );
     case "reminder":
       return planReminder(facts, cause);
     case "escalation":
       return planEscalation(facts, cause);
     case "unreachable":
       return planUnreachable(facts, cause);
+    case "warning":
+      return planWarning(facts);
+    case "extend":
+      return planExtension(facts, cause);
   }
 }
 
-function planVote(facts: ApprovalFacts, cause: Extract<Cause, { type: "vote" }>): Planned {
-  const refusal = mayVote(facts, cause.reviewer, cause.voter);
-  if (refusal) return { kind: "refuse", why: refusal };
+type VoteCause = Extract<Cause, { type: "vote" }>;
+
+function planVote(facts: ApprovalFacts, cause: VoteCause): Planned {
+  const who = standing(facts, cause.reviewer, cause.voter);
+  if ("reason" in who) return { kind: "refuse", why: who };
+  if (cause.revision !== null && cause.revision !== facts.revision) {
+    return { kind: "refuse", why: { reason: "stale_revision", revision: facts.revision } };
+  }
+  const edited = planEdits(facts, cause);
+  if (edited && "reason" in edited) return { kind: "refuse", why: edited };
   const step = currentStep(facts);
+  const vote: NonNullable<Plan["vote"]> = {
+    step: step.step,
+    reviewer: who.slot,
+    voter: cause.voter,
+    onBehalfOf: who.onBehalfOf,
+    outcome: cause.outcome,
+    comment: cause.comment,
+    via: cause.via,
+    revision: facts.revision,
+    // What the unique constraint holds once per approval: the person, or the person on this step.
+    onceKey: facts.distinctAcrossSteps ? cause.voter : `${cause.voter}/${step.step}`,
+  };
   const approvalsBefore = step.reviewers.filter((r) => r.vote?.outcome === "approve").length;
   const event: LifecycleEvent =
     cause.outcome === "approve" ? { type: "approve", approvalsOnStep: approvalsBefore + 1 } : { type: "reject" };
@@ -134,34 +105,59 @@ function planVote(facts: ApprovalFacts, cause: Extract<Cause, { type: "vote" }>)
     actor: cause.reviewer,
     via: cause.via,
     comment: cause.comment,
-    context: cause.context,
-    voter: cause.voter,
+    data: {
+      revision: facts.revision,
+      ...(cause.context ? { context: cause.context } : {}),
+      ...(cause.voter !== cause.reviewer ? { voter: cause.voter } : {}),
+      ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}),
+      ...(edited
+        ? { edits: edited.edits as unknown as JsonValue, newRevision: edited.revision, digest: edited.digest }
+        : {}),
+    },
+    vote,
   });
   if (planned.kind === "apply") {
-    const { reviewer, voter, outcome, comment, via } = cause;
-    planned.plan.vote = { step: step.step, reviewer, voter, outcome, comment, via };
+    planned.plan.vote = vote;
+    planned.plan.revision = edited ?? null;
   }
   return planned;
 }
 
-function planDeadline(facts: ApprovalFacts): Planned {
-  if (facts.status !== "pending") return { kind: "skip", note: "already final" };
-  // Ran early (a clock step, a manual run): come back at the deadline.
-  if (facts.deadline.getTime() > facts.dbNow.getTime()) {
-    return {
-      kind: "apply",
-      plan: { ...emptyPlan(), jobs: [{ task: "timeout", approvalId: facts.id, runAt: facts.deadline }] },
-    };
-  }
-  return planLifecycle(facts, { type: "deadline" }, { actor: SYSTEM_ACTOR, via: "timeout", comment: null });
+/** The next revision a vote's edits make, why they are refused, or null when they change nothing. */
+function planEdits(
+  facts: ApprovalFacts,
+  cause: VoteCause,
+): PlannedRevision | Extract<Planned, { kind: "refuse" }>["why"] | null {
+  if (!cause.edits || Object.keys(cause.edits).length === 0) return null;
+  if (cause.outcome !== "approve") return { reason: "edits_with_reject" };
+  const result = editPayload(facts.payload, facts.editable, cause.edits);
+  if (!result.ok) return { reason: "not_editable", field: result.field, editable: result.editable };
+  if (result.edits.length === 0) return null;
+  return {
+    revision: facts.revision + 1,
+    payload: result.payload,
+    digest: payloadDigest(result.payload),
+    previousDigest: payloadDigest(facts.payload),
+    edits: result.edits,
+    createdBy: cause.voter,
+  };
 }
+
+const OUTCOME_EVENTS: Record<"approve" | "reject" | "deadline" | "cancel", EventType> = {
+  approve: "approved",
+  reject: "rejected",
+  deadline: "timed_out",
+  cancel: "cancelled",
+};
 
 interface Actor {
   actor: string;
   via: string;
   comment: string | null;
-  context?: Record<string, JsonValue> | null;
-  voter?: string;
+  /** More audit data for the event. */
+  data?: Record<string, JsonValue>;
+  /** The vote being cast, to judge the next step with it counted. */
+  vote?: NonNullable<Plan["vote"]>;
 }
 
 /** A vote, cancel or deadline through the state machine, with everything the resulting change brings. */
@@ -180,7 +176,7 @@ function planLifecycle(facts: ApprovalFacts, event: LifecycleEvent, who: Actor):
   const plan = emptyPlan();
   const system = who.actor === SYSTEM_ACTOR;
   plan.events.push({
-    type: EVENT_OF[event.type],
+    type: OUTCOME_EVENTS[event.type],
     actor: who.actor,
     channel: system ? null : who.via,
     step: step.step,
@@ -189,98 +185,68 @@ function planLifecycle(facts: ApprovalFacts, event: LifecycleEvent, who: Actor):
       final,
       ...(event.type === "approve" ? { approvals: event.approvalsOnStep, quorum: step.quorum } : {}),
       ...(event.type === "deadline" ? { action: facts.timeoutAction } : {}),
-      ...(who.context ? { context: who.context } : {}),
-      ...(who.voter && who.voter !== who.actor ? { voter: who.voter } : {}),
+      ...who.data,
     },
   });
+  plan.announce = { id: facts.id, status: transition.status };
   if (transition.change === "step_passed") {
-    const next = facts.steps[transition.currentStep] as StepFacts;
-    plan.update = { set: { currentStep: transition.currentStep } };
-    plan.steps = { passed: step.step, started: next.step };
-    plan.events.push({
-      type: "step_passed",
-      actor: SYSTEM_ACTOR,
-      channel: null,
-      step: step.step,
-      comment: null,
-      data: { name: step.name, next: next.name },
-    });
-    plan.removeTimers.push(...stepTimerRefs(facts.id, step));
-    plan.jobs.push(
-      notify(facts, "request", ROUNDS.request(next.step), next.step, reviewersAtLevel(next, 0)),
-      ...stepTimers(facts.id, next, facts.deadline.getTime() - facts.dbNow.getTime()),
-    );
+    startNextStep(facts, plan, step, transition.currentStep, who.vote);
   } else if (final) {
     const status = transition.status as FinalStatus;
     plan.update = {
       set: { status },
-      decision: { decidedBy: system ? null : who.actor, via: who.via, comment: who.comment },
+      decision: {
+        decidedBy: system ? null : who.actor,
+        onBehalfOf: who.vote?.onBehalfOf ?? null,
+        via: who.via,
+        comment: who.comment,
+      },
     };
-    plan.removeTimers.push(...stepTimerRefs(facts.id, step), { task: "timeout", approvalId: facts.id });
-    plan.jobs.push(notify(facts, OUTCOME_KINDS[status], ROUNDS.outcome, step.step, askedReviewers(facts)));
+    finish(facts, plan, status, step);
   }
-  plan.announce = { id: facts.id, status: transition.status };
   return { kind: "apply", plan };
 }
 
-function planReminder(facts: ApprovalFacts, cause: Extract<Cause, { type: "reminder" }>): Planned {
-  if (facts.status !== "pending" || facts.currentStep !== cause.step) return { kind: "skip", note: "the step is over" };
-  const recipients = reviewersToAsk(facts.requestedBy, undecidedReviewers(currentStep(facts)));
-  if (recipients.length === 0) return { kind: "skip", note: "everyone has voted" };
-  const plan = emptyPlan();
-  plan.events.push({
-    type: "reminded",
-    actor: SYSTEM_ACTOR,
-    channel: null,
-    step: cause.step,
-    comment: null,
-    data: { reminder: cause.reminder + 1, recipients },
-  });
-  plan.jobs.push(notify(facts, "reminder", ROUNDS.reminder(cause.step, cause.reminder), cause.step, recipients));
-  return { kind: "apply", plan };
+/**
+ * The step passed: the next one starts, with its reviewers asked and its timers set, unless four-eyes
+ * leaves it short of reviewers, when it escalates at once or the approval ends (see `settleQuorum`).
+ */
+function startNextStep(
+  facts: ApprovalFacts,
+  plan: Plan,
+  step: StepFacts,
+  nextIndex: number,
+  vote: NonNullable<Plan["vote"]> | undefined,
+): void {
+  const next = facts.steps[nextIndex] as StepFacts;
+  plan.update = { set: { currentStep: nextIndex } };
+  plan.steps = { passed: step.step, started: next.step };
+  plan.events.push(systemEvent("step_passed", step.step, { name: step.name, next: next.name }));
+  plan.removeTimers.push(...stepTimerRefs(facts.id, step));
+  const after = vote ? withVote(facts, vote) : facts;
+  const settled = settleQuorum({ ...after, currentStep: nextIndex }, plan, { ...next, startedAt: facts.dbNow });
+  if (settled === "ended") return;
+  plan.jobs.push(
+    notify(facts, "request", ROUNDS.request(next.step), next.step, reviewersAtLevel(next, 0)),
+    ...stepTimers(facts.id, next, facts.deadline.getTime() - facts.dbNow.getTime()),
+  );
 }
 
-function planEscalation(facts: ApprovalFacts, cause: Extract<Cause, { type: "escalation" }>): Planned {
-  if (facts.status !== "pending" || facts.currentStep !== cause.step) return { kind: "skip", note: "the step is over" };
-  const step = currentStep(facts);
-  if (step.escalationLevel !== cause.level - 1) return { kind: "skip", note: "the level was already reached" };
-  const recipients = reviewersToAsk(facts.requestedBy, reviewersAtLevel(step, cause.level));
-  const plan = emptyPlan();
-  plan.steps = { escalated: { step: cause.step, level: cause.level } };
-  plan.events.push({
-    type: "escalated",
-    actor: SYSTEM_ACTOR,
-    channel: null,
-    step: cause.step,
-    comment: null,
-    data: { level: cause.level, reviewers: recipients },
-  });
-  plan.jobs.push(notify(facts, "escalation", ROUNDS.escalation(cause.step, cause.level), cause.step, recipients));
-  plan.announce = { id: facts.id, status: "pending" };
-  return { kind: "apply", plan };
-}
-
-/** The next level's escalation timer moved to now (the same job, so it cannot run twice). */
-function planUnreachable(facts: ApprovalFacts, cause: Extract<Cause, { type: "unreachable" }>): Planned {
-  if (facts.status !== "pending" || facts.currentStep !== cause.step) return { kind: "skip" };
-  const step = currentStep(facts);
-  if (step.escalationLevel >= step.escalationLevels) {
-    return { kind: "skip", note: "a reviewer cannot be reached and there is no escalation level left" };
-  }
-  const level = step.escalationLevel + 1;
+/** The facts as they are once `vote` is counted. */
+function withVote(facts: ApprovalFacts, vote: NonNullable<Plan["vote"]>): ApprovalFacts {
   return {
-    kind: "apply",
-    plan: { ...emptyPlan(), jobs: [{ task: "escalation", approvalId: facts.id, step: cause.step, level, delayMs: 0 }] },
-  };
-}
-
-function notify(facts: ApprovalFacts, kind: NotificationKind, round: string, step: number, reviewers: string[]): Job {
-  return {
-    task: "notify",
-    approvalId: facts.id,
-    kind,
-    round,
-    step,
-    recipients: reviewersToAsk(facts.requestedBy, reviewers),
+    ...facts,
+    steps: facts.steps.map((step) =>
+      step.step !== vote.step
+        ? step
+        : {
+            ...step,
+            reviewers: step.reviewers.map((r) =>
+              r.reviewer === vote.reviewer
+                ? { ...r, vote: { outcome: vote.outcome, voter: vote.voter, onBehalfOf: vote.onBehalfOf } }
+                : r,
+            ),
+          },
+    ),
   };
 }

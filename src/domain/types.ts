@@ -45,7 +45,24 @@ export interface Decision {
   /** The channel the decision came through (`api`, `http`, `slack`, `cli`, `timeout`, …). */
   via: string | null;
   decidedAt: Date;
+  /** The payload as finally approved: the latest revision, with every reviewer's edits. */
   payload: JsonValue;
+  /** The payload's revision (1 unless a reviewer edited it). */
+  revision: number;
+  /** Every edit reviewers made, oldest first. */
+  edits: PayloadEdit[];
+  /** When a delegate decided: the reviewer they stood in for (`decidedBy` is the delegate). */
+  onBehalfOf: string | null;
+}
+
+/** One field a reviewer changed when approving: the revision it made. */
+export interface PayloadEdit {
+  field: string;
+  from: JsonValue | null;
+  to: JsonValue;
+  by: string;
+  /** The revision the edit created. */
+  revision: number;
 }
 
 export interface Vote {
@@ -53,6 +70,36 @@ export interface Vote {
   comment: string | null;
   via: string;
   at: Date;
+  /** The payload revision the vote was made on. */
+  revision: number;
+  /** The person who cast it, when not the reviewer itself (a delegate, a team member). */
+  voter: string;
+  /** A delegate's vote: the reviewer it stood in for. */
+  onBehalfOf: string | null;
+}
+
+/** One revision of an approval's payload. */
+export interface PayloadRevision {
+  revision: number;
+  payload: JsonValue;
+  /** SHA-256 (hex) of the payload as canonical JSON (object keys sorted). */
+  digest: string;
+  /** What this revision changed (none for revision 1). */
+  edits: PayloadEdit[];
+  createdBy: string;
+  createdAt: Date;
+}
+
+/** A reviewer's standing delegation while away. Delegates resolve one hop only. */
+export interface Delegation {
+  id: string;
+  from: string;
+  to: string;
+  until: Date;
+  reason: string | null;
+  createdBy: string;
+  createdAt: Date;
+  revokedAt: Date | null;
 }
 
 export interface StepReviewer {
@@ -93,6 +140,18 @@ export interface Approval {
   idempotencyKey: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The payload's revision: 1, plus one for every approval with edits. */
+  revision: number;
+  /** Top-level payload fields a reviewer may change when approving. */
+  editable: string[];
+  /** The JSON Schema every revision of the payload must satisfy, or null. */
+  payloadSchema: JsonValue | null;
+  /** Every edit so far, oldest first. */
+  edits: PayloadEdit[];
+  /** Does one person count once across all steps? */
+  distinctAcrossSteps: boolean;
+  /** Active delegations from this approval's reviewers: their delegates may decide for them. */
+  delegations: Delegation[];
   /** Set once the approval is final. */
   decision: Decision | null;
 }
@@ -108,7 +167,12 @@ export type EventType =
   | "approved"
   | "rejected"
   | "timed_out"
-  | "cancelled";
+  | "cancelled"
+  | "warned"
+  | "extended"
+  | "quorum_unreachable"
+  | "handler_done"
+  | "handler_failed";
 
 /** One entry of the append-only audit trail. */
 export interface AuditEvent {
@@ -126,7 +190,17 @@ export interface AuditEvent {
   at: Date;
 }
 
-export type NotificationKind = "request" | "reminder" | "escalation" | "decided" | "timed_out" | "cancelled";
+export type NotificationKind =
+  | "request"
+  | "reminder"
+  | "escalation"
+  /** The deadline is `warnBefore` away. */
+  | "expiring"
+  /** The deadline moved (see `data` of the `extended` event). */
+  | "extended"
+  | "decided"
+  | "timed_out"
+  | "cancelled";
 
 /** What a channel is asked to deliver: one message, for one reviewer. */
 export interface Notification {
@@ -147,7 +221,14 @@ export interface Notification {
     deadline: Date;
     createdAt: Date;
     step: { index: number; name: string; quorum: number; count: number };
+    /** The payload's revision, and the edits that made it. */
+    revision: number;
+    edits: PayloadEdit[];
+    /** Fields the reviewer may change when approving. */
+    editable: string[];
   };
+  /** When this notification goes to a delegate: the reviewer they stand in for. */
+  onBehalfOf: string | null;
   /** Links under `publicUrl` carrying this reviewer's token. Opening one never decides by itself. */
   links: { view: string; approve: string; reject: string };
   /** Set for `decided`, `timed_out` and `cancelled`. */

@@ -25,6 +25,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, { status: number; title: string 
   [ERROR_CODES.SIGNATURE_REFUSED]: { status: 401, title: "Signature refused" },
   [ERROR_CODES.NOT_FOUND]: { status: 404, title: "Not found" },
   [ERROR_CODES.ALREADY_DECIDED]: { status: 409, title: "Already decided" },
+  [ERROR_CODES.STALE_REVISION]: { status: 409, title: "Changed since you opened it" },
   [ERROR_CODES.NOT_A_REVIEWER]: { status: 403, title: "Not your decision (yet)" },
   [ERROR_CODES.SELF_APPROVAL]: { status: 403, title: "Not your decision" },
   [ERROR_CODES.UNAVAILABLE]: { status: 503, title: "Please try again in a moment" },

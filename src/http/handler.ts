@@ -13,6 +13,7 @@
 import { z } from "zod";
 import type { Channel } from "../channels/channel.ts";
 import type { ReviewerPort, ReviewerView } from "../core/reviewer-port.ts";
+import type { JsonValue } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { parseInput, storableString } from "../validation.ts";
@@ -36,7 +37,20 @@ const CHANNEL_ROUTE = /^\/([A-Za-z0-9_.-]+)\/([A-Za-z0-9_/-]+)$/;
 const decisionFields = z.object({
   decision: z.enum(["approve", "reject"], { error: 'must be "approve" or "reject"' }),
   comment: storableString().max(2000, { error: "must be at most 2000 characters" }).optional(),
+  /** The payload revision the page showed (a form sends it as text). */
+  revision: z.coerce.number({ error: "must be a revision number" }).int().min(1).optional(),
+  /** JSON: new values for editable fields. */
+  edits: z.record(z.string(), z.unknown(), { error: "must be an object of field: new value" }).optional(),
 });
+
+/** A form's `edit.<field>` inputs, as typed text. */
+function formEdits(fields: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(fields).flatMap(([name, value]) =>
+      name.startsWith("edit.") && typeof value === "string" ? [[name.slice("edit.".length), value]] : [],
+    ),
+  );
+}
 
 export function createFetchHandler(port: ReviewerPort, options: HandlerOptions): FetchHandler {
   const { logger } = options;
@@ -108,16 +122,18 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
 
   async function submitDecision(request: Request, token: string, format: ResponseFormat): Promise<Response> {
     const { approvalId, reviewer } = await resolve(token);
-    const fields = parseInput(
-      decisionFields,
-      parseFields(await readBody(request, limit), mediaType(request)),
-      "decision",
-    );
+    const raw = parseFields(await readBody(request, limit), mediaType(request));
+    const fields = parseInput(decisionFields, raw, "decision");
+    const typed = mediaType(request) === "application/json";
     const decision = {
       outcome: fields.decision,
       ...(fields.comment?.trim() ? { comment: fields.comment } : {}),
       via: "http",
       context: { userAgent: userAgent(request) },
+      ...(fields.revision !== undefined ? { revision: fields.revision } : {}),
+      // A form always sends its edit inputs: they count only when the reviewer approves.
+      ...(typed && fields.edits ? { edits: fields.edits as Record<string, JsonValue> } : {}),
+      ...(!typed && fields.decision === "approve" ? { formEdits: formEdits(raw) } : {}),
     };
     let view: ReviewerView;
     try {
@@ -127,7 +143,12 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
       const current = await port.view(approvalId, reviewer, { history: historyFor(format) });
       return errorResponse(error, { format, logger, view: pageOf(current) });
     }
-    const done = fields.decision === "approve" ? "approved" : "rejected";
+    const done =
+      fields.decision === "reject"
+        ? "rejected"
+        : view.approval.edits.some((edit) => edit.by === reviewer && edit.revision === view.approval.revision)
+          ? "approved, with your changes,"
+          : "approved";
     return respond(request, 200, format, view, { notice: `Thank you. You ${done} this request.` });
   }
 

@@ -7,7 +7,9 @@ import { createHash } from "node:crypto";
 import { describeDecision } from "../domain/describe.ts";
 import { formatDuration } from "../domain/duration.ts";
 import type { Ineligibility } from "../domain/eligibility.ts";
-import type { Approval, ApprovalStep, AuditEvent, JsonValue } from "../domain/types.ts";
+import { describeEdit } from "../domain/describe.ts";
+import { type EditableField, editableFields, fieldText } from "../domain/editable.ts";
+import type { Approval, ApprovalStep, AuditEvent, JsonValue, PayloadEdit } from "../domain/types.ts";
 import { html, type SafeHtml, trusted } from "../html.ts";
 import { humanDate } from "../text.ts";
 
@@ -33,8 +35,13 @@ li { margin: .2rem 0; overflow-wrap: anywhere; }
 .status.approved { color: var(--approve); } .status.rejected, .status.timed_out, .status.cancelled { color: var(--reject); }
 .note { background: var(--note); border-radius: 8px; padding: .6rem .8rem; margin: 0 0 1rem; }
 label { display: block; font-weight: 600; margin-bottom: .35rem; }
-textarea { width: 100%; min-height: 5rem; padding: .6rem; border-radius: 8px; border: 1px solid var(--line);
+textarea, input, select { width: 100%; padding: .6rem; border-radius: 8px; border: 1px solid var(--line);
   background: var(--bg); color: var(--text); font: inherit; }
+textarea { min-height: 5rem; }
+fieldset { border: 1px solid var(--line); border-radius: 8px; margin: 0 0 1rem; padding: .5rem .9rem .9rem; }
+legend { font-weight: 600; padding: 0 .3rem; }
+.field { margin-top: .6rem; } .field label { font-weight: 500; }
+ins { text-decoration: none; font-weight: 600; } del { color: var(--muted); }
 .actions { display: flex; flex-wrap: wrap; gap: .75rem; margin-top: 1rem; }
 button { flex: 1 1 10rem; min-height: 3rem; border-radius: 8px; border: 2px solid transparent; font-family: inherit; font-size: 1.05rem; font-weight: 600; color: var(--on-action); cursor: pointer; }
 button.approve { background: var(--approve); } button.reject { background: var(--reject); }
@@ -98,20 +105,36 @@ export const HISTORY_TYPES = [
   "step_passed",
   "timed_out",
   "cancelled",
+  "warned",
+  "extended",
+  "quorum_unreachable",
 ] as const;
+
+/** "Approved by deputy@co.com for cfo@co.com via http, changing amount…: “comment”". */
+function voteLine(verb: string, e: AuditEvent): SafeHtml {
+  const onBehalfOf = typeof e.data.onBehalfOf === "string" ? html` for ${e.data.onBehalfOf}` : "";
+  const edits = Array.isArray(e.data.edits) ? (e.data.edits as unknown as PayloadEdit[]) : [];
+  const changed =
+    edits.length > 0
+      ? html`, changing ${edits.map((edit, i) => html`${i > 0 ? "; " : ""}${describeEdit({ ...edit, by: e.actor, revision: Number(e.data.newRevision) })}`)}`
+      : "";
+  return html`${verb} by ${e.actor}${onBehalfOf}${e.channel ? html` via ${e.channel}` : ""}${changed}${e.comment ? html`: “${e.comment}”` : ""}`;
+}
 
 const HISTORY: Record<(typeof HISTORY_TYPES)[number], (e: AuditEvent) => SafeHtml> = {
   requested: (e) => html`Requested by ${e.actor}`,
   reminded: () => html`Reminder sent`,
   escalated: (e) =>
     html`Escalated to ${Array.isArray(e.data.reviewers) ? e.data.reviewers.join(", ") : "the next level"}`,
-  approved: (e) =>
-    html`Approved by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
-  rejected: (e) =>
-    html`Rejected by ${e.actor}${e.channel ? html` via ${e.channel}` : ""}${e.comment ? html`: “${e.comment}”` : ""}`,
+  approved: (e) => voteLine("Approved", e),
+  rejected: (e) => voteLine("Rejected", e),
   step_passed: (e) => html`Step “${String(e.data.name ?? e.step)}” passed`,
   timed_out: () => html`Timed out`,
   cancelled: (e) => html`Cancelled by ${e.actor}${e.comment ? html`: “${e.comment}”` : ""}`,
+  warned: () => html`Deadline close: reviewers warned`,
+  extended: (e) =>
+    html`Deadline moved to ${typeof e.data.to === "string" ? when(new Date(e.data.to)) : "later"} by ${e.actor}${e.comment ? html`: “${e.comment}”` : ""}`,
+  quorum_unreachable: (e) => html`Closed: ${e.comment ?? "the step can no longer reach its quorum"}`,
 };
 
 function historyBlock(events: AuditEvent[]): SafeHtml {
@@ -149,6 +172,8 @@ function whyNot(why: Ineligibility): string {
       return "You asked for this approval; another reviewer decides it.";
     case "already_voted":
       return `You already ${why.outcome === "approve" ? "approved" : "rejected"} this step; it is waiting for other reviewers.`;
+    case "voted_earlier":
+      return `You already decided on step “${why.earlier}”; one person counts once per approval, so another reviewer decides this step.`;
     case "backup":
       return "You are a backup reviewer for this step. You can decide if it is escalated to you.";
     case "later_step":
@@ -158,13 +183,53 @@ function whyNot(why: Ineligibility): string {
   }
 }
 
+function fieldInput(field: EditableField): SafeHtml {
+  const id = `edit-${field.field}`;
+  const name = `edit.${field.field}`;
+  const value = fieldText(field);
+  const control = (() => {
+    switch (field.input) {
+      case "number":
+      case "integer":
+        return html`<input id="${id}" name="${name}" type="number" step="${field.input === "integer" ? "1" : "any"}" value="${value}" inputmode="decimal">`;
+      case "boolean":
+        return html`<select id="${id}" name="${name}">${["true", "false"].map(
+          (option) =>
+            html`<option value="${option}"${option === value ? html` selected` : ""}>${option === "true" ? "Yes" : "No"}</option>`,
+        )}</select>`;
+      case "select":
+        return html`<select id="${id}" name="${name}">${field.options.map((option) => {
+          const text = typeof option === "string" ? option : JSON.stringify(option);
+          return html`<option value="${text}"${text === value ? html` selected` : ""}>${text}</option>`;
+        })}</select>`;
+      case "json":
+        return html`<textarea id="${id}" name="${name}">${value}</textarea>`;
+      default:
+        return html`<input id="${id}" name="${name}" type="text" value="${value}">`;
+    }
+  })();
+  return html`<div class="field"><label for="${id}">${field.field}</label>${control}</div>`;
+}
+
+/** Inputs for the fields the request made editable; they count when the reviewer approves. */
+function editFieldset(approval: Approval): SafeHtml | string {
+  const fields = editableFields(approval);
+  if (fields.length === 0) return "";
+  return html`<fieldset><legend>Change before approving (optional)</legend>
+<p class="meta">Approving with changes makes a new revision; later reviewers see what you changed.</p>
+${fields.map(fieldInput)}</fieldset>`;
+}
+
 function decisionForm(model: ApprovalPageModel): SafeHtml {
-  const { preselect } = model;
+  const { preselect, approval } = model;
   const chosen = preselect
     ? html`<p class="note" role="status">You chose <strong>${preselect === "approve" ? "Approve" : "Reject"}</strong> from the message. Add a comment if you like, then press the button to confirm.</p>`
     : "";
   return html`<section class="card" aria-labelledby="decide"><h2 id="decide">Your decision, ${model.reviewer}</h2>${chosen}
 <form method="post">
+<input type="hidden" name="revision" value="${String(approval.revision)}">
+${onBehalfNote(model)}
+${editFieldset(approval)}
 <label for="comment">Comment (optional)</label>
 <textarea id="comment" name="comment" maxlength="2000" placeholder="Why? Reviewers and the agent will see this."></textarea>
 <div class="actions">
@@ -173,6 +238,32 @@ function decisionForm(model: ApprovalPageModel): SafeHtml {
 </div>
 </form></section>`;
 }
+
+/** A delegate deciding for someone away. */
+function onBehalfNote(model: ApprovalPageModel): SafeHtml | string {
+  const step = model.approval.steps[model.approval.currentStep];
+  if (!step || step.reviewers.some((r) => r.reviewer === model.reviewer)) return "";
+  const stands = model.approval.delegations.find(
+    (d) => d.to === model.reviewer && step.reviewers.some((r) => r.reviewer === d.from),
+  );
+  return stands
+    ? html`<p class="note">You decide on behalf of ${stands.from}, who delegated to you${stands.reason ? html` (${stands.reason})` : ""}.</p>`
+    : "";
+}
+
+/** What reviewers changed, oldest first. */
+function editsBlock(approval: Approval): SafeHtml | string {
+  if (approval.edits.length === 0) return "";
+  return html`<section class="card" aria-labelledby="changes"><h2 id="changes">Changed by reviewers</h2>
+<p class="meta">You are looking at revision ${String(approval.revision)}.</p>
+<ol>${approval.edits.map(
+    (edit) =>
+      html`<li>${edit.field}: <del>${inlineValue(edit.from)}</del> → <ins>${inlineValue(edit.to)}</ins> (${edit.by}, revision ${String(edit.revision)})</li>`,
+  )}</ol></section>`;
+}
+
+const inlineValue = (value: JsonValue | null) =>
+  value === null ? "(none)" : typeof value === "string" ? value : JSON.stringify(value);
 
 function deadlineLine(approval: Approval, left: number): SafeHtml {
   if (approval.status === "pending") {
@@ -207,6 +298,7 @@ ${model.notice ? html`<p class="note" role="status">${model.notice.text}</p>` : 
 ${stepLine(approval, step)}
 </section>
 <section class="card" aria-labelledby="details"><h2 id="details">Details</h2>${payloadBlock(approval.payload)}</section>
+${editsBlock(approval)}
 ${outcome}
 ${historyBlock(model.history)}`;
   return layout(`${words ? words.Outcome : "Review"}: ${approval.title}`, body);

@@ -8,13 +8,19 @@ import type { JobSpec } from "./jobs.ts";
 
 /**
  * The SELECT that adds `jobs` through graphile-worker's `add_jobs`: a statement of its own, or a part of
- * one. With `onlyIfRowsIn`, it runs once per row of that table (a CTE), so not at all when it is empty.
+ * one. With `onlyIfRowsIn`, it runs only when that table (a CTE) has rows, and with `onlyIf` only when
+ * that condition holds.
  */
 export function addJobsQuery(
   workerSchema: string,
   jobs: JobSpec[],
   onlyIfRowsIn?: RawBuilder<unknown>,
+  onlyIf?: RawBuilder<boolean>,
 ): RawBuilder<unknown> {
+  const conditions = [
+    ...(onlyIfRowsIn ? [sql`exists (select 1 from ${onlyIfRowsIn})`] : []),
+    ...(onlyIf ? [onlyIf] : []),
+  ];
   const specs = jobs.map((job) => ({
     identifier: job.task,
     job_key: job.key,
@@ -31,7 +37,7 @@ export function addJobsQuery(
       )::${sql.id(workerSchema, "job_spec")}
       from json_to_recordset(${JSON.stringify(specs)}::json)
         as s(identifier text, job_key text, payload json, run_at timestamptz, delay_ms float8, max_attempts smallint)
-    ))${onlyIfRowsIn ? sql` where exists (select 1 from ${onlyIfRowsIn})` : sql``}`;
+    ))${conditions.length > 0 ? sql` where ${sql.join(conditions, sql` and `)}` : sql``}`;
 }
 
 /** The SELECT that removes the jobs with these keys (graphile-worker's `remove_job`); gated like `addJobsQuery`. */
@@ -42,4 +48,24 @@ export function removeJobsQuery(
 ): RawBuilder<unknown> {
   return sql`select ${sql.id(workerSchema, "remove_job")}(k) from unnest(${keys}::text[]) as k
     ${onlyIfRowsIn ? sql`where exists (select 1 from ${onlyIfRowsIn})` : sql``}`;
+}
+
+/**
+ * The SELECT that adds, when the approval in `updated` (a CTE with its row) became final, one resume job
+ * per registered `onDecision` handler of its type (or of every type).
+ */
+export function addResumeJobsQuery(
+  workerSchema: string,
+  schema: string,
+  updated: RawBuilder<unknown>,
+  spec: { taskPrefix: string; keyPrefix: string; maxAttempts: number },
+): RawBuilder<unknown> {
+  return sql`
+    select count(*) from ${sql.id(workerSchema, "add_jobs")}(array(
+      select (
+        ${spec.taskPrefix} || h.name, json_build_object('approvalId', u.id, 'handler', h.name), null, now(),
+        ${spec.maxAttempts}::smallint, ${spec.keyPrefix} || h.name, null, null
+      )::${sql.id(workerSchema, "job_spec")}
+      from ${updated} u join ${sql.id(schema, "decision_handler")} h on h.type in (u.type, '*')
+    ))`;
 }

@@ -9,25 +9,70 @@ import {
   APPROVAL_COLUMNS,
   type ApprovalRow,
   type CountersignDatabase,
+  DELEGATION_COLUMNS,
   EVENT_COLUMNS,
   TOKEN_COLUMNS,
+  VOTE_COLUMNS,
 } from "./database.ts";
 import type { ApprovalRows } from "./rows.ts";
-import { approvalFromJson, stepFromJson, toApproval, toEvent, toFacts, voteFromJson } from "./rows.ts";
+import {
+  approvalFromJson,
+  delegationFromJson,
+  stepFromJson,
+  toApproval,
+  toEvent,
+  toFacts,
+  voteFromJson,
+} from "./rows.ts";
 
 export async function findByIdempotencyKey(db: Db, key: string): Promise<ApprovalRow | undefined> {
   return db.selectFrom("approval").select(APPROVAL_COLUMNS).where("idempotency_key", "=", key).executeTakeFirst();
 }
 
-/** Steps, reviewers and votes of the approval in scope, each as a JSON array. */
+/**
+ * Steps, reviewers and votes of the approval in scope, and while it is pending the active delegations
+ * from its reviewers, each as a JSON array.
+ */
 function children(eb: ExpressionBuilder<CountersignDatabase, "approval">) {
   return [
     jsonArrayFrom(eb.selectFrom("step").selectAll("step").whereRef("step.approval_id", "=", "approval.id")).as("steps"),
     jsonArrayFrom(
       eb.selectFrom("reviewer").selectAll("reviewer").whereRef("reviewer.approval_id", "=", "approval.id"),
     ).as("reviewers"),
-    jsonArrayFrom(eb.selectFrom("vote").selectAll("vote").whereRef("vote.approval_id", "=", "approval.id")).as("votes"),
+    jsonArrayFrom(eb.selectFrom("vote").select(VOTE_COLUMNS).whereRef("vote.approval_id", "=", "approval.id")).as(
+      "votes",
+    ),
+    jsonArrayFrom(
+      eb
+        .selectFrom("delegation")
+        .select(DELEGATION_COLUMNS.map((column) => `delegation.${column}` as const))
+        .where(sql<boolean>`approval.status = 'pending'`)
+        .where("delegation.revoked_at", "is", null)
+        .where(sql<boolean>`delegation.until > statement_timestamp()`)
+        .where("delegation.from_reviewer", "in", (sub) =>
+          sub.selectFrom("reviewer as r").select("r.reviewer").whereRef("r.approval_id", "=", "approval.id"),
+        )
+        .orderBy("delegation.created_at"),
+    ).as("delegations"),
   ];
+}
+
+type ChildrenJson = {
+  steps: Parameters<typeof stepFromJson>[0][];
+  reviewers: ApprovalRows["reviewers"];
+  votes: Parameters<typeof voteFromJson>[0][];
+  delegations: Parameters<typeof delegationFromJson>[0][];
+};
+
+/** The rows of an approval read with its children (JSON aggregates back to row types). */
+function rowsOf<R extends ChildrenJson>(row: R, approval: ApprovalRow): ApprovalRows {
+  return {
+    approval,
+    steps: row.steps.map(stepFromJson),
+    reviewers: row.reviewers,
+    votes: row.votes.map(voteFromJson),
+    delegations: row.delegations.map(delegationFromJson),
+  };
 }
 
 const approvalColumns = APPROVAL_COLUMNS.map((column) => `approval.${column}` as const);
@@ -47,15 +92,17 @@ export async function readFacts(db: Db, id: string): Promise<FactsRead | undefin
     .where("approval.id", "=", id)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { steps, reviewers, votes, db_now, ...approval } = row;
-  const rows = { approval, steps: steps.map(stepFromJson), reviewers, votes: votes.map(voteFromJson) };
-  return { facts: toFacts(rows.approval, rows.steps, rows.reviewers, rows.votes, db_now), rows };
+  const { steps, reviewers, votes, delegations, db_now, ...approval } = row;
+  const rows = rowsOf(row, approval);
+  return { facts: toFacts(rows, db_now), rows, payloadSchema: approval.payload_schema };
 }
 
 /** The facts the engine plans with, and the rows they came from (to build the approval after a change). */
 export interface FactsRead {
   facts: ApprovalFacts;
   rows: ApprovalRows;
+  /** The JSON Schema an edited payload must satisfy. */
+  payloadSchema: JsonValue | null;
 }
 
 /** Whole approvals (steps, reviewers, votes) for the given ids, in the order given: one query. */
@@ -66,8 +113,8 @@ export async function loadApprovals(db: Db, ids: string[]): Promise<Approval[]> 
   return ids.flatMap((id) => {
     const row = byId.get(id);
     if (!row) return [];
-    const { steps, reviewers, votes, ...approval } = row;
-    return [toApproval(approval, steps.map(stepFromJson), reviewers, votes.map(voteFromJson))];
+    const { steps, reviewers, votes, delegations, ...approval } = row;
+    return [toApproval(rowsOf(row, approval))];
   });
 }
 
@@ -236,8 +283,8 @@ export async function readAsReviewer(
   const result = await (options.sighting ? readWithSighting : readWithoutSighting)(db, params);
   const row = result.rows[0] as ReviewerReadRow | undefined;
   if (!row?.approval) return undefined;
-  const { steps, reviewers, votes, ...rest } = row.approval;
-  const approval = toApproval(approvalFromJson(rest), steps.map(stepFromJson), reviewers, votes.map(voteFromJson));
+  const { steps, reviewers, votes, delegations, ...rest } = row.approval;
+  const approval = toApproval(rowsOf(row.approval, approvalFromJson(rest)));
   return {
     approvalId: row.approval_id,
     reviewer: row.reviewer,
@@ -279,10 +326,20 @@ export async function readForDelivery(
     .where("approval.id", "=", approvalId)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { steps, reviewers, votes, nonce, receipt, ...approval } = row;
+  const { steps, reviewers, votes, delegations, nonce, receipt, ...approval } = row;
   return {
-    approval: toApproval(approval, steps.map(stepFromJson), reviewers, votes.map(voteFromJson)),
+    approval: toApproval(rowsOf(row, approval)),
     nonce: nonce ?? undefined,
     receipt: receipt ?? null,
   };
+}
+
+/** The stored revisions of an approval's payload, oldest first (none until someone edits it). */
+export async function listRevisions(db: Db, approvalId: string) {
+  return db
+    .selectFrom("payload_revision")
+    .select(["revision", "payload", "digest", "edits", "created_by", "created_at"])
+    .where("approval_id", "=", approvalId)
+    .orderBy("revision")
+    .execute();
 }

@@ -1,8 +1,8 @@
 /** Writes on approvals and what hangs off them: steps, reviewers, tokens and votes. */
 import { type RawBuilder, sql } from "kysely";
-import type { JsonValue, StepSchedule } from "../domain/types.ts";
+import type { JsonValue, PayloadEdit, StepSchedule } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
-import { APPROVAL_COLUMNS, type ApprovalRow } from "./database.ts";
+import { APPROVAL_COLUMNS, type ApprovalRow, VOTE_COLUMNS } from "./database.ts";
 
 /** Rows of a new approval, as the engine built them. */
 export interface NewApproval {
@@ -17,6 +17,10 @@ export interface NewApproval {
     timeoutAction: string;
     idempotencyKey: string | null;
     fingerprint: string;
+    editable: string[];
+    payloadSchema: JsonValue | null;
+    distinctAcrossSteps: boolean;
+    warnBeforeMs: number | null;
   };
   steps: { position: number; name: string; quorum: number; schedule: StepSchedule; escalation_levels: number }[];
   reviewers: { position: number; reviewer: string; level: number }[];
@@ -58,9 +62,12 @@ export async function insertRequest(
   }));
   const result = await sql<ApprovalRow>`
     with created as (
-      insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action, idempotency_key, fingerprint)
+      insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action,
+        idempotency_key, fingerprint, editable, payload_schema, distinct_across_steps, warn_before_ms)
       values (${a.id}, ${a.type}, ${a.title}, ${json(a.payload)}::json, ${a.requestedBy}, ${a.stepCount},
-              now() + ${a.timeoutMs}::float8 * interval '1 millisecond', ${a.timeoutAction}, ${a.idempotencyKey}, ${a.fingerprint})
+              now() + ${a.timeoutMs}::float8 * interval '1 millisecond', ${a.timeoutAction}, ${a.idempotencyKey}, ${a.fingerprint},
+              ${json(a.editable)}::jsonb, ${a.payloadSchema === null ? null : json(a.payloadSchema)}::jsonb,
+              ${a.distinctAcrossSteps}, ${a.warnBeforeMs}::bigint)
       on conflict (idempotency_key) do nothing
       returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}
     ),
@@ -113,7 +120,10 @@ export const GUARD = sql.id("updated");
 /** A second vote by the same slot or person: the unique constraints that refuse it, failing the whole change. */
 export function isDuplicateVote(error: unknown): boolean {
   const { code, constraint } = error as { code?: string; constraint?: string };
-  return code === "23505" && (constraint === "vote_pkey" || constraint === "vote_one_per_person_idx");
+  return (
+    code === "23505" &&
+    (constraint === "vote_pkey" || constraint === "vote_one_per_person_idx" || constraint === "vote_once_idx")
+  );
 }
 
 export const changeParts = {
@@ -124,19 +134,32 @@ export const changeParts = {
     set: {
       status?: string;
       currentStep?: number;
-      decision?: { decidedBy: string | null; via: string; comment: string | null };
+      deadline?: Date;
+      decision?: { decidedBy: string | null; onBehalfOf: string | null; via: string; comment: string | null };
+      /** A new payload revision and the edits that made it (appended to the approval's). */
+      revision?: { revision: number; payload: JsonValue; edits: PayloadEdit[] };
     },
   ) {
+    const { decision, revision } = set;
     const changes = [
       sql`version = version + 1`,
       sql`updated_at = now()`,
       ...(set.status !== undefined ? [sql`status = ${set.status}`] : []),
       ...(set.currentStep !== undefined ? [sql`current_step = ${set.currentStep}`] : []),
-      ...(set.decision
+      ...(set.deadline !== undefined ? [sql`deadline = ${set.deadline}`] : []),
+      ...(revision
         ? [
-            sql`decided_by = ${set.decision.decidedBy}`,
-            sql`decided_via = ${set.decision.via}`,
-            sql`decision_comment = ${set.decision.comment}`,
+            sql`payload = ${JSON.stringify(revision.payload)}::json`,
+            sql`revision = ${revision.revision}`,
+            sql`edits = edits || ${JSON.stringify(revision.edits)}::jsonb`,
+          ]
+        : []),
+      ...(decision
+        ? [
+            sql`decided_by = ${decision.decidedBy}`,
+            sql`decided_on_behalf_of = ${decision.onBehalfOf}`,
+            sql`decided_via = ${decision.via}`,
+            sql`decision_comment = ${decision.comment}`,
             sql`decided_at = now()`,
           ]
         : []),
@@ -152,16 +175,40 @@ export const changeParts = {
       step: number;
       reviewer: string;
       voter: string;
+      onBehalfOf: string | null;
       outcome: string;
       comment: string | null;
       via: string;
+      revision: number;
+      onceKey: string;
     },
   ) {
-    return sql`insert into ${sql.id(schema, "vote")} (approval_id, position, reviewer, voter, outcome, comment, via)
-      select ${vote.approvalId}::uuid, ${vote.step}::int, ${vote.reviewer}::text, ${vote.voter}::text, ${vote.outcome}::text,
-        ${vote.comment}::text, ${vote.via}::text
+    return sql`insert into ${sql.id(schema, "vote")}
+        (approval_id, position, reviewer, voter, on_behalf_of, outcome, comment, via, revision, once_key)
+      select ${vote.approvalId}::uuid, ${vote.step}::int, ${vote.reviewer}::text, ${vote.voter}::text,
+        ${vote.onBehalfOf}::text, ${vote.outcome}::text, ${vote.comment}::text, ${vote.via}::text,
+        ${vote.revision}::int, ${vote.onceKey}::text
       from ${GUARD}
-      returning approval_id, position, reviewer, voter, outcome, comment, via, created_at`;
+      returning ${sql.join(VOTE_COLUMNS.map((c) => sql.id(c)))}`;
+  },
+  /** The revisions an edit writes: the payload as requested too, the first time anyone edits it. */
+  revisions(
+    schema: string,
+    approvalId: string,
+    rows: { revision: number; payload: JsonValue; digest: string; edits: unknown[]; createdBy: string }[],
+  ) {
+    return sql`insert into ${sql.id(schema, "payload_revision")} (approval_id, revision, payload, digest, edits, created_by)
+      select ${approvalId}::uuid, r.revision, r.payload, r.digest, r.edits, r.created_by
+      from ${GUARD}, json_to_recordset(${JSON.stringify(rows.map((r) => ({ ...r, created_by: r.createdBy })))}::json)
+        as r(revision int, payload json, digest text, edits jsonb, created_by text)
+      returning revision`;
+  },
+  /** Links stay usable for the grace period after the deadline, wherever the deadline moves. */
+  tokensExpire(schema: string, approvalId: string, deadline: Date) {
+    return sql`update ${sql.id(schema, "token")}
+      set expires_at = ${deadline}::timestamptz + interval '${sql.raw(TOKEN_GRACE)}'
+      where approval_id = ${approvalId} and exists (select 1 from ${GUARD})
+      returning reviewer`;
   },
   stepPassed(schema: string, approvalId: string, step: number) {
     return sql`update ${sql.id(schema, "step")} set passed_at = now()

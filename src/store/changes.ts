@@ -18,6 +18,9 @@ export interface Change {
     comment: string | null;
     decidedAt: string;
     approved: boolean;
+    /** The payload's revision it was decided on: a waiter that read another one reads again. */
+    revision: number;
+    onBehalfOf: string | null;
   };
 }
 
@@ -39,7 +42,8 @@ export function announceDecisionQuery(schema: string, updated: RawBuilder<unknow
   const decision = sql`case when octet_length(coalesce(u.decision_comment, '')) + octet_length(coalesce(u.decided_by, '')) < 6000
     then json_build_object(
       'decidedBy', u.decided_by, 'via', u.decided_via, 'comment', u.decision_comment, 'decidedAt', u.decided_at,
-      'approved', u.status = 'approved' or (u.status = 'timed_out' and u.timeout_action = 'approve')
+      'approved', u.status = 'approved' or (u.status = 'timed_out' and u.timeout_action = 'approve'),
+      'revision', u.revision, 'onBehalfOf', u.decided_on_behalf_of
     ) end`;
   return sql`select pg_notify(${changeChannel(schema)}, json_strip_nulls(json_build_object('id', u.id, 'status', u.status, 'decision', ${decision}))::text)
     from ${updated} u`;
@@ -50,7 +54,11 @@ export function parseChange(payload: string | undefined): Change | undefined {
     const value = JSON.parse(payload ?? "") as Partial<Change>;
     if (typeof value.id === "string" && APPROVAL_STATUSES.includes(value.status as ApprovalStatus)) {
       const decision = value.decision;
-      const complete = decision && typeof decision.decidedAt === "string" && typeof decision.approved === "boolean";
+      const complete =
+        decision &&
+        typeof decision.decidedAt === "string" &&
+        typeof decision.approved === "boolean" &&
+        typeof decision.revision === "number";
       return {
         id: value.id,
         status: value.status as ApprovalStatus,
@@ -62,6 +70,8 @@ export function parseChange(payload: string | undefined): Change | undefined {
                 comment: decision.comment ?? null,
                 decidedAt: decision.decidedAt,
                 approved: decision.approved,
+                revision: decision.revision,
+                onBehalfOf: decision.onBehalfOf ?? null,
               },
             }
           : {}),

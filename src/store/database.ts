@@ -2,6 +2,7 @@
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 import type {
   ApprovalStatus,
+  PayloadEdit,
   EventType,
   JsonValue,
   StepSchedule,
@@ -33,6 +34,17 @@ interface ApprovalTable {
   updated_at: Generated<Date>;
   /** Bumped by every change; a change is written only while it is the version it was planned from. */
   version: Generated<number>;
+  /** The payload's revision: 1 plus one per approval with edits. */
+  revision: Generated<number>;
+  /** Every edit so far, oldest first. */
+  edits: ColumnType<PayloadEdit[], string | undefined, string>;
+  editable: ColumnType<string[], string | undefined, string>;
+  /** The JSON Schema an edited payload must satisfy. */
+  payload_schema: ColumnType<JsonValue | null, string | null | undefined, string | null>;
+  distinct_across_steps: Generated<boolean>;
+  /** bigint: text from a row, a number inside a JSON aggregate. */
+  warn_before_ms: ColumnType<number | string | null, number | null | undefined, number | null>;
+  decided_on_behalf_of: string | null;
 }
 
 interface StepTable {
@@ -73,6 +85,40 @@ interface VoteTable {
   comment: string | null;
   via: string;
   created_at: Generated<Date>;
+  /** The payload revision the vote was made on. */
+  revision: number;
+  /** A delegate's vote: the reviewer they stood in for. */
+  on_behalf_of: string | null;
+  /** Unique per approval: the person, or the person and the step when one person may vote on several. */
+  once_key: string;
+}
+
+interface PayloadRevisionTable {
+  approval_id: string;
+  revision: number;
+  payload: Json;
+  digest: string;
+  edits: Json<{ field: string; from: JsonValue | null; to: JsonValue }[]>;
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
+interface DelegationTable {
+  id: string;
+  from_reviewer: string;
+  to_reviewer: string;
+  until: Date;
+  reason: string | null;
+  created_by: string;
+  created_at: Generated<Date>;
+  revoked_at: Date | null;
+  revoked_by: string | null;
+}
+
+interface DecisionHandlerTable {
+  name: string;
+  type: string;
+  registered_at: Generated<Date>;
 }
 
 interface EventTable {
@@ -124,6 +170,9 @@ export interface CountersignDatabase {
   migration: MigrationTable;
   seen_request: SeenRequestTable;
   inbox: InboxTable;
+  payload_revision: PayloadRevisionTable;
+  delegation: DelegationTable;
+  decision_handler: DecisionHandlerTable;
   worker_heartbeat: WorkerHeartbeatTable;
 }
 
@@ -131,6 +180,7 @@ export type ApprovalRow = Selectable<ApprovalTable>;
 export type StepRow = Selectable<StepTable>;
 export type ReviewerRow = Selectable<ReviewerTable>;
 export type VoteRow = Selectable<VoteTable>;
+export type DelegationRow = Selectable<DelegationTable>;
 export type EventRow = Selectable<EventTable>;
 export type NewEvent = Omit<Insertable<EventTable>, "data"> & { data?: Record<string, JsonValue> };
 
@@ -158,7 +208,39 @@ export const APPROVAL_COLUMNS = [
   "created_at",
   "updated_at",
   "version",
+  "revision",
+  "edits",
+  "editable",
+  "payload_schema",
+  "distinct_across_steps",
+  "warn_before_ms",
+  "decided_on_behalf_of",
 ] as const satisfies readonly (keyof ApprovalTable)[];
+/** The vote's columns (see APPROVAL_COLUMNS). */
+export const VOTE_COLUMNS = [
+  "approval_id",
+  "position",
+  "reviewer",
+  "voter",
+  "outcome",
+  "comment",
+  "via",
+  "created_at",
+  "revision",
+  "on_behalf_of",
+  "once_key",
+] as const satisfies readonly (keyof VoteTable)[];
+export const DELEGATION_COLUMNS = [
+  "id",
+  "from_reviewer",
+  "to_reviewer",
+  "until",
+  "reason",
+  "created_by",
+  "created_at",
+  "revoked_at",
+  "revoked_by",
+] as const satisfies readonly (keyof DelegationTable)[];
 export const EVENT_COLUMNS = [
   "id",
   "approval_id",

@@ -1,8 +1,8 @@
 /** The one place rows become camelCase domain objects. */
 import type { ApprovalFacts } from "../domain/facts.ts";
 import { isApproved, isFinal } from "../domain/lifecycle.ts";
-import type { Approval, ApprovalStep, AuditEvent, Decision, StepStatus } from "../domain/types.ts";
-import type { ApprovalRow, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
+import type { Approval, ApprovalStep, AuditEvent, Decision, Delegation, StepStatus } from "../domain/types.ts";
+import type { ApprovalRow, DelegationRow, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
 
 /** Timestamps arrive as text inside JSON aggregates; these restore the row types. */
 const date = (value: string | null) => (value === null ? null : new Date(value));
@@ -24,6 +24,22 @@ export function approvalFromJson(
 export function voteFromJson(row: AsJson<VoteRow, "created_at">): VoteRow {
   return { ...row, created_at: new Date(row.created_at) };
 }
+export function delegationFromJson(row: AsJson<DelegationRow, "until" | "created_at" | "revoked_at">): DelegationRow {
+  return { ...row, until: new Date(row.until), created_at: new Date(row.created_at), revoked_at: date(row.revoked_at) };
+}
+
+export function toDelegation(row: DelegationRow): Delegation {
+  return {
+    id: row.id,
+    from: row.from_reviewer,
+    to: row.to_reviewer,
+    until: row.until,
+    reason: row.reason,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
 
 export function toDecision(row: ApprovalRow): Decision | null {
   if (!isFinal(row.status) || row.decided_at === null) return null;
@@ -36,6 +52,9 @@ export function toDecision(row: ApprovalRow): Decision | null {
     via: row.decided_via,
     decidedAt: row.decided_at,
     payload: row.payload,
+    revision: row.revision,
+    edits: row.edits,
+    onBehalfOf: row.decided_on_behalf_of,
   };
 }
 
@@ -54,7 +73,7 @@ function stepStatus(row: ApprovalRow, position: number): StepStatus {
   }
 }
 
-export function toApproval(row: ApprovalRow, steps: StepRow[], reviewers: ReviewerRow[], votes: VoteRow[]): Approval {
+export function toApproval({ approval: row, steps, reviewers, votes, delegations }: ApprovalRows): Approval {
   const approvalSteps: ApprovalStep[] = steps
     .sort((a, b) => a.position - b.position)
     .map((step) => ({
@@ -74,7 +93,17 @@ export function toApproval(row: ApprovalRow, steps: StepRow[], reviewers: Review
             reviewer: r.reviewer,
             level: r.level,
             active: step.started_at !== null && r.level <= step.escalation_level,
-            vote: vote ? { outcome: vote.outcome, comment: vote.comment, via: vote.via, at: vote.created_at } : null,
+            vote: vote
+              ? {
+                  outcome: vote.outcome,
+                  comment: vote.comment,
+                  via: vote.via,
+                  at: vote.created_at,
+                  revision: vote.revision,
+                  voter: vote.voter,
+                  onBehalfOf: vote.on_behalf_of,
+                }
+              : null,
           };
         }),
     }));
@@ -92,6 +121,12 @@ export function toApproval(row: ApprovalRow, steps: StepRow[], reviewers: Review
     idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    revision: row.revision,
+    editable: row.editable,
+    payloadSchema: row.payload_schema,
+    edits: row.edits,
+    distinctAcrossSteps: row.distinct_across_steps,
+    delegations: delegations.map(toDelegation),
     decision: toDecision(row),
   };
 }
@@ -116,6 +151,8 @@ export interface ApprovalRows {
   steps: StepRow[];
   reviewers: ReviewerRow[];
   votes: VoteRow[];
+  /** Active delegations from the approval's reviewers (none once it is final). */
+  delegations: DelegationRow[];
 }
 
 /** The rows after a change: the updated approval row, the new vote, the changed step columns. */
@@ -130,19 +167,23 @@ export function rowsAfter(
     ),
     reviewers: rows.reviewers,
     votes: changed.vote ? [...rows.votes, changed.vote] : rows.votes,
+    delegations: changed.approval && changed.approval.status !== "pending" ? [] : rows.delegations,
   };
 }
 
 export function toFacts(
-  row: ApprovalRow,
-  steps: StepRow[],
-  reviewers: ReviewerRow[],
-  votes: VoteRow[],
+  { approval: row, steps, reviewers, votes, delegations }: ApprovalRows,
   dbNow: Date,
 ): ApprovalFacts {
   return {
     id: row.id,
     version: row.version,
+    payload: row.payload,
+    revision: row.revision,
+    editable: row.editable,
+    distinctAcrossSteps: row.distinct_across_steps,
+    warnBeforeMs: row.warn_before_ms === null ? null : Number(row.warn_before_ms),
+    delegations: delegations.map((d) => ({ from: d.from_reviewer, to: d.to_reviewer })),
     status: row.status,
     currentStep: row.current_step,
     requestedBy: row.requested_by,
@@ -166,7 +207,7 @@ export function toFacts(
             return {
               reviewer: r.reviewer,
               level: r.level,
-              vote: vote ? { outcome: vote.outcome, voter: vote.voter } : null,
+              vote: vote ? { outcome: vote.outcome, voter: vote.voter, onBehalfOf: vote.on_behalf_of } : null,
             };
           }),
       })),

@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import { run, type WorkerEvents } from "graphile-worker";
 import type pg from "pg";
 import type { EngineContext } from "../core/context.ts";
+import type { RegisteredHandler } from "../core/resume.ts";
 import { createTaskList } from "./tasks.ts";
 import { toWorkerLogger } from "../logger.ts";
 import type { Connections } from "../store/connections.ts";
@@ -18,7 +19,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(ctx: EngineContext, connections: Connections): Promise<RunningWorker> {
+export async function startWorker(
+  ctx: EngineContext,
+  connections: Connections,
+  handlers: RegisteredHandler[],
+): Promise<RunningWorker> {
   const { options } = ctx;
   // One connection per concurrent job, one for graphile-worker's LISTEN, one for polling and the supervisor.
   const pool = connections.ownPool(`countersign:worker:${options.schema}`.slice(0, 63), options.worker.concurrency + 2);
@@ -32,7 +37,7 @@ export async function startWorker(ctx: EngineContext, connections: Connections):
   const runner = await run({
     pgPool: pool,
     schema: options.workerSchema,
-    taskList: createTaskList(workerCtx),
+    taskList: createTaskList(workerCtx, handlers),
     concurrency: options.worker.concurrency,
     pollInterval: options.worker.pollIntervalMs,
     noHandleSignals: true,

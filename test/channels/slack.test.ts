@@ -45,7 +45,7 @@ describe("the Slack channel", () => {
     ]);
     expect(blocks[3].elements[0].text).toContain(`<!date^${Math.floor(approval.deadline.getTime() / 1000)}^`);
     const [approve, reject, open] = blocks[4].elements;
-    const value = JSON.stringify({ a: approval.id, r: "cfo@company.com" });
+    const value = JSON.stringify({ a: approval.id, r: "cfo@company.com", v: 1 });
     expect(approve).toEqual({
       type: "button",
       action_id: "countersign:approve",

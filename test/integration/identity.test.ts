@@ -92,7 +92,7 @@ describe("identities", () => {
     expect(error?.code).toBe(ERROR_CODES.ALREADY_DECIDED);
     await expect(
       bed.pool.query(
-        `insert into "${bed.schema}".vote (approval_id, position, reviewer, voter, outcome, via) values ($1, 0, 'slack:#treasury', 'alice@x.com', 'approve', 'sql')`,
+        `insert into "${bed.schema}".vote (approval_id, position, reviewer, voter, outcome, via, once_key) values ($1, 0, 'slack:#treasury', 'alice@x.com', 'approve', 'sql', 'sql-only')`,
         [approval.id],
       ),
     ).rejects.toThrow(/vote_one_per_person_idx/);

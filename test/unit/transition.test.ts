@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import type { ApprovalFacts, StepFacts } from "../../src/domain/facts.ts";
 import { mayVote } from "../../src/domain/eligibility.ts";
-import { type Cause, type Plan, planTransition } from "../../src/domain/transition.ts";
+import type { Plan } from "../../src/domain/plan.ts";
+import { type Cause, planTransition } from "../../src/domain/transition.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const HOUR = 3_600_000;
@@ -25,6 +26,12 @@ function facts(steps: StepFacts[], extra: Partial<ApprovalFacts> = {}): Approval
   return {
     id: "a1",
     version: 3,
+    payload: { amount: 100, memo: "x" },
+    revision: 1,
+    editable: [],
+    distinctAcrossSteps: true,
+    warnBeforeMs: null,
+    delegations: [],
     status: "pending",
     currentStep: 0,
     requestedBy: "agent://bot",
@@ -44,6 +51,8 @@ const vote = (reviewer: string, outcome: "approve" | "reject" = "approve", voter
   comment: null,
   via: "api",
   context: null,
+  revision: null,
+  edits: null,
 });
 
 function applied(planned: ReturnType<typeof planTransition>): Plan {
@@ -73,9 +82,12 @@ describe("planTransition", () => {
       step: 0,
       reviewer: "a@x.com",
       voter: "a@x.com",
+      onBehalfOf: null,
       outcome: "approve",
       comment: null,
       via: "api",
+      revision: 1,
+      onceKey: "a@x.com",
     });
     expect(plan.events).toEqual([
       {
@@ -84,7 +96,7 @@ describe("planTransition", () => {
         channel: "api",
         step: 0,
         comment: null,
-        data: { final: false, approvals: 1, quorum: 2 },
+        data: { final: false, approvals: 1, quorum: 2, revision: 1 },
       },
     ]);
     expect(plan.jobs).toEqual([]);
@@ -112,7 +124,7 @@ describe("planTransition", () => {
         { escalationLevels: 1 },
       ),
     ];
-    (steps[0]?.reviewers[0] as { vote: unknown }).vote = { outcome: "approve", voter: "a@x.com" };
+    (steps[0]?.reviewers[0] as { vote: unknown }).vote = { outcome: "approve", voter: "a@x.com", onBehalfOf: null };
     const plan = applied(planTransition(facts(steps), vote("b@x.com")));
     expect(plan.update).toEqual({ set: { currentStep: 1 } });
     expect(plan.steps).toEqual({ passed: 0, started: 1 });
@@ -149,7 +161,7 @@ describe("planTransition", () => {
     );
     expect(plan.update).toEqual({
       set: { status: "approved" },
-      decision: { decidedBy: "a@x.com", via: "api", comment: null },
+      decision: { decidedBy: "a@x.com", onBehalfOf: null, via: "api", comment: null },
     });
     expect(plan.removeTimers).toContainEqual({ task: "timeout", approvalId: "a1" });
     expect(plan.removeTimers).toContainEqual({ task: "escalation", approvalId: "a1", step: 0, level: 1 });
@@ -200,7 +212,7 @@ describe("planTransition", () => {
     );
     expect(due.update).toEqual({
       set: { status: "timed_out" },
-      decision: { decidedBy: null, via: "timeout", comment: null },
+      decision: { decidedBy: null, onBehalfOf: null, via: "timeout", comment: null },
     });
     expect(due.events).toEqual([
       {
@@ -219,7 +231,7 @@ describe("planTransition", () => {
     const plan = applied(
       planTransition(facts([step(0, [["a@x.com", 0]])]), { type: "cancel", by: "ops", reason: "not needed" }),
     );
-    expect(plan.update?.decision).toEqual({ decidedBy: "ops", via: "api", comment: "not needed" });
+    expect(plan.update?.decision).toEqual({ decidedBy: "ops", onBehalfOf: null, via: "api", comment: "not needed" });
     expect(plan.events[0]).toMatchObject({ type: "cancelled", actor: "ops", comment: "not needed" });
     expect(plan.jobs[0]).toMatchObject({ kind: "cancelled" });
   });
@@ -250,7 +262,7 @@ describe("planTransition", () => {
       ],
       { quorum: 2 },
     );
-    (s.reviewers[0] as { vote: unknown }).vote = { outcome: "approve", voter: "a@x.com" };
+    (s.reviewers[0] as { vote: unknown }).vote = { outcome: "approve", voter: "a@x.com", onBehalfOf: null };
     const plan = applied(planTransition(facts([s]), { type: "reminder", step: 0, reminder: 1 }));
     expect(plan.events[0]).toMatchObject({ type: "reminded", data: { reminder: 2, recipients: ["b@x.com"] } });
     expect(plan.jobs).toEqual([
@@ -310,7 +322,9 @@ describe("mayVote", () => {
       {
         ...s0,
         reviewers: s0.reviewers.map((r) =>
-          r.reviewer === "slack:#team" ? { ...r, vote: { outcome: "approve" as const, voter: "a@x.com" } } : r,
+          r.reviewer === "slack:#team"
+            ? { ...r, vote: { outcome: "approve" as const, voter: "a@x.com", onBehalfOf: null } }
+            : r,
         ),
       },
       s1,
