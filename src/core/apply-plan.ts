@@ -73,8 +73,12 @@ export async function applyPlan(
   if (set.deadline) parts.tokens = changeParts.tokensExpire(schema, id, set.deadline);
   const { passed, started, escalated } = plan.steps;
   if (passed !== undefined) parts.passed = changeParts.stepPassed(schema, id, passed);
-  if (started !== undefined) parts.started = changeParts.stepStarted(schema, id, started);
-  if (escalated) parts.escalated = changeParts.escalated(schema, id, escalated.step, escalated.level);
+  // A statement updates a row once: a step that starts escalated is one UPDATE.
+  const startsEscalated = escalated !== undefined && escalated.step === started;
+  if (started !== undefined)
+    parts.started = changeParts.stepStarted(schema, id, started, startsEscalated ? escalated.level : undefined);
+  if (escalated && !startsEscalated)
+    parts.escalated = changeParts.escalated(schema, id, escalated.step, escalated.level);
   delegateRounds(ctx, plan.jobs, GUARD).forEach((part, i) => {
     parts[`delegates_${i}`] = part;
   });

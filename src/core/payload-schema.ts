@@ -14,7 +14,7 @@ export function storedSchema(schema: unknown): JsonValue | null {
   let json: unknown = schema;
   if (schema instanceof z.ZodType) {
     try {
-      json = z.toJSONSchema(schema, { io: "input", unrepresentable: "throw" });
+      json = z.toJSONSchema(schema, { io: "input", unrepresentable: "throw", override: refuseCode });
     } catch (error) {
       throw new ValidationError("requestApproval input", [
         {
@@ -30,6 +30,28 @@ export function storedSchema(schema: unknown): JsonValue | null {
   }
   compile(json as JsonValue, "requestApproval input");
   return json as JsonValue;
+}
+
+/**
+ * Refinements and transforms are code: JSON Schema would silently drop them, and an edit would then pass
+ * a rule the request relied on. Refused rather than lost.
+ */
+function refuseCode(ctx: { zodSchema: unknown }): void {
+  const def = (
+    ctx.zodSchema as {
+      _zod: {
+        def: {
+          type: string;
+          checks?: { _zod: { def: { check: string } } }[];
+          out?: { _zod: { def: { type: string } } };
+        };
+      };
+    }
+  )._zod.def;
+  if (def.type === "transform" || (def.type === "pipe" && def.out?._zod.def.type === "transform")) {
+    throw new Error("it has a transform");
+  }
+  if (def.checks?.some((check) => check._zod.def.check === "custom")) throw new Error("it has a refinement");
 }
 
 function compile(schema: JsonValue, what: string): z.ZodType {

@@ -215,10 +215,11 @@ export const changeParts = {
       where approval_id = ${approvalId} and position = ${step} and exists (select 1 from ${GUARD})
       returning position, passed_at`;
   },
-  stepStarted(schema: string, approvalId: string, step: number) {
-    return sql`update ${sql.id(schema, "step")} set started_at = now()
+  /** A step starts, already at `level` when four-eyes made it escalate at once (one UPDATE of the row). */
+  stepStarted(schema: string, approvalId: string, step: number, level?: number) {
+    return sql`update ${sql.id(schema, "step")} set started_at = now()${level !== undefined ? sql`, escalation_level = ${level}` : sql``}
       where approval_id = ${approvalId} and position = ${step} and exists (select 1 from ${GUARD})
-      returning position, started_at`;
+      returning position, started_at, escalation_level`;
   },
   escalated(schema: string, approvalId: string, step: number, level: number) {
     return sql`update ${sql.id(schema, "step")} set escalation_level = ${level}
