@@ -27,6 +27,9 @@ export interface ConnectionOptions {
   json?: boolean;
 }
 
+/** For a repeatable option: each use adds a value. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 /** Adds the options every command takes. */
 export function withConnection(command: Command): Command {
   return command

@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { ApprovalError } from "../errors.ts";
 import { EXIT, say, UsageError } from "./context.ts";
 import { registerDecide } from "./decide.ts";
+import { registerDelegate } from "./delegate.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerPending } from "./pending.ts";
 import { registerRequest } from "./request.ts";
@@ -25,6 +26,7 @@ for (const register of [
   registerPending,
   registerShow,
   registerDecide,
+  registerDelegate,
   registerRequest,
   registerWait,
   registerWatch,

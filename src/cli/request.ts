@@ -2,6 +2,7 @@ import { userInfo, hostname } from "node:os";
 import type { Command } from "commander";
 import type { JsonValue } from "../domain/types.ts";
 import {
+  collect,
   json,
   open,
   out,
@@ -26,8 +27,6 @@ interface RequestOptions extends ConnectionOptions {
   idempotencyKey?: string;
   wait?: boolean;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerRequest(program: Command): void {
   withSecret(withConnection(program.command("request")))

@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { describeEdit } from "../domain/describe.ts";
+import type { AuditEvent, PayloadEdit } from "../domain/types.ts";
 import {
   decisionLine,
   json,
@@ -11,6 +13,27 @@ import {
   withConnection,
   type ConnectionOptions,
 } from "./context.ts";
+
+/** What the trail's DETAIL column says about one event, beyond its comment. */
+function detail(e: AuditEvent): string {
+  const d = e.data;
+  if (e.type.startsWith("notif")) return `${d.kind} → ${d.reviewer}${d.error ? ` (${d.error})` : ""}`;
+  if (e.type === "approved" || e.type === "rejected") {
+    const edits = Array.isArray(d.edits) ? (d.edits as unknown as PayloadEdit[]) : [];
+    return [
+      typeof d.onBehalfOf === "string" ? `for ${d.onBehalfOf}` : "",
+      typeof d.revision === "number" ? `on revision ${d.revision}` : "",
+      ...edits.map((edit) => describeEdit({ ...edit, by: e.actor, revision: Number(d.newRevision) })),
+    ]
+      .filter(Boolean)
+      .join("; ");
+  }
+  if (e.type === "extended") return `deadline ${d.from} → ${d.to}`;
+  if (e.type === "handler_done" || e.type === "handler_failed") {
+    return `${d.handler}, attempt ${d.attempt}${d.error ? `: ${d.error}` : ""}${d.final ? " (gave up)" : ""}`;
+  }
+  return "";
+}
 
 export function registerShow(program: Command): void {
   withConnection(program.command("show"))
@@ -30,26 +53,35 @@ export function registerShow(program: Command): void {
           `requested by: ${approval.requestedBy} at ${approval.createdAt.toISOString()}`,
           `deadline:     ${approval.deadline.toISOString()} (then ${approval.timeoutAction})`,
         ];
+        if (approval.editable.length > 0) lines.push(`editable:     ${approval.editable.join(", ")}`);
+        if (approval.revision > 1) lines.push(`revision:     ${approval.revision}`);
         if (approval.decision) lines.push(`decision:     ${decisionLine(approval.decision)}`);
         lines.push("", paint("bold", "Steps"));
         for (const step of approval.steps) {
           lines.push(`  ${step.index + 1}. ${step.name} (${step.status}, quorum ${step.quorum})`);
           for (const r of step.reviewers) {
-            const vote = r.vote
-              ? ` ${r.vote.outcome === "approve" ? "approved" : "rejected"} via ${r.vote.via}${r.vote.comment ? `: ${r.vote.comment}` : ""}`
+            const v = r.vote;
+            const vote = v
+              ? ` ${v.outcome === "approve" ? "approved" : "rejected"}${v.voter !== r.reviewer ? ` by ${v.voter}` : ""}` +
+                ` via ${v.via} on revision ${v.revision}${v.comment ? `: ${v.comment}` : ""}`
               : "";
             lines.push(
               `     - ${r.reviewer}${r.level > 0 ? ` (escalation level ${r.level}${r.active ? "" : ", not reached"})` : ""}${vote}`,
             );
           }
         }
-        lines.push(
-          "",
-          paint("bold", "Payload"),
-          JSON.stringify(approval.payload, null, 2),
-          "",
-          paint("bold", "Audit trail"),
-        );
+        if (approval.delegations.length > 0) {
+          lines.push("", paint("bold", "Delegations in force"));
+          for (const d of approval.delegations) {
+            lines.push(`  ${d.from} → ${d.to} until ${d.until.toISOString()}${d.reason ? ` (${d.reason})` : ""}`);
+          }
+        }
+        lines.push("", paint("bold", approval.revision > 1 ? `Payload (revision ${approval.revision})` : "Payload"));
+        lines.push(JSON.stringify(approval.payload, null, 2));
+        if (approval.edits.length > 0) {
+          lines.push("", paint("bold", "Edits"), ...approval.edits.map((edit) => `  ${describeEdit(edit)}`));
+        }
+        lines.push("", paint("bold", "Audit trail"));
         lines.push(
           table(
             ["AT", "EVENT", "ACTOR", "CHANNEL", "DETAIL"],
@@ -58,14 +90,7 @@ export function registerShow(program: Command): void {
               e.type,
               e.actor,
               e.channel ?? "",
-              [
-                e.comment,
-                e.type.startsWith("notif")
-                  ? `${e.data.kind} → ${e.data.reviewer}${e.data.error ? ` (${e.data.error})` : ""}`
-                  : "",
-              ]
-                .filter(Boolean)
-                .join(" "),
+              [e.comment, detail(e)].filter(Boolean).join(" "),
             ]),
           ),
         );
