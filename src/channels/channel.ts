@@ -52,6 +52,10 @@ export interface ChannelActions {
       outcome: VoteOutcome;
       comment?: string;
       context?: Record<string, JsonValue>;
+      /** Fields of the payload changed when approving (see `DecideInput.edits`). */
+      edits?: Record<string, JsonValue>;
+      /** The payload revision the reviewer saw. */
+      revision?: number;
     },
   ): Promise<Approval>;
   /** Records a request's digest; false when it was already seen within `windowMs` (a replay). */

@@ -1,15 +1,24 @@
 /** Block Kit messages and views for the Slack channel. Pure: data in, Block Kit JSON out. */
 import { describeDecision, describeNotice } from "../domain/describe.ts";
-import type { Decision, Notification } from "../domain/types.ts";
+import { type EditableField, fieldText as inputText } from "../domain/editable.ts";
+import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { clip, fieldText, moreFields } from "../text.ts";
 
 export const ACTION_IDS = {
   approve: "countersign:approve",
   reject: "countersign:reject",
   open: "countersign:open",
+  edit: "countersign:edit",
 } as const;
 export const REJECT_CALLBACK_ID = "countersign:reject";
+export const EDIT_CALLBACK_ID = "countersign:edit";
 export const REASON_BLOCK_ID = "reason";
+/** The comment input of the Edit modal. */
+export const COMMENT_BLOCK_ID = "comment";
+/** Each editable field's input block (and its `errors` key) in the Edit modal. */
+export const fieldBlockId = (field: string) => `field:${field}`;
+/** Slack's longest plain_text_input; a value longer than this is edited on the page, never clipped. */
+const MAX_INPUT = 3000;
 
 type Block = Record<string, unknown>;
 
@@ -101,6 +110,10 @@ export function requestMessage(n: Notification, maxFields: number): { text: stri
         elements: [
           { type: "button", action_id: ACTION_IDS.approve, style: "primary", text: plain("Approve"), value },
           { type: "button", action_id: ACTION_IDS.reject, style: "danger", text: plain("Reject"), value },
+          // Approve stays one click; Edit opens a modal with the fields the request made editable.
+          ...(n.approval.editable.length > 0
+            ? [{ type: "button", action_id: ACTION_IDS.edit, text: plain("Edit"), value }]
+            : []),
           { type: "button", action_id: ACTION_IDS.open, text: plain("Open"), url: n.links.view },
         ],
       },
@@ -173,6 +186,92 @@ export function rejectModal(title: string, metadata: string): Block {
         label: plain("Reason"),
         hint: plain("The requester (and its agent) will see this."),
         element: { type: "plain_text_input", action_id: REASON_BLOCK_ID, multiline: true, max_length: 2000 },
+      },
+    ],
+  };
+}
+
+/** A select's option: the text the page's inputs use, which `editsFromForm` parses back. */
+function option(value: JsonValue) {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return { text: plain(text, 75), value: text };
+}
+
+function fieldElement(field: EditableField): Block | undefined {
+  const text = inputText(field);
+  const initial = text === "" ? {} : { initial_value: text };
+  switch (field.input) {
+    case "number":
+    case "integer":
+      return { type: "number_input", action_id: "value", is_decimal_allowed: field.input === "number", ...initial };
+    case "boolean":
+    case "select": {
+      const options = (field.input === "boolean" ? [true, false] : field.options).map(option);
+      // Slack caps a select at 100 options and 150 characters a value: beyond that, edit on the page.
+      if (options.length > 100 || options.some((o) => o.value.length > 150)) return undefined;
+      const selected = options.find((o) => o.value === text);
+      return { type: "static_select", action_id: "value", options, ...(selected ? { initial_option: selected } : {}) };
+    }
+    case "text":
+    case "json":
+      if (text.length > MAX_INPUT) return undefined;
+      return {
+        type: "plain_text_input",
+        action_id: "value",
+        multiline: field.input === "json" || text.length > 80,
+        max_length: MAX_INPUT,
+        ...initial,
+      };
+  }
+}
+
+/**
+ * "Approve with edits": an input per editable field, typed as on the page, and a comment. A field
+ * Slack cannot hold (a value too long, too many options) is named with a pointer to the page instead.
+ */
+export function editModal(title: string, fields: EditableField[], metadata: string): Block {
+  const inputs: Block[] = [];
+  const elsewhere: string[] = [];
+  for (const field of fields.slice(0, 90)) {
+    const element = fieldElement(field);
+    if (!element) {
+      elsewhere.push(field.field);
+      continue;
+    }
+    inputs.push({
+      type: "input",
+      block_id: fieldBlockId(field.field),
+      label: plain(field.field, 2000),
+      // Left empty, a field keeps its value when it had none; clearing a number is refused by name.
+      optional: true,
+      element,
+    });
+  }
+  elsewhere.push(...fields.slice(90).map((f) => f.field));
+  return {
+    type: "modal",
+    callback_id: EDIT_CALLBACK_ID,
+    private_metadata: metadata,
+    title: plain("Approve with edits", 24),
+    submit: plain("Approve", 24),
+    close: plain("Cancel", 24),
+    blocks: [
+      { type: "section", text: mrkdwn(`Change what you need, then approve *${escapeMrkdwn(clip(title, 200))}*.`) },
+      ...inputs,
+      ...(elsewhere.length > 0
+        ? [
+            {
+              type: "context",
+              elements: [mrkdwn(`Edit ${escapeMrkdwn(clip(elsewhere.join(", "), 500))} on the approval page (Open).`)],
+            },
+          ]
+        : []),
+      {
+        type: "input",
+        block_id: COMMENT_BLOCK_ID,
+        optional: true,
+        label: plain("Comment"),
+        element: { type: "plain_text_input", action_id: "value", multiline: true, max_length: 2000 },
       },
     ],
   };

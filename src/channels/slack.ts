@@ -1,11 +1,13 @@
 /**
- * Slack: a Block Kit message with Approve / Reject / Open in each reviewer's DM (or a team channel),
- * reminders as thread replies, and the original message updated to show the outcome however it was
- * decided. Button clicks arrive at `<mount>/slack/actions`, are signature-checked, mapped to a listed
- * reviewer and recorded before Slack's 3-second deadline.
+ * Slack: a Block Kit message with Approve / Reject / Open (and Edit, when the request has editable
+ * fields) in each reviewer's DM (or a team channel), reminders as thread replies, and the original
+ * message updated to show the outcome however it was decided. Button clicks arrive at
+ * `<mount>/slack/actions`, are signature-checked, mapped to a listed reviewer and recorded before
+ * Slack's 3-second deadline. Approve and the Edit modal are bound to the payload revision they showed.
  */
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from "@slack/web-api";
 import { z } from "zod";
+import { editableFields, editsFromForm } from "../domain/editable.ts";
 import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { normalizeIdentity } from "../domain/identity.ts";
 import {
@@ -13,6 +15,7 @@ import {
   ApprovalError,
   NotFoundError,
   SignatureRefusedError,
+  StaleRevisionError,
   ValidationError,
 } from "../errors.ts";
 import { parseSlackSigningSecret } from "../security/secrets.ts";
@@ -27,6 +30,10 @@ import {
 } from "./channel.ts";
 import {
   ACTION_IDS,
+  COMMENT_BLOCK_ID,
+  EDIT_CALLBACK_ID,
+  editModal,
+  fieldBlockId,
   outcomeLine,
   outcomeMessage,
   REASON_BLOCK_ID,
@@ -88,7 +95,7 @@ const SILENT: SlackLogger = {
 };
 
 const receiptSchema = z.object({ channel: z.string(), ts: z.string() });
-const buttonValue = z.object({ a: z.string(), r: z.string() });
+const buttonValue = z.object({ a: z.string(), r: z.string(), v: z.int().min(1).optional() });
 const slackUser = z.object({
   id: z.string(),
   username: z.string().optional(),
@@ -106,7 +113,13 @@ const interaction = z.object({
       callback_id: z.string(),
       private_metadata: z.string(),
       state: z.object({
-        values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().nullish() }))),
+        values: z.record(
+          z.string(),
+          z.record(
+            z.string(),
+            z.object({ value: z.string().nullish(), selected_option: z.object({ value: z.string() }).nullish() }),
+          ),
+        ),
       }),
     })
     .optional(),
@@ -278,10 +291,11 @@ export function slackChannel(options: SlackChannelOptions): Channel {
 
   async function onClick(payload: Interaction, actions: ChannelActions): Promise<Response> {
     const action = payload.actions?.[0];
-    if (!action || (action.action_id !== ACTION_IDS.approve && action.action_id !== ACTION_IDS.reject)) return ack();
+    const decides = [ACTION_IDS.approve, ACTION_IDS.reject, ACTION_IDS.edit] as string[];
+    if (!action || !decides.includes(action.action_id)) return ack();
     const value = buttonValue.safeParse(safeJson(action.value));
     if (!value.success) throw refused("actions.0.value", "is not a button countersign made");
-    const { a: approvalId, r: listed } = value.data satisfies ButtonValue;
+    const { a: approvalId, r: listed, v: shownRevision } = value.data satisfies ButtonValue;
     const acting = await actingReviewer(payload.user, listed);
     if (!acting) {
       respondLater(
@@ -303,8 +317,22 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       });
       return ack();
     }
+    if (action.action_id === ACTION_IDS.edit) {
+      // The modal is bound to the revision it shows: approving it after another reviewer's edit is stale.
+      const metadata = JSON.stringify({ a: approvalId, r: listed, v: approval.revision } satisfies ButtonValue);
+      await client.views.open({
+        trigger_id: payload.trigger_id ?? "",
+        view: editModal(approval.title, editableFields(approval), metadata) as never,
+      });
+      return ack();
+    }
     try {
-      await actions.decide(approvalId, { ...acting, outcome: "approve", context: context(payload.user) });
+      await actions.decide(approvalId, {
+        ...acting,
+        outcome: "approve",
+        context: context(payload.user),
+        ...(shownRevision ? { revision: shownRevision } : {}),
+      });
     } catch (error) {
       if (error instanceof AlreadyDecidedError && error.data.decision) {
         respondLater(payload.response_url, finalState(error.data.decision as Decision));
@@ -338,6 +366,58 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     return json({ response_action: "clear" });
   }
 
+  async function onEditSubmitted(payload: Interaction, actions: ChannelActions): Promise<Response> {
+    const view = payload.view;
+    const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
+    if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
+    const { a: approvalId, r: listed, v: shownRevision } = metadata.data;
+    const approval = await actions.get(approvalId);
+    const fields = editableFields(approval);
+    const blockOf = (field: string) => {
+      const id = fieldBlockId(field);
+      return id in view.state.values ? id : COMMENT_BLOCK_ID;
+    };
+    const refuse = (errors: Record<string, string>) => json({ response_action: "errors", errors });
+    const submitted: Record<string, string> = {};
+    for (const field of fields) {
+      const state = view.state.values[fieldBlockId(field.field)]?.value;
+      if (state) submitted[field.field] = state.selected_option?.value ?? state.value ?? "";
+    }
+    const comment = view.state.values[COMMENT_BLOCK_ID]?.value?.value?.trim();
+    const { edits, errors } = editsFromForm(fields, submitted);
+    if (errors.length > 0) return refuse(Object.fromEntries(errors.map((e) => [blockOf(e.field), `This ${e.error}.`])));
+    const acting = await actingReviewer(payload.user, listed);
+    if (!acting) return refuse({ [COMMENT_BLOCK_ID]: "You are not a reviewer of this approval." });
+    try {
+      await actions.decide(approvalId, {
+        ...acting,
+        outcome: "approve",
+        edits,
+        revision: shownRevision ?? approval.revision,
+        context: context(payload.user),
+        ...(comment ? { comment } : {}),
+      });
+    } catch (error) {
+      if (error instanceof StaleRevisionError) {
+        return refuse({
+          [COMMENT_BLOCK_ID]: `Another reviewer changed this proposal since you opened it (now revision ${error.data.revision}). Cancel, then press Edit again to see it.`,
+        });
+      }
+      if (error instanceof ValidationError) {
+        // Issues name the field (`edits.amount`, or `amount` when the schema refused the result).
+        const byBlock: Record<string, string> = {};
+        for (const issue of error.issues) {
+          const block = blockOf(issue.path.replace(/^edits\./, "").split(".")[0] ?? "");
+          byBlock[block] = byBlock[block] ? `${byBlock[block]}; ${issue.message}` : issue.message;
+        }
+        return refuse(byBlock);
+      }
+      if (error instanceof ApprovalError) return refuse({ [COMMENT_BLOCK_ID]: error.message });
+      throw error;
+    }
+    return json({ response_action: "clear" });
+  }
+
   return {
     name: options.name ?? "slack",
     accepts: (reviewer) => reviewer.startsWith(SLACK_PREFIX) || EMAIL.test(reviewer),
@@ -361,6 +441,9 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       if (payload.data.type === "block_actions") return onClick(payload.data, actions);
       if (payload.data.type === "view_submission" && payload.data.view?.callback_id === REJECT_CALLBACK_ID) {
         return onRejectSubmitted(payload.data, actions);
+      }
+      if (payload.data.type === "view_submission" && payload.data.view?.callback_id === EDIT_CALLBACK_ID) {
+        return onEditSubmitted(payload.data, actions);
       }
       return ack();
     },
