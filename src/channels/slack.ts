@@ -5,7 +5,7 @@
  * `<mount>/slack/actions`, are signature-checked, mapped to a listed reviewer and recorded before
  * Slack's 3-second deadline. Approve and the Edit modal are bound to the payload revision they showed.
  */
-import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger } from "@slack/web-api";
+import { ErrorCode, WebClient } from "@slack/web-api";
 import { z } from "zod";
 import { editableFields, editsFromForm } from "../domain/editable.ts";
 import type { Decision, JsonValue, Notification } from "../domain/types.ts";
@@ -18,6 +18,17 @@ import {
   StaleRevisionError,
   ValidationError,
 } from "../errors.ts";
+import {
+  buttonValue,
+  type Interaction,
+  interaction,
+  PERMANENT,
+  receiptSchema,
+  refused,
+  rootCause,
+  SILENT,
+  safeJson,
+} from "./slack-wire.ts";
 import { parseSlackSigningSecret } from "../security/secrets.ts";
 import { SIGNATURE_TOLERANCE_MS, verifySlackSignature } from "../security/signatures.ts";
 import { parseInput } from "../validation.ts";
@@ -70,62 +81,6 @@ export interface SlackChannelOptions {
 const SLACK_PREFIX = "slack:";
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
 const CACHE_MS = 60 * 60_000;
-/** Slack errors that retrying will not fix. */
-const PERMANENT = new Set([
-  "users_not_found",
-  "user_not_found",
-  "channel_not_found",
-  "not_in_channel",
-  "is_archived",
-  "account_inactive",
-  "invalid_auth",
-  "not_authed",
-  "missing_scope",
-  "cannot_dm_bot",
-]);
-
-const SILENT: SlackLogger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  setLevel() {},
-  getLevel: () => LogLevel.ERROR,
-  setName() {},
-};
-
-const receiptSchema = z.object({ channel: z.string(), ts: z.string() });
-const buttonValue = z.object({ a: z.string(), r: z.string(), v: z.int().min(1).optional() });
-const slackUser = z.object({
-  id: z.string(),
-  username: z.string().optional(),
-  name: z.string().optional(),
-  team_id: z.string().optional(),
-});
-const interaction = z.object({
-  type: z.string(),
-  user: slackUser,
-  trigger_id: z.string().optional(),
-  response_url: z.string().optional(),
-  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).optional(),
-  view: z
-    .object({
-      callback_id: z.string(),
-      private_metadata: z.string(),
-      state: z.object({
-        values: z.record(
-          z.string(),
-          z.record(
-            z.string(),
-            z.object({ value: z.string().nullish(), selected_option: z.object({ value: z.string() }).nullish() }),
-          ),
-        ),
-      }),
-    })
-    .optional(),
-});
-type Interaction = z.infer<typeof interaction>;
-
 const json = (body: unknown, status = 200) => Response.json(body, { status });
 const ack = () => new Response(null, { status: 200 });
 
@@ -448,31 +403,4 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       return ack();
     },
   };
-}
-
-/** The innermost error's code and message (Slack's client wraps fetch, which wraps the socket error). */
-function rootCause(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5; depth++) {
-    const next =
-      (current as { original?: unknown; cause?: unknown }).original ?? (current as { cause?: unknown }).cause;
-    if (!next) break;
-    current = next;
-  }
-  if (current === error || !(current instanceof Error)) return undefined;
-  const code = (current as { code?: unknown }).code;
-  return typeof code === "string" && !current.message.includes(code) ? `${code}: ${current.message}` : current.message;
-}
-
-/** A signed request countersign cannot use: a 400 naming what is wrong. */
-function refused(path: string, message: string): ValidationError {
-  return new ValidationError("Slack request", [{ path, message }]);
-}
-
-function safeJson(text: string | undefined): unknown {
-  try {
-    return text === undefined ? undefined : JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
