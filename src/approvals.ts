@@ -7,8 +7,8 @@ import { approvalEvents, getApproval, listApprovals, payloadRevisions } from "./
 import type { EngineContext } from "./core/context.ts";
 import { delegate, delegations, revokeDelegation } from "./core/delegation.ts";
 import { cancel, decide, extend, requestApproval } from "./core/engine.ts";
+import type { ApprovalRequest } from "./core/request-input.ts";
 import {
-  type ApprovalRequest,
   approvalId,
   type CancelInput,
   cancelSchema,

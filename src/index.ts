@@ -22,10 +22,13 @@ export { webhookChannel, type WebhookChannelOptions } from "./channels/webhook.t
 export { verifyWebhook } from "./security/signatures.ts";
 export type { WebhookSecret } from "./security/secrets.ts";
 export type {
+  ActionVote,
   Approval,
+  ApprovalAction,
   ApprovalStep,
   AuditEvent,
   Decision,
+  DecisionAction,
   Delegation,
   EventType,
   JsonValue,
@@ -40,14 +43,14 @@ export type {
   VoteOutcome,
 } from "./domain/types.ts";
 export type { ApprovalStatus, FinalStatus } from "./domain/types.ts";
+export type { ActionRequest, ApprovalRequest, StepInput } from "./core/request-input.ts";
 export type {
-  ApprovalRequest,
+  ActionDecisionInput,
   CancelInput,
   DecideInput,
   DelegateInput,
   ExtendInput,
   ListQuery,
-  StepInput,
   WaitOptions,
 } from "./core/inputs.ts";
 export type { DecisionHandler, ResumeContext } from "./core/resume.ts";

@@ -203,6 +203,7 @@ async function buildNotification(
       revision: approval.revision,
       edits: approval.edits,
       editable: approval.editable,
+      actions: approval.actions,
     },
     onBehalfOf: target.onBehalfOf ?? null,
     links: { view, approve: `${view}?decision=approve`, reject: `${view}?decision=reject` },

@@ -4,6 +4,7 @@
  * API) and timers (worker jobs) both come through here.
  */
 import { randomUUID } from "node:crypto";
+import type { ActionDecision } from "../domain/batch.ts";
 import { isOverdue } from "../domain/facts.ts";
 import type { Refusal } from "../domain/plan.ts";
 import { planCreation, type RequestPlan, reviewersWithLinks } from "../domain/request.ts";
@@ -30,7 +31,7 @@ import { rowsAfter, toApproval } from "../store/rows.ts";
 import { applyPlan } from "./apply-plan.ts";
 import { delegateRounds, expandRounds } from "./rounds.ts";
 import type { EngineContext } from "./context.ts";
-import { type ApprovalRequest, planRequest } from "./inputs.ts";
+import { type ApprovalRequest, planRequest } from "./request-input.ts";
 import { checkPayload } from "./payload-schema.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -113,18 +114,21 @@ export interface Ballot {
   reviewer: string;
   /** The person casting it (differs from `reviewer` for a team slot); defaults to the reviewer. */
   voter?: string | undefined;
-  outcome: "approve" | "reject";
+  /** Null or absent only when `actions` decides a batch. */
+  outcome?: "approve" | "reject" | null | undefined;
   comment: string | null;
   via: string;
   context: Record<string, JsonValue> | null;
   edits?: Record<string, JsonValue> | null;
   /** The revision the reviewer saw; null or absent: whatever is current. */
   revision?: number | null | undefined;
+  /** A batch: the decision on each open action. */
+  actions?: Record<string, ActionDecision> | null | undefined;
 }
 
 export function decide(ctx: EngineContext, id: string, vote: Ballot, host?: HostDb): Promise<Approval> {
-  const { voter = vote.reviewer, edits = null, revision = null, ...rest } = vote;
-  return change(ctx, id, { type: "vote", ...rest, voter, edits, revision }, host);
+  const { voter = vote.reviewer, edits = null, revision = null, outcome = null, actions = null, ...rest } = vote;
+  return change(ctx, id, { type: "vote", ...rest, voter, edits, revision, outcome, actions }, host);
 }
 
 export function extend(
@@ -207,6 +211,8 @@ function refusalError(approval: Approval, why: Refusal, cause: Cause): ApprovalE
               : "may not be changed: the request made no field editable",
         },
       ]);
+    case "batch":
+      return new ValidationError(`decision on approval ${id}`, why.issues);
     case "edits_with_reject":
       return new ValidationError(`decision on approval ${id}`, [
         { path: "edits", message: "only an approval can carry edits; reject with a comment instead" },

@@ -8,7 +8,7 @@
 import { isFinal } from "../domain/lifecycle.ts";
 import type { Decision, JsonValue, PayloadEdit } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, WaitTimeoutError } from "../errors.ts";
-import { approvalRow } from "../store/approval-reads.ts";
+import { approvalRow, loadApproval } from "../store/approval-reads.ts";
 import type { ChangeListener } from "../store/change-listener.ts";
 import { isConnectionFailure } from "../store/connection.ts";
 import { toDecision } from "../store/rows.ts";
@@ -89,12 +89,17 @@ function waitForDecision(
     const check = () => {
       if (settled) return;
       database
-        .run((db) => approvalRow(db, id))
-        .then((row) => {
+        .run(async (db) => {
+          const row = await approvalRow(db, id);
+          // A batch's word per action comes from its votes: a final batch is read whole.
+          const whole = row?.actions && isFinal(row.status) ? await loadApproval(db, id) : undefined;
+          return { row, decision: whole ? whole.decision : row && toDecision(row) };
+        })
+        .then(({ row, decision }) => {
           failures = 0;
-          known = row && { payload: row.payload, revision: row.revision, edits: row.edits };
+          // A batch's notification lacks the per-action word, so a batch is always re-read.
+          known = row && !row.actions ? { payload: row.payload, revision: row.revision, edits: row.edits } : undefined;
           if (!row) return settle({ error: new NotFoundError(`Approval ${id}`, { approvalId: id }) });
-          const decision = toDecision(row);
           if (decision) return settle({ decision });
           cancelDeadline?.();
           const untilDeadline = Math.max(0, row.deadline.getTime() - row.db_now.getTime()) + 50;
@@ -116,7 +121,17 @@ function waitForDecision(
         if (change.decision && known?.revision === change.decision.revision) {
           const { decidedAt, ...rest } = change.decision;
           const { payload, edits } = known;
-          settle({ decision: { id, status: change.status, ...rest, decidedAt: new Date(decidedAt), payload, edits } });
+          settle({
+            decision: {
+              id,
+              status: change.status,
+              ...rest,
+              decidedAt: new Date(decidedAt),
+              payload,
+              edits,
+              actions: null,
+            },
+          });
         } else check();
       },
       onListening: check,

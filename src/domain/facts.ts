@@ -2,7 +2,15 @@
  * What the engine knows about one approval when it plans a change: read in one statement, and written
  * back only while the approval is still the version read (see `core/apply-plan.ts`).
  */
-import type { ApprovalStatus, JsonValue, StepSchedule, TimeoutAction, VoteOutcome } from "./types.ts";
+import type {
+  ActionVote,
+  ApprovalStatus,
+  BatchAction,
+  JsonValue,
+  StepSchedule,
+  TimeoutAction,
+  VoteOutcome,
+} from "./types.ts";
 
 interface VoteFacts {
   outcome: VoteOutcome;
@@ -10,6 +18,8 @@ interface VoteFacts {
   voter: string;
   /** A delegate's vote: the reviewer they stood in for, who counts as having voted too. */
   onBehalfOf: string | null;
+  /** In a batch: its decision on each action open when it was cast. */
+  actions: Record<string, ActionVote> | null;
 }
 
 /** An active delegation: `to` may decide wherever `from` could. */
@@ -47,6 +57,8 @@ export interface ApprovalFacts {
   revision: number;
   /** Top-level payload fields a reviewer may change. */
   editable: string[];
+  /** A batch's actions as requested, or null (see `batch.ts`). */
+  batch: BatchAction[] | null;
   /** One person counts once across all steps (else once per step). */
   distinctAcrossSteps: boolean;
   /** How long before the deadline the `expiring` notice goes out, or null. */
@@ -101,4 +113,11 @@ export function askedReviewers(facts: ApprovalFacts): string[] {
 
 function sortedReviewers(list: StepReviewerFacts[]): string[] {
   return [...list].sort((a, b) => a.level - b.level || (a.reviewer < b.reviewer ? -1 : 1)).map((r) => r.reviewer);
+}
+
+/** Every vote cast so far, on any step, with the slot it counts for. */
+export function allVotes(facts: ApprovalFacts): { reviewer: string; actions: Record<string, ActionVote> | null }[] {
+  return facts.steps.flatMap((step) =>
+    step.reviewers.flatMap((r) => (r.vote ? [{ reviewer: r.reviewer, actions: r.vote.actions }] : [])),
+  );
 }

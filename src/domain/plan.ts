@@ -2,7 +2,15 @@
 import { type ApprovalFacts, askedReviewers, reviewersAtLevel, reviewersToAsk, type StepFacts } from "./facts.ts";
 import type { Ineligibility } from "./eligibility.ts";
 import { type Job, ROUNDS, stepTimerRefs, type TimerRef } from "./jobs.ts";
-import type { ApprovalStatus, EventType, FinalStatus, JsonValue, NotificationKind, VoteOutcome } from "./types.ts";
+import type {
+  ActionVote,
+  ApprovalStatus,
+  EventType,
+  FinalStatus,
+  JsonValue,
+  NotificationKind,
+  VoteOutcome,
+} from "./types.ts";
 
 /** The actor recorded for what timers do. */
 export const SYSTEM_ACTOR = "system";
@@ -23,7 +31,7 @@ export interface PlannedRevision {
   /** SHA-256 of the payload as canonical JSON (see `revision.ts`), and of the revision it replaces. */
   digest: string;
   previousDigest: string;
-  edits: { field: string; from: JsonValue | null; to: JsonValue }[];
+  edits: { action?: string; field: string; from: JsonValue | null; to: JsonValue }[];
   createdBy: string;
 }
 
@@ -48,6 +56,8 @@ export interface Plan {
     /** The revision the vote was made on. */
     revision: number;
     onceKey: string;
+    /** In a batch: the decision on each open action. */
+    actions: Record<string, ActionVote> | null;
   } | null;
   /** The payload's next revision, when the vote came with edits. */
   revision: PlannedRevision | null;
@@ -75,6 +85,8 @@ export type Refusal =
   | { reason: "stale_revision"; revision: number }
   | { reason: "not_editable"; field: string; editable: string[] }
   | { reason: "edits_with_reject" }
+  /** A batch vote that does not decide its actions properly, or actions given for what is no batch. */
+  | { reason: "batch"; issues: { path: string; message: string }[] }
   | { reason: "not_later"; deadline: Date };
 
 const OUTCOME_KINDS: Record<FinalStatus, NotificationKind> = {

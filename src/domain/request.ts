@@ -1,8 +1,8 @@
-/** A new approval: the validated request (see `core/inputs.ts`) and what creating it brings. */
+/** A new approval: the validated request (see `core/request-input.ts`) and what creating it brings. */
 import { reviewersToAsk } from "./facts.ts";
 import { type Job, ROUNDS, stepTimers } from "./jobs.ts";
 import type { PlannedEvent } from "./plan.ts";
-import type { JsonValue, StepSchedule, TimeoutAction } from "./types.ts";
+import type { BatchAction, JsonValue, StepSchedule, TimeoutAction } from "./types.ts";
 
 export interface RequestPlanStep {
   name: string;
@@ -29,6 +29,10 @@ export interface RequestPlan {
   distinctAcrossSteps: boolean;
   /** How long before the deadline the `expiring` notice goes out, or null. */
   warnBeforeMs: number | null;
+  /** A batch's actions (their inputs are in `payload`), or null. */
+  actions: BatchAction[] | null;
+  /** The host's own data. */
+  metadata: Record<string, JsonValue> | null;
   /** Digest of everything above but the key, to spot a key reused for a different request. */
   fingerprint: string;
 }

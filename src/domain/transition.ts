@@ -4,8 +4,9 @@
  * in, a plan out. The engine writes a plan only while the approval is still the version its facts were
  * read at. Votes and the lifecycle are here; what timers and deadlines do is in `timers.ts`.
  */
+import { type ActionDecision, planBatchVote, rejections } from "./batch.ts";
 import { standing } from "./eligibility.ts";
-import { type ApprovalFacts, currentStep, reviewersAtLevel, type StepFacts } from "./facts.ts";
+import { allVotes, type ApprovalFacts, currentStep, reviewersAtLevel, type StepFacts } from "./facts.ts";
 import { ROUNDS, stepTimerRefs, stepTimers } from "./jobs.ts";
 import { isFinal, type LifecycleEvent, nextState } from "./lifecycle.ts";
 import {
@@ -30,7 +31,8 @@ export type Cause =
       reviewer: string;
       /** The person; differs from `reviewer` for a team slot. */
       voter: string;
-      outcome: VoteOutcome;
+      /** Null only for a batch decided action by action. */
+      outcome: VoteOutcome | null;
       comment: string | null;
       via: string;
       context: Record<string, JsonValue> | null;
@@ -38,6 +40,8 @@ export type Cause =
       revision: number | null;
       /** Changed payload fields, approving only. */
       edits: Record<string, JsonValue> | null;
+      /** A batch: the decision on each action (else `outcome` applies to every open action). */
+      actions: Record<string, ActionDecision> | null;
     }
   | { type: "cancel"; by: string; reason: string }
   /** The timeout timer, or anyone who finds the deadline passed. */
@@ -83,28 +87,35 @@ function planVote(facts: ApprovalFacts, cause: VoteCause): Planned {
   if (cause.revision !== null && cause.revision !== facts.revision) {
     return { kind: "refuse", why: { reason: "stale_revision", revision: facts.revision } };
   }
-  const edited = planEdits(facts, cause);
+  const batch = planBatch(facts, cause);
+  if (batch && "reason" in batch) return { kind: "refuse", why: batch };
+  const edited = batch ? batch.revision : planEdits(facts, cause);
   if (edited && "reason" in edited) return { kind: "refuse", why: edited };
+  const outcome = batch ? batch.outcome : cause.outcome;
+  if (outcome === null) {
+    return { kind: "refuse", why: { reason: "batch", issues: [{ path: "outcome", message: "is required" }] } };
+  }
   const step = currentStep(facts);
   const vote: NonNullable<Plan["vote"]> = {
     step: step.step,
     reviewer: who.slot,
     voter: cause.voter,
     onBehalfOf: who.onBehalfOf,
-    outcome: cause.outcome,
+    outcome,
     comment: cause.comment,
     via: cause.via,
     revision: facts.revision,
+    actions: batch ? batch.actions : null,
     // What the unique constraint holds once per approval: the person, or the person on this step.
     onceKey: facts.distinctAcrossSteps ? cause.voter : `${cause.voter}/${step.step}`,
   };
   const approvalsBefore = step.reviewers.filter((r) => r.vote?.outcome === "approve").length;
   const event: LifecycleEvent =
-    cause.outcome === "approve" ? { type: "approve", approvalsOnStep: approvalsBefore + 1 } : { type: "reject" };
+    outcome === "approve" ? { type: "approve", approvalsOnStep: approvalsBefore + 1 } : { type: "reject" };
   const planned = planLifecycle(facts, event, {
     actor: cause.reviewer,
     via: cause.via,
-    comment: cause.comment,
+    comment: cause.comment ?? (batch && outcome === "reject" ? rejectionReasons(batch.actions) : null),
     data: {
       revision: facts.revision,
       ...(cause.context ? { context: cause.context } : {}),
@@ -113,6 +124,7 @@ function planVote(facts: ApprovalFacts, cause: VoteCause): Planned {
       ...(edited
         ? { edits: edited.edits as unknown as JsonValue, newRevision: edited.revision, digest: edited.digest }
         : {}),
+      ...(batch ? { actions: batch.actions as unknown as JsonValue } : {}),
     },
     vote,
   });
@@ -121,6 +133,55 @@ function planVote(facts: ApprovalFacts, cause: VoteCause): Planned {
     planned.plan.revision = edited ?? null;
   }
   return planned;
+}
+
+/** A batch vote: its outcome, what it decided per action and the revision its edits make; null for no batch. */
+function planBatch(
+  facts: ApprovalFacts,
+  cause: VoteCause,
+):
+  | {
+      outcome: VoteOutcome;
+      actions: NonNullable<NonNullable<Plan["vote"]>["actions"]>;
+      revision: PlannedRevision | null;
+    }
+  | Extract<Planned, { kind: "refuse" }>["why"]
+  | null {
+  if (!facts.batch) {
+    return cause.actions
+      ? { reason: "batch", issues: [{ path: "actions", message: "this approval is not a batch: give an outcome" }] }
+      : null;
+  }
+  if (cause.edits && Object.keys(cause.edits).length > 0) {
+    return { reason: "batch", issues: [{ path: "edits", message: "edit a batch per action: actions.<id>.edits" }] };
+  }
+  const vote = planBatchVote(
+    facts.batch,
+    facts.payload,
+    rejections(allVotes(facts)),
+    cause.actions ? null : cause.outcome,
+    cause.actions,
+  );
+  if ("issues" in vote) return { reason: "batch", issues: vote.issues };
+  const { edited } = vote;
+  const revision =
+    edited.edits.length === 0
+      ? null
+      : {
+          revision: facts.revision + 1,
+          payload: edited.payload,
+          digest: payloadDigest(edited.payload),
+          previousDigest: payloadDigest(facts.payload),
+          edits: edited.edits,
+          createdBy: cause.voter,
+        };
+  return { outcome: vote.outcome, actions: vote.actions, revision };
+}
+
+/** A batch rejected action by action: the reasons given, as the decision's comment. */
+function rejectionReasons(actions: Record<string, { comment: string | null }>): string | null {
+  const reasons = Object.entries(actions).flatMap(([id, a]) => (a.comment ? [`${id}: ${a.comment}`] : []));
+  return reasons.length > 0 ? reasons.join("; ") : null;
 }
 
 /** The next revision a vote's edits make, why they are refused, or null when they change nothing. */
@@ -243,7 +304,15 @@ function withVote(facts: ApprovalFacts, vote: NonNullable<Plan["vote"]>): Approv
             ...step,
             reviewers: step.reviewers.map((r) =>
               r.reviewer === vote.reviewer
-                ? { ...r, vote: { outcome: vote.outcome, voter: vote.voter, onBehalfOf: vote.onBehalfOf } }
+                ? {
+                    ...r,
+                    vote: {
+                      outcome: vote.outcome,
+                      voter: vote.voter,
+                      onBehalfOf: vote.onBehalfOf,
+                      actions: vote.actions,
+                    },
+                  }
                 : r,
             ),
           },

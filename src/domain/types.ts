@@ -53,10 +53,57 @@ export interface Decision {
   edits: PayloadEdit[];
   /** When a delegate decided: the reviewer they stood in for (`decidedBy` is the delegate). */
   onBehalfOf: string | null;
+  /** A batch's outcome per action, in the order requested; null for an approval that is not a batch. */
+  actions: DecisionAction[] | null;
+}
+
+/** May the agent run this action of a batch, and with what input. */
+export interface DecisionAction {
+  id: string;
+  name: string;
+  outcome: VoteOutcome;
+  /** The input as finally approved: reviewers' edits applied. */
+  input: JsonValue;
+  /** This action's edits, oldest first. */
+  edits: PayloadEdit[];
+  /** Why it was rejected (the reviewer's reason, or the timeout), or an approving comment. */
+  comment: string | null;
+}
+
+/** One action of a batch as it stands: `pending` until a reviewer rejects it or the approval ends. */
+export interface ApprovalAction {
+  id: string;
+  name: string;
+  description: string | null;
+  /** The current revision's input. */
+  input: JsonValue;
+  /** Top-level fields of `input` a reviewer may change when approving. */
+  editable: string[];
+  outcome: VoteOutcome | "pending";
+  comment: string | null;
+  /** Who rejected it, or null. */
+  rejectedBy: string | null;
+  edits: PayloadEdit[];
+}
+
+/** A batch action as requested (its input lives in the payload, so that edits make revisions). */
+export interface BatchAction {
+  id: string;
+  name: string;
+  description: string | null;
+  editable: string[];
+}
+
+/** A reviewer's decision on one action of a batch. */
+export interface ActionVote {
+  outcome: VoteOutcome;
+  comment: string | null;
 }
 
 /** One field a reviewer changed when approving: the revision it made. */
 export interface PayloadEdit {
+  /** In a batch: the action whose input changed (`field` is a field of that input). */
+  action?: string;
   field: string;
   from: JsonValue | null;
   to: JsonValue;
@@ -76,6 +123,8 @@ export interface Vote {
   voter: string;
   /** A delegate's vote: the reviewer it stood in for. */
   onBehalfOf: string | null;
+  /** In a batch: the decision on each action still open when the vote was cast. */
+  actions: Record<string, ActionVote> | null;
 }
 
 /** One revision of an approval's payload. */
@@ -152,6 +201,10 @@ export interface Approval {
   distinctAcrossSteps: boolean;
   /** Active delegations from this approval's reviewers: their delegates may decide for them. */
   delegations: Delegation[];
+  /** A batch's actions as they stand, in the order requested; null for an approval that is not a batch. */
+  actions: ApprovalAction[] | null;
+  /** The host's own data given with the request; never shown to reviewers. */
+  metadata: Record<string, JsonValue> | null;
   /** Set once the approval is final. */
   decision: Decision | null;
 }
@@ -226,6 +279,8 @@ export interface Notification {
     edits: PayloadEdit[];
     /** Fields the reviewer may change when approving. */
     editable: string[];
+    /** A batch's actions as they stand (each decided on its own), or null. */
+    actions: ApprovalAction[] | null;
   };
   /** When this notification goes to a delegate: the reviewer they stand in for. */
   onBehalfOf: string | null;

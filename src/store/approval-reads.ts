@@ -39,9 +39,13 @@ function children(eb: ExpressionBuilder<CountersignDatabase, "approval">) {
     jsonArrayFrom(
       eb.selectFrom("reviewer").selectAll("reviewer").whereRef("reviewer.approval_id", "=", "approval.id"),
     ).as("reviewers"),
-    jsonArrayFrom(eb.selectFrom("vote").select(VOTE_COLUMNS).whereRef("vote.approval_id", "=", "approval.id")).as(
-      "votes",
-    ),
+    jsonArrayFrom(
+      eb
+        .selectFrom("vote")
+        // Qualified: approval and vote both have `actions`.
+        .select(VOTE_COLUMNS.map((column) => `vote.${column}` as const))
+        .whereRef("vote.approval_id", "=", "approval.id"),
+    ).as("votes"),
     jsonArrayFrom(
       eb
         .selectFrom("delegation")

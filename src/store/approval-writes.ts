@@ -1,6 +1,6 @@
 /** Writes on approvals and what hangs off them: steps, reviewers, tokens and votes. */
 import { type RawBuilder, sql } from "kysely";
-import type { JsonValue, PayloadEdit, StepSchedule } from "../domain/types.ts";
+import type { ActionVote, BatchAction, JsonValue, PayloadEdit, StepSchedule } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
 import { APPROVAL_COLUMNS, type ApprovalRow, VOTE_COLUMNS } from "./database.ts";
 
@@ -21,6 +21,8 @@ export interface NewApproval {
     payloadSchema: JsonValue | null;
     distinctAcrossSteps: boolean;
     warnBeforeMs: number | null;
+    actions: BatchAction[] | null;
+    metadata: Record<string, JsonValue> | null;
   };
   steps: { position: number; name: string; quorum: number; schedule: StepSchedule; escalation_levels: number }[];
   reviewers: { position: number; reviewer: string; level: number }[];
@@ -63,11 +65,12 @@ export async function insertRequest(
   const result = await sql<ApprovalRow>`
     with created as (
       insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action,
-        idempotency_key, fingerprint, editable, payload_schema, distinct_across_steps, warn_before_ms)
+        idempotency_key, fingerprint, editable, payload_schema, distinct_across_steps, warn_before_ms, actions, metadata)
       values (${a.id}, ${a.type}, ${a.title}, ${json(a.payload)}::json, ${a.requestedBy}, ${a.stepCount},
               now() + ${a.timeoutMs}::float8 * interval '1 millisecond', ${a.timeoutAction}, ${a.idempotencyKey}, ${a.fingerprint},
               ${json(a.editable)}::jsonb, ${a.payloadSchema === null ? null : json(a.payloadSchema)}::jsonb,
-              ${a.distinctAcrossSteps}, ${a.warnBeforeMs}::bigint)
+              ${a.distinctAcrossSteps}, ${a.warnBeforeMs}::bigint,
+              ${a.actions === null ? null : json(a.actions)}::jsonb, ${a.metadata === null ? null : json(a.metadata)}::jsonb)
       on conflict (idempotency_key) do nothing
       returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}
     ),
@@ -181,13 +184,15 @@ export const changeParts = {
       via: string;
       revision: number;
       onceKey: string;
+      actions: Record<string, ActionVote> | null;
     },
   ) {
+    const actions = vote.actions === null ? null : JSON.stringify(vote.actions);
     return sql`insert into ${sql.id(schema, "vote")}
-        (approval_id, position, reviewer, voter, on_behalf_of, outcome, comment, via, revision, once_key)
+        (approval_id, position, reviewer, voter, on_behalf_of, outcome, comment, via, revision, once_key, actions)
       select ${vote.approvalId}::uuid, ${vote.step}::int, ${vote.reviewer}::text, ${vote.voter}::text,
         ${vote.onBehalfOf}::text, ${vote.outcome}::text, ${vote.comment}::text, ${vote.via}::text,
-        ${vote.revision}::int, ${vote.onceKey}::text
+        ${vote.revision}::int, ${vote.onceKey}::text, ${actions}::jsonb
       from ${GUARD}
       returning ${sql.join(VOTE_COLUMNS.map((c) => sql.id(c)))}`;
   },

@@ -1,7 +1,9 @@
 /** Table types of countersign's schema (see sql/). Rows become domain objects only in `rows.ts`. */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 import type {
+  ActionVote,
   ApprovalStatus,
+  BatchAction,
   PayloadEdit,
   EventType,
   JsonValue,
@@ -45,6 +47,10 @@ interface ApprovalTable {
   /** bigint: text from a row, a number inside a JSON aggregate. */
   warn_before_ms: ColumnType<number | string | null, number | null | undefined, number | null>;
   decided_on_behalf_of: string | null;
+  /** A batch's actions as requested (their inputs are in the payload), or null. */
+  actions: ColumnType<BatchAction[] | null, string | null | undefined, string | null>;
+  /** The host's own data, never shown to reviewers. */
+  metadata: ColumnType<Record<string, JsonValue> | null, string | null | undefined, string | null>;
 }
 
 interface StepTable {
@@ -91,6 +97,8 @@ interface VoteTable {
   on_behalf_of: string | null;
   /** Unique per approval: the person, or the person and the step when one person may vote on several. */
   once_key: string;
+  /** In a batch: the decision on each action open when the vote was cast. */
+  actions: ColumnType<Record<string, ActionVote> | null, string | null | undefined, string | null>;
 }
 
 interface PayloadRevisionTable {
@@ -215,6 +223,8 @@ export const APPROVAL_COLUMNS = [
   "distinct_across_steps",
   "warn_before_ms",
   "decided_on_behalf_of",
+  "actions",
+  "metadata",
 ] as const satisfies readonly (keyof ApprovalTable)[];
 /** The vote's columns (see APPROVAL_COLUMNS). */
 export const VOTE_COLUMNS = [
@@ -229,6 +239,7 @@ export const VOTE_COLUMNS = [
   "revision",
   "on_behalf_of",
   "once_key",
+  "actions",
 ] as const satisfies readonly (keyof VoteTable)[];
 export const DELEGATION_COLUMNS = [
   "id",

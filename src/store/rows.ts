@@ -1,7 +1,16 @@
 /** The one place rows become camelCase domain objects. */
+import { actionsOf, decisionActions } from "../domain/batch.ts";
 import type { ApprovalFacts } from "../domain/facts.ts";
 import { isApproved, isFinal } from "../domain/lifecycle.ts";
-import type { Approval, ApprovalStep, AuditEvent, Decision, Delegation, StepStatus } from "../domain/types.ts";
+import type {
+  Approval,
+  ApprovalAction,
+  ApprovalStep,
+  AuditEvent,
+  Decision,
+  Delegation,
+  StepStatus,
+} from "../domain/types.ts";
 import type { ApprovalRow, DelegationRow, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
 
 /** Timestamps arrive as text inside JSON aggregates; these restore the row types. */
@@ -41,8 +50,26 @@ export function toDelegation(row: DelegationRow): Delegation {
   };
 }
 
-export function toDecision(row: ApprovalRow): Decision | null {
+/** A batch's actions as they stand, from the approval and its votes; null for no batch. */
+function batchActions(row: ApprovalRow, votes: readonly VoteRow[]): ApprovalAction[] | null {
+  if (!row.actions) return null;
+  return actionsOf({
+    batch: row.actions,
+    payload: row.payload,
+    edits: row.edits,
+    votes: [...votes].sort((a, b) => a.created_at.getTime() - b.created_at.getTime()),
+    status: row.status,
+    timeoutAction: row.timeout_action,
+  });
+}
+
+/**
+ * The decision of a final approval. A batch's per-action word comes from its votes: give them, or a
+ * batch decision reads as every open action settled by the approval's end.
+ */
+export function toDecision(row: ApprovalRow, votes: readonly VoteRow[] = []): Decision | null {
   if (!isFinal(row.status) || row.decided_at === null) return null;
+  const actions = batchActions(row, votes);
   return {
     id: row.id,
     status: row.status,
@@ -55,6 +82,7 @@ export function toDecision(row: ApprovalRow): Decision | null {
     revision: row.revision,
     edits: row.edits,
     onBehalfOf: row.decided_on_behalf_of,
+    actions: actions ? decisionActions(actions, row.decision_comment) : null,
   };
 }
 
@@ -102,6 +130,7 @@ export function toApproval({ approval: row, steps, reviewers, votes, delegations
                   revision: vote.revision,
                   voter: vote.voter,
                   onBehalfOf: vote.on_behalf_of,
+                  actions: vote.actions,
                 }
               : null,
           };
@@ -127,7 +156,9 @@ export function toApproval({ approval: row, steps, reviewers, votes, delegations
     edits: row.edits,
     distinctAcrossSteps: row.distinct_across_steps,
     delegations: delegations.map(toDelegation),
-    decision: toDecision(row),
+    actions: batchActions(row, votes),
+    metadata: row.metadata,
+    decision: toDecision(row, votes),
   };
 }
 
@@ -181,6 +212,7 @@ export function toFacts(
     payload: row.payload,
     revision: row.revision,
     editable: row.editable,
+    batch: row.actions,
     distinctAcrossSteps: row.distinct_across_steps,
     warnBeforeMs: row.warn_before_ms === null ? null : Number(row.warn_before_ms),
     delegations: delegations.map((d) => ({ from: d.from_reviewer, to: d.to_reviewer })),
@@ -207,7 +239,9 @@ export function toFacts(
             return {
               reviewer: r.reviewer,
               level: r.level,
-              vote: vote ? { outcome: vote.outcome, voter: vote.voter, onBehalfOf: vote.on_behalf_of } : null,
+              vote: vote
+                ? { outcome: vote.outcome, voter: vote.voter, onBehalfOf: vote.on_behalf_of, actions: vote.actions }
+                : null,
             };
           }),
       })),

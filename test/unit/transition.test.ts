@@ -29,6 +29,7 @@ function facts(steps: StepFacts[], extra: Partial<ApprovalFacts> = {}): Approval
     payload: { amount: 100, memo: "x" },
     revision: 1,
     editable: [],
+    batch: null,
     distinctAcrossSteps: true,
     warnBeforeMs: null,
     delegations: [],
@@ -53,6 +54,7 @@ const vote = (reviewer: string, outcome: "approve" | "reject" = "approve", voter
   context: null,
   revision: null,
   edits: null,
+  actions: null,
 });
 
 function applied(planned: ReturnType<typeof planTransition>): Plan {
@@ -88,6 +90,7 @@ describe("planTransition", () => {
       via: "api",
       revision: 1,
       onceKey: "a@x.com",
+      actions: null,
     });
     expect(plan.events).toEqual([
       {
@@ -323,7 +326,7 @@ describe("mayVote", () => {
         ...s0,
         reviewers: s0.reviewers.map((r) =>
           r.reviewer === "slack:#team"
-            ? { ...r, vote: { outcome: "approve" as const, voter: "a@x.com", onBehalfOf: null } }
+            ? { ...r, vote: { outcome: "approve" as const, voter: "a@x.com", onBehalfOf: null, actions: null } }
             : r,
         ),
       },
