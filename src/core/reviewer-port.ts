@@ -35,7 +35,12 @@ interface ViewOptions {
 }
 
 interface ReviewerDecision {
-  outcome: VoteOutcome;
+  /** Absent only when a batch is decided action by action. */
+  outcome?: VoteOutcome;
+  /** A batch, as JSON: the decision on each open action by id (validated as `decide` validates it). */
+  actions?: Record<string, unknown>;
+  /** A batch, as a form typed it: each action's outcome, reason and edits as text. */
+  formActions?: Record<string, { outcome?: string; comment?: string; edits: Record<string, string> }>;
   comment?: string;
   via: string;
   context?: Record<string, JsonValue>;
@@ -77,6 +82,28 @@ function typedEdits(approval: Approval, submitted: Record<string, string>): Reco
   return edits;
 }
 
+/** A batch form's decisions with each approved action's edits read as its fields' types. */
+function typedActions(
+  approval: Approval,
+  submitted: NonNullable<ReviewerDecision["formActions"]>,
+): Record<string, unknown> {
+  const errors: { path: string; message: string }[] = [];
+  const actions = Object.fromEntries(
+    (approval.actions ?? []).flatMap((action) => {
+      const sent = submitted[action.id];
+      // An action left without a choice is left out, so the engine names every one that is missing.
+      if (!sent?.outcome) return [];
+      const fields = editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+      const parsed = sent.outcome === "approve" ? editsFromForm(fields, sent.edits) : { edits: {}, errors: [] };
+      errors.push(...parsed.errors.map((e) => ({ path: `actions.${action.id}.edits.${e.field}`, message: e.error })));
+      const edits = Object.keys(parsed.edits).length > 0 ? { edits: parsed.edits } : {};
+      return [[action.id, { outcome: sent.outcome, ...(sent.comment ? { comment: sent.comment } : {}), ...edits }]];
+    }),
+  );
+  if (errors.length > 0) throw new ValidationError("decisions", errors);
+  return actions;
+}
+
 export function createReviewerPort(ctx: EngineContext): ReviewerPort {
   const { database } = ctx;
 
@@ -96,7 +123,8 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
 
   const decideAs = async (approvalId: string, input: ReviewerDecision & { reviewer: string; voter?: string }) => {
     parseInput(approvalIdSchema, approvalId, "approval id");
-    const { formEdits, ...rest } = input;
+    const { formEdits, formActions, ...rest } = input;
+    if (formActions) rest.actions = typedActions(await get(approvalId), formActions);
     const typed =
       formEdits && Object.keys(formEdits).length > 0 ? typedEdits(await get(approvalId), formEdits) : undefined;
     const edits = typed && Object.keys(typed).length > 0 ? { edits: typed } : {};

@@ -83,14 +83,16 @@ export function planBatchVote(
   batch: readonly BatchAction[],
   payload: JsonValue,
   rejected: ReadonlyMap<string, unknown>,
-  outcome: VoteOutcome | null,
+  whole: { outcome: VoteOutcome | null; comment: string | null },
   decisions: Record<string, ActionDecision> | null,
 ): BatchVote | { issues: BatchIssue[] } {
   const open = batch.filter((action) => !rejected.has(action.id));
   const issues: BatchIssue[] = [];
   if (decisions === null) {
+    const { outcome, comment } = whole;
     if (outcome === null) return { issues: [{ path: "actions", message: "decide each action, or give an outcome" }] };
-    decisions = Object.fromEntries(open.map((a) => [a.id, { outcome, edits: null, comment: null }]));
+    // Approve all / reject all: the vote's comment is each action's reason too.
+    decisions = Object.fromEntries(open.map((a) => [a.id, { outcome, edits: null, comment }]));
   }
   for (const id of Object.keys(decisions)) {
     if (!batch.some((action) => action.id === id)) {

@@ -159,7 +159,7 @@ function planBatch(
     facts.batch,
     facts.payload,
     rejections(allVotes(facts)),
-    cause.actions ? null : cause.outcome,
+    { outcome: cause.actions ? null : cause.outcome, comment: cause.comment },
     cause.actions,
   );
   if ("issues" in vote) return { reason: "batch", issues: vote.issues };

@@ -14,11 +14,12 @@ import { z } from "zod";
 import type { Channel } from "../channels/channel.ts";
 import type { ReviewerPort, ReviewerView } from "../core/reviewer-port.ts";
 import type { JsonValue } from "../domain/types.ts";
-import { ApprovalError, ERROR_CODES } from "../errors.ts";
+import { ApprovalError, ERROR_CODES, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { parseInput, storableString } from "../validation.ts";
 import { isReencoded, leftUnread, mediaType, parseFields, readBody } from "./body.ts";
 import { errorResponse, HttpError, type ResponseFormat, type ViewForError } from "./errors.ts";
+import { formActions } from "./batch-page.ts";
 import { HISTORY_TYPES, PAGE_HEADERS, renderApprovalPage } from "./page.ts";
 
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -35,7 +36,10 @@ const TOKEN_ROUTE = /^\/r\/([^/]+)\/?$/;
 const CHANNEL_ROUTE = /^\/([A-Za-z0-9_.-]+)\/([A-Za-z0-9_/-]+)$/;
 
 const decisionFields = z.object({
-  decision: z.enum(["approve", "reject"], { error: 'must be "approve" or "reject"' }),
+  /** `actions`: a batch's form, whose per-action choices are in `action.<n>` fields. */
+  decision: z.enum(["approve", "reject", "actions"], { error: 'must be "approve" or "reject"' }).optional(),
+  /** JSON, for a batch: the decision on each open action by id. */
+  actions: z.record(z.string(), z.unknown(), { error: "must be an object of action id: decision" }).optional(),
   comment: storableString().max(2000, { error: "must be at most 2000 characters" }).optional(),
   /** The payload revision the page showed (a form sends it as text). */
   revision: z.coerce.number({ error: "must be a revision number" }).int().min(1).optional(),
@@ -125,15 +129,26 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
     const raw = parseFields(await readBody(request, limit), mediaType(request));
     const fields = parseInput(decisionFields, raw, "decision");
     const typed = mediaType(request) === "application/json";
+    if (!fields.decision && !(typed && fields.actions)) {
+      throw new ValidationError("decision", [{ path: "decision", message: 'must be "approve" or "reject"' }]);
+    }
+    // A batch's form names actions by position: read them against the approval the page showed.
+    const batchForm =
+      !typed && fields.decision === "actions"
+        ? formActions((await port.view(approvalId, reviewer)).approval, raw)
+        : undefined;
+    const outcome = fields.decision === "approve" || fields.decision === "reject" ? fields.decision : undefined;
     const decision = {
-      outcome: fields.decision,
+      ...(outcome ? { outcome } : {}),
+      ...(typed && fields.actions ? { actions: fields.actions } : {}),
+      ...(batchForm ? { formActions: batchForm } : {}),
       ...(fields.comment?.trim() ? { comment: fields.comment } : {}),
       via: "http",
       context: { userAgent: userAgent(request) },
       ...(fields.revision !== undefined ? { revision: fields.revision } : {}),
       // A form always sends its edit inputs: they count only when the reviewer approves.
       ...(typed && fields.edits ? { edits: fields.edits as Record<string, JsonValue> } : {}),
-      ...(!typed && fields.decision === "approve" ? { formEdits: formEdits(raw) } : {}),
+      ...(!typed && outcome === "approve" ? { formEdits: formEdits(raw) } : {}),
     };
     let view: ReviewerView;
     try {
@@ -143,8 +158,9 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
       const current = await port.view(approvalId, reviewer, { history: historyFor(format) });
       return errorResponse(error, { format, logger, view: pageOf(current) });
     }
-    const done =
-      fields.decision === "reject"
+    const done = view.approval.actions
+      ? "decided on each action of"
+      : outcome === "reject"
         ? "rejected"
         : view.approval.edits.some((edit) => edit.by === reviewer && edit.revision === view.approval.revision)
           ? "approved, with your changes,"

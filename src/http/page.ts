@@ -8,10 +8,11 @@ import { describeDecision } from "../domain/describe.ts";
 import { formatDuration } from "../domain/duration.ts";
 import type { Ineligibility } from "../domain/eligibility.ts";
 import { describeEdit } from "../domain/describe.ts";
-import { type EditableField, editableFields, fieldText } from "../domain/editable.ts";
+import { editableFields } from "../domain/editable.ts";
 import type { Approval, ApprovalStep, AuditEvent, JsonValue, PayloadEdit } from "../domain/types.ts";
 import { html, type SafeHtml, trusted } from "../html.ts";
-import { humanDate } from "../text.ts";
+import { actionCards } from "./batch-page.ts";
+import { fieldInput, payloadBlock, when } from "./page-parts.ts";
 
 const STYLE = `
 :root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --text: #1b1f24; --muted: #5b6470; --line: #d9dde3;
@@ -47,6 +48,8 @@ button { flex: 1 1 10rem; min-height: 3rem; border-radius: 8px; border: 2px soli
 button.approve { background: var(--approve); } button.reject { background: var(--reject); }
 button.chosen { box-shadow: 0 0 0 3px var(--card), 0 0 0 5px var(--focus); }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+.choice { display: flex; gap: 1.5rem; margin: .75rem 0 .25rem; } .choice label { display: flex; align-items: center; gap: .4rem; font-weight: 600; margin: 0; }
+.choice input { width: auto; margin: 0; accent-color: var(--focus); }
 `;
 
 const STYLE_HASH = createHash("sha256").update(STYLE).digest("base64");
@@ -74,25 +77,6 @@ function layout(title: string, body: SafeHtml): string {
 <body><main>${body}</main></body>
 </html>
 `.value;
-}
-
-const when = (date: Date) => html`<time datetime="${date.toISOString()}">${humanDate(date)}</time>`;
-
-function fieldValue(value: JsonValue): SafeHtml {
-  if (Array.isArray(value) && value.every((item) => item === null || typeof item !== "object")) {
-    return html`${value.map(String).join(", ")}`;
-  }
-  if (value !== null && typeof value === "object") return html`<pre>${JSON.stringify(value, null, 2)}</pre>`;
-  return html`${String(value)}`;
-}
-
-function payloadBlock(payload: JsonValue): SafeHtml {
-  if (payload !== null && typeof payload === "object" && !Array.isArray(payload)) {
-    const entries = Object.entries(payload);
-    if (entries.length === 0) return html`<p class="meta">No details were attached.</p>`;
-    return html`<dl>${entries.map(([key, value]) => html`<dt>${key}</dt><dd>${fieldValue(value)}</dd>`)}</dl>`;
-  }
-  return html`<pre>${JSON.stringify(payload, null, 2)}</pre>`;
 }
 
 /** The events the page's history shows (views and deliveries would drown the decisions). */
@@ -183,45 +167,18 @@ function whyNot(why: Ineligibility): string {
   }
 }
 
-function fieldInput(field: EditableField): SafeHtml {
-  const id = `edit-${field.field}`;
-  const name = `edit.${field.field}`;
-  const value = fieldText(field);
-  const control = (() => {
-    switch (field.input) {
-      case "number":
-      case "integer":
-        return html`<input id="${id}" name="${name}" type="number" step="${field.input === "integer" ? "1" : "any"}" value="${value}" inputmode="decimal">`;
-      case "boolean":
-        return html`<select id="${id}" name="${name}">${["true", "false"].map(
-          (option) =>
-            html`<option value="${option}"${option === value ? html` selected` : ""}>${option === "true" ? "Yes" : "No"}</option>`,
-        )}</select>`;
-      case "select":
-        return html`<select id="${id}" name="${name}">${field.options.map((option) => {
-          const text = typeof option === "string" ? option : JSON.stringify(option);
-          return html`<option value="${text}"${text === value ? html` selected` : ""}>${text}</option>`;
-        })}</select>`;
-      case "json":
-        return html`<textarea id="${id}" name="${name}">${value}</textarea>`;
-      default:
-        return html`<input id="${id}" name="${name}" type="text" value="${value}">`;
-    }
-  })();
-  return html`<div class="field"><label for="${id}">${field.field}</label>${control}</div>`;
-}
-
 /** Inputs for the fields the request made editable; they count when the reviewer approves. */
 function editFieldset(approval: Approval): SafeHtml | string {
   const fields = editableFields(approval);
   if (fields.length === 0) return "";
   return html`<fieldset><legend>Change before approving (optional)</legend>
 <p class="meta">Approving with changes makes a new revision; later reviewers see what you changed.</p>
-${fields.map(fieldInput)}</fieldset>`;
+${fields.map((field) => fieldInput(field))}</fieldset>`;
 }
 
 function decisionForm(model: ApprovalPageModel): SafeHtml {
   const { preselect, approval } = model;
+  if (approval.actions) return batchForm(model);
   const chosen = preselect
     ? html`<p class="note" role="status">You chose <strong>${preselect === "approve" ? "Approve" : "Reject"}</strong> from the message. Add a comment if you like, then press the button to confirm.</p>`
     : "";
@@ -237,6 +194,23 @@ ${editFieldset(approval)}
 <button type="submit" name="decision" value="reject" class="reject${preselect === "reject" ? " chosen" : ""}"${preselect === "reject" ? html` autofocus` : ""}>Reject</button>
 </div>
 </form></section>`;
+}
+
+/** A batch: the actions' choices in one form, sent together; "Reject all" needs no choice per action. */
+function batchForm(model: ApprovalPageModel): SafeHtml {
+  const { approval } = model;
+  return html`<form method="post" aria-labelledby="decide">
+<input type="hidden" name="revision" value="${String(approval.revision)}">
+<h2 id="decide" class="card">Your decisions, ${model.reviewer}</h2>
+${onBehalfNote(model)}
+${actionCards(approval, true)}
+<section class="card"><label for="comment">Comment on the whole request (optional)</label>
+<textarea id="comment" name="comment" maxlength="2000" placeholder="Reviewers and the agent will see this."></textarea>
+<div class="actions">
+<button type="submit" name="decision" value="actions" class="approve">Submit decisions</button>
+<button type="submit" name="decision" value="reject" class="reject" formnovalidate>Reject all</button>
+</div></section>
+</form>`;
 }
 
 /** A delegate deciding for someone away. */
@@ -297,7 +271,13 @@ ${model.notice ? html`<p class="note" role="status">${model.notice.text}</p>` : 
 <p class="meta">${deadlineLine(approval, left)}</p>
 ${stepLine(approval, step)}
 </section>
-<section class="card" aria-labelledby="details"><h2 id="details">Details</h2>${payloadBlock(approval.payload)}</section>
+${
+  approval.actions
+    ? approval.status === "pending" && !model.ineligibility
+      ? ""
+      : actionCards(approval, false)
+    : html`<section class="card" aria-labelledby="details"><h2 id="details">Details</h2>${payloadBlock(approval.payload)}</section>`
+}
 ${editsBlock(approval)}
 ${outcome}
 ${historyBlock(model.history)}`;
