@@ -49,9 +49,12 @@ export interface ChannelActions {
       reviewer: string;
       /** The person acting, when `reviewer` is a team (see `DecideInput.voter`). */
       voter?: string;
-      outcome: VoteOutcome;
+      /** Absent only when `actions` decides a batch. */
+      outcome?: VoteOutcome;
       comment?: string;
       context?: Record<string, JsonValue>;
+      /** A batch: the decision on each open action by id. */
+      actions?: Record<string, { outcome: VoteOutcome; edits?: Record<string, JsonValue>; comment?: string }>;
       /** Fields of the payload changed when approving (see `DecideInput.edits`). */
       edits?: Record<string, JsonValue>;
       /** The payload revision the reviewer saw. */

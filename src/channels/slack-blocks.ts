@@ -3,6 +3,8 @@ import { describeDecision, describeNotice } from "../domain/describe.ts";
 import { type EditableField, fieldText as inputText } from "../domain/editable.ts";
 import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { clip, fieldText, moreFields } from "../text.ts";
+import { APPROVE_ALL_ID, batchBlocks } from "./slack-batch.ts";
+import { escapeMrkdwn, mrkdwn, plain } from "./slack-text.ts";
 
 export const ACTION_IDS = {
   approve: "countersign:approve",
@@ -21,14 +23,6 @@ export const fieldBlockId = (field: string) => `field:${field}`;
 const MAX_INPUT = 3000;
 
 type Block = Record<string, unknown>;
-
-/** Slack's mrkdwn needs &, < and > escaped; everything from users goes through here. */
-function escapeMrkdwn(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-}
-
-const plain = (text: string, max = 150) => ({ type: "plain_text", text: clip(text, max), emoji: true });
-const mrkdwn = (text: string) => ({ type: "mrkdwn", text: clip(text, 3000) });
 
 /** Renders in each reader's own time zone, with the ISO time as the fallback. */
 function slackDate(date: Date): string {
@@ -77,11 +71,11 @@ export interface ButtonValue {
   v?: number;
 }
 
-function summaryBlocks(n: Notification, maxFields: number): Block[] {
+function summaryBlocks(n: Notification, maxFields: number, withButtons = false): Block[] {
   return [
     { type: "header", text: plain(n.approval.title) },
     { type: "section", text: mrkdwn(headline(n)) },
-    ...payloadFields(n, maxFields),
+    ...(n.approval.actions ? batchBlocks(n, withButtons) : payloadFields(n, maxFields)),
     ...noticeBlocks(n),
   ];
 }
@@ -99,7 +93,7 @@ export function requestMessage(n: Notification, maxFields: number): { text: stri
     // The top-level text is the notification preview, rendered as mrkdwn: escaped like every other text.
     text: `Approval needed by ${n.approval.deadline.toISOString()}: ${escapeMrkdwn(clip(n.approval.title, 300))}`,
     blocks: [
-      ...summaryBlocks(n, maxFields),
+      ...summaryBlocks(n, maxFields, true),
       {
         type: "context",
         elements: [mrkdwn(`Decide by ${slackDate(n.approval.deadline)} · ${escapeMrkdwn(n.approval.type)}`)],
@@ -108,10 +102,18 @@ export function requestMessage(n: Notification, maxFields: number): { text: stri
         type: "actions",
         block_id: "countersign",
         elements: [
-          { type: "button", action_id: ACTION_IDS.approve, style: "primary", text: plain("Approve"), value },
-          { type: "button", action_id: ACTION_IDS.reject, style: "danger", text: plain("Reject"), value },
+          n.approval.actions
+            ? { type: "button", action_id: APPROVE_ALL_ID, style: "primary", text: plain("Approve all"), value }
+            : { type: "button", action_id: ACTION_IDS.approve, style: "primary", text: plain("Approve"), value },
+          {
+            type: "button",
+            action_id: ACTION_IDS.reject,
+            style: "danger",
+            text: plain(n.approval.actions ? "Reject all" : "Reject"),
+            value,
+          },
           // Approve stays one click; Edit opens a modal with the fields the request made editable.
-          ...(n.approval.editable.length > 0
+          ...(n.approval.editable.length > 0 && !n.approval.actions
             ? [{ type: "button", action_id: ACTION_IDS.edit, text: plain("Edit"), value }]
             : []),
           { type: "button", action_id: ACTION_IDS.open, text: plain("Open"), url: n.links.view },

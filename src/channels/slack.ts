@@ -40,6 +40,15 @@ import {
   type InboundRequest,
 } from "./channel.ts";
 import {
+  APPROVE_ALL_ID,
+  BATCH_ACTION_PREFIX,
+  BATCH_CALLBACK_ID,
+  type BatchButtonValue,
+  batchModal,
+  batchSubmission,
+  blockForIssue,
+} from "./slack-batch.ts";
+import {
   ACTION_IDS,
   COMMENT_BLOCK_ID,
   EDIT_CALLBACK_ID,
@@ -246,7 +255,8 @@ export function slackChannel(options: SlackChannelOptions): Channel {
 
   async function onClick(payload: Interaction, actions: ChannelActions): Promise<Response> {
     const action = payload.actions?.[0];
-    const decides = [ACTION_IDS.approve, ACTION_IDS.reject, ACTION_IDS.edit] as string[];
+    const decides = [ACTION_IDS.approve, ACTION_IDS.reject, ACTION_IDS.edit, APPROVE_ALL_ID] as string[];
+    if (action?.action_id.startsWith(BATCH_ACTION_PREFIX)) return onActionClick(payload, action.value, actions);
     if (!action || !decides.includes(action.action_id)) return ack();
     const value = buttonValue.safeParse(safeJson(action.value));
     if (!value.success) throw refused("actions.0.value", "is not a button countersign made");
@@ -316,6 +326,79 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       });
     } catch (error) {
       if (error instanceof ApprovalError) return refuse(error.message);
+      throw error;
+    }
+    return json({ response_action: "clear" });
+  }
+
+  /** An action's own button in a batch: the review modal opens with that action's choice made. */
+  async function onActionClick(payload: Interaction, raw: string | undefined, actions: ChannelActions) {
+    const value = safeJson(raw) as Partial<BatchButtonValue> | undefined;
+    const parsed = buttonValue.safeParse(value);
+    const choice = value?.o === "approve" || value?.o === "reject" ? value.o : undefined;
+    if (!parsed.success || !choice || typeof value?.i !== "number") {
+      throw refused("actions.0.value", "is not a button countersign made");
+    }
+    const acting = await actingReviewer(payload.user, parsed.data.r);
+    if (!acting) {
+      respondLater(
+        payload.response_url,
+        ephemeral("You are not a reviewer of this approval, so your click was not recorded."),
+      );
+      return ack();
+    }
+    const approval = await actions.get(parsed.data.a);
+    if (approval.decision) {
+      respondLater(payload.response_url, finalState(approval.decision));
+      return ack();
+    }
+    const metadata = JSON.stringify({ a: approval.id, r: parsed.data.r, v: approval.revision } satisfies ButtonValue);
+    const view = batchModal(approval, metadata, { i: value.i, o: choice });
+    if (!view) {
+      respondLater(
+        payload.response_url,
+        ephemeral("This batch is too large for Slack: press Open to review it on the page."),
+      );
+      return ack();
+    }
+    await client.views.open({ trigger_id: payload.trigger_id ?? "", view: view as never });
+    return ack();
+  }
+
+  async function onBatchSubmitted(payload: Interaction, actions: ChannelActions): Promise<Response> {
+    const view = payload.view;
+    const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
+    if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
+    const approval = await actions.get(metadata.data.a);
+    const values = view.state.values;
+    const refuse = (errors: Record<string, string>) => json({ response_action: "errors", errors });
+    const first = blockForIssue(approval, "", values);
+    const submitted = batchSubmission(approval, values);
+    if ("errors" in submitted) return refuse(submitted.errors);
+    const acting = await actingReviewer(payload.user, metadata.data.r);
+    if (!acting) return refuse({ [first]: "You are not a reviewer of this approval." });
+    try {
+      await actions.decide(approval.id, {
+        ...acting,
+        actions: submitted.actions,
+        revision: metadata.data.v ?? approval.revision,
+        context: context(payload.user),
+      });
+    } catch (error) {
+      if (error instanceof StaleRevisionError) {
+        return refuse({
+          [first]: `Another reviewer changed this batch since you opened it (now revision ${error.data.revision}). Cancel, then open it again.`,
+        });
+      }
+      if (error instanceof ValidationError) {
+        const byBlock: Record<string, string> = {};
+        for (const issue of error.issues) {
+          const block = blockForIssue(approval, issue.path, values);
+          byBlock[block] = byBlock[block] ? `${byBlock[block]}; ${issue.message}` : issue.message;
+        }
+        return refuse(byBlock);
+      }
+      if (error instanceof ApprovalError) return refuse({ [first]: error.message });
       throw error;
     }
     return json({ response_action: "clear" });
@@ -396,6 +479,9 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       if (payload.data.type === "block_actions") return onClick(payload.data, actions);
       if (payload.data.type === "view_submission" && payload.data.view?.callback_id === REJECT_CALLBACK_ID) {
         return onRejectSubmitted(payload.data, actions);
+      }
+      if (payload.data.type === "view_submission" && payload.data.view?.callback_id === BATCH_CALLBACK_ID) {
+        return onBatchSubmitted(payload.data, actions);
       }
       if (payload.data.type === "view_submission" && payload.data.view?.callback_id === EDIT_CALLBACK_ID) {
         return onEditSubmitted(payload.data, actions);
