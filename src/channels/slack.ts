@@ -4,20 +4,14 @@
  * message updated to show the outcome however it was decided. Button clicks arrive at
  * `<mount>/slack/actions`, are signature-checked, mapped to a listed reviewer and recorded before
  * Slack's 3-second deadline. Approve and the Edit modal are bound to the payload revision they showed.
+ * A batch lists each action with its own buttons (see `slack-batch.ts`); modals are in `slack-modals.ts`.
  */
 import { ErrorCode, WebClient } from "@slack/web-api";
 import { z } from "zod";
-import { editableFields, editsFromForm } from "../domain/editable.ts";
+import { editableFields } from "../domain/editable.ts";
 import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { normalizeIdentity } from "../domain/identity.ts";
-import {
-  AlreadyDecidedError,
-  ApprovalError,
-  NotFoundError,
-  SignatureRefusedError,
-  StaleRevisionError,
-  ValidationError,
-} from "../errors.ts";
+import { AlreadyDecidedError, ApprovalError, NotFoundError, SignatureRefusedError } from "../errors.ts";
 import {
   buttonValue,
   type Interaction,
@@ -39,30 +33,20 @@ import {
   type DeliveryReceipt,
   type InboundRequest,
 } from "./channel.ts";
-import {
-  APPROVE_ALL_ID,
-  BATCH_ACTION_PREFIX,
-  BATCH_CALLBACK_ID,
-  type BatchButtonValue,
-  batchModal,
-  batchSubmission,
-  blockForIssue,
-} from "./slack-batch.ts";
+import { APPROVE_ALL_ID, BATCH_ACTION_PREFIX, BATCH_CALLBACK_ID } from "./slack-batch.ts";
 import {
   ACTION_IDS,
-  COMMENT_BLOCK_ID,
   EDIT_CALLBACK_ID,
   editModal,
-  fieldBlockId,
   outcomeLine,
   outcomeMessage,
-  REASON_BLOCK_ID,
   REJECT_CALLBACK_ID,
   rejectModal,
   reminderMessage,
   requestMessage,
   type ButtonValue,
 } from "./slack-blocks.ts";
+import { onActionClick, onBatchSubmitted, onEditSubmitted, onRejectSubmitted } from "./slack-modals.ts";
 
 /** Options of {@link slackChannel}. */
 export interface SlackChannelOptions {
@@ -90,7 +74,6 @@ export interface SlackChannelOptions {
 const SLACK_PREFIX = "slack:";
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
 const CACHE_MS = 60 * 60_000;
-const json = (body: unknown, status = 200) => Response.json(body, { status });
 const ack = () => new Response(null, { status: 200 });
 
 /**
@@ -242,12 +225,16 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     }).catch(() => {});
   }
 
-  const finalState = (decision: Decision) => ({
+  const finalState = (decision: Decision): Record<string, unknown> => ({
     replace_original: true,
     text: outcomeLine(decision),
     blocks: [{ type: "section", text: { type: "mrkdwn", text: outcomeLine(decision) } }],
   });
-  const ephemeral = (text: string) => ({ response_type: "ephemeral", replace_original: false, text });
+  const ephemeral = (text: string): Record<string, unknown> => ({
+    response_type: "ephemeral",
+    replace_original: false,
+    text,
+  });
 
   function context(user: Interaction["user"]): Record<string, JsonValue> {
     return { slackUserId: user.id, slackUserName: user.username ?? user.name ?? "", slackTeamId: user.team_id ?? "" };
@@ -256,7 +243,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
   async function onClick(payload: Interaction, actions: ChannelActions): Promise<Response> {
     const action = payload.actions?.[0];
     const decides = [ACTION_IDS.approve, ACTION_IDS.reject, ACTION_IDS.edit, APPROVE_ALL_ID] as string[];
-    if (action?.action_id.startsWith(BATCH_ACTION_PREFIX)) return onActionClick(payload, action.value, actions);
+    if (action?.action_id.startsWith(BATCH_ACTION_PREFIX)) return onActionClick(deps, payload, action.value, actions);
     if (!action || !decides.includes(action.action_id)) return ack();
     const value = buttonValue.safeParse(safeJson(action.value));
     if (!value.success) throw refused("actions.0.value", "is not a button countersign made");
@@ -308,153 +295,7 @@ export function slackChannel(options: SlackChannelOptions): Channel {
     return ack();
   }
 
-  async function onRejectSubmitted(payload: Interaction, actions: ChannelActions): Promise<Response> {
-    const view = payload.view;
-    const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
-    if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
-    const reason = view.state.values[REASON_BLOCK_ID]?.[REASON_BLOCK_ID]?.value?.trim() ?? "";
-    const refuse = (message: string) => json({ response_action: "errors", errors: { [REASON_BLOCK_ID]: message } });
-    if (!reason) return refuse("Please give a reason.");
-    const acting = await actingReviewer(payload.user, metadata.data.r);
-    if (!acting) return refuse("You are not a reviewer of this approval.");
-    try {
-      await actions.decide(metadata.data.a, {
-        ...acting,
-        outcome: "reject",
-        comment: reason,
-        context: context(payload.user),
-      });
-    } catch (error) {
-      if (error instanceof ApprovalError) return refuse(error.message);
-      throw error;
-    }
-    return json({ response_action: "clear" });
-  }
-
-  /** An action's own button in a batch: the review modal opens with that action's choice made. */
-  async function onActionClick(payload: Interaction, raw: string | undefined, actions: ChannelActions) {
-    const value = safeJson(raw) as Partial<BatchButtonValue> | undefined;
-    const parsed = buttonValue.safeParse(value);
-    const choice = value?.o === "approve" || value?.o === "reject" ? value.o : undefined;
-    if (!parsed.success || !choice || typeof value?.i !== "number") {
-      throw refused("actions.0.value", "is not a button countersign made");
-    }
-    const acting = await actingReviewer(payload.user, parsed.data.r);
-    if (!acting) {
-      respondLater(
-        payload.response_url,
-        ephemeral("You are not a reviewer of this approval, so your click was not recorded."),
-      );
-      return ack();
-    }
-    const approval = await actions.get(parsed.data.a);
-    if (approval.decision) {
-      respondLater(payload.response_url, finalState(approval.decision));
-      return ack();
-    }
-    const metadata = JSON.stringify({ a: approval.id, r: parsed.data.r, v: approval.revision } satisfies ButtonValue);
-    const view = batchModal(approval, metadata, { i: value.i, o: choice });
-    if (!view) {
-      respondLater(
-        payload.response_url,
-        ephemeral("This batch is too large for Slack: press Open to review it on the page."),
-      );
-      return ack();
-    }
-    await client.views.open({ trigger_id: payload.trigger_id ?? "", view: view as never });
-    return ack();
-  }
-
-  async function onBatchSubmitted(payload: Interaction, actions: ChannelActions): Promise<Response> {
-    const view = payload.view;
-    const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
-    if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
-    const approval = await actions.get(metadata.data.a);
-    const values = view.state.values;
-    const refuse = (errors: Record<string, string>) => json({ response_action: "errors", errors });
-    const first = blockForIssue(approval, "", values);
-    const submitted = batchSubmission(approval, values);
-    if ("errors" in submitted) return refuse(submitted.errors);
-    const acting = await actingReviewer(payload.user, metadata.data.r);
-    if (!acting) return refuse({ [first]: "You are not a reviewer of this approval." });
-    try {
-      await actions.decide(approval.id, {
-        ...acting,
-        actions: submitted.actions,
-        revision: metadata.data.v ?? approval.revision,
-        context: context(payload.user),
-      });
-    } catch (error) {
-      if (error instanceof StaleRevisionError) {
-        return refuse({
-          [first]: `Another reviewer changed this batch since you opened it (now revision ${error.data.revision}). Cancel, then open it again.`,
-        });
-      }
-      if (error instanceof ValidationError) {
-        const byBlock: Record<string, string> = {};
-        for (const issue of error.issues) {
-          const block = blockForIssue(approval, issue.path, values);
-          byBlock[block] = byBlock[block] ? `${byBlock[block]}; ${issue.message}` : issue.message;
-        }
-        return refuse(byBlock);
-      }
-      if (error instanceof ApprovalError) return refuse({ [first]: error.message });
-      throw error;
-    }
-    return json({ response_action: "clear" });
-  }
-
-  async function onEditSubmitted(payload: Interaction, actions: ChannelActions): Promise<Response> {
-    const view = payload.view;
-    const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
-    if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
-    const { a: approvalId, r: listed, v: shownRevision } = metadata.data;
-    const approval = await actions.get(approvalId);
-    const fields = editableFields(approval);
-    const blockOf = (field: string) => {
-      const id = fieldBlockId(field);
-      return id in view.state.values ? id : COMMENT_BLOCK_ID;
-    };
-    const refuse = (errors: Record<string, string>) => json({ response_action: "errors", errors });
-    const submitted: Record<string, string> = {};
-    for (const field of fields) {
-      const state = view.state.values[fieldBlockId(field.field)]?.value;
-      if (state) submitted[field.field] = state.selected_option?.value ?? state.value ?? "";
-    }
-    const comment = view.state.values[COMMENT_BLOCK_ID]?.value?.value?.trim();
-    const { edits, errors } = editsFromForm(fields, submitted);
-    if (errors.length > 0) return refuse(Object.fromEntries(errors.map((e) => [blockOf(e.field), `This ${e.error}.`])));
-    const acting = await actingReviewer(payload.user, listed);
-    if (!acting) return refuse({ [COMMENT_BLOCK_ID]: "You are not a reviewer of this approval." });
-    try {
-      await actions.decide(approvalId, {
-        ...acting,
-        outcome: "approve",
-        edits,
-        revision: shownRevision ?? approval.revision,
-        context: context(payload.user),
-        ...(comment ? { comment } : {}),
-      });
-    } catch (error) {
-      if (error instanceof StaleRevisionError) {
-        return refuse({
-          [COMMENT_BLOCK_ID]: `Another reviewer changed this proposal since you opened it (now revision ${error.data.revision}). Cancel, then press Edit again to see it.`,
-        });
-      }
-      if (error instanceof ValidationError) {
-        // Issues name the field (`edits.amount`, or `amount` when the schema refused the result).
-        const byBlock: Record<string, string> = {};
-        for (const issue of error.issues) {
-          const block = blockOf(issue.path.replace(/^edits\./, "").split(".")[0] ?? "");
-          byBlock[block] = byBlock[block] ? `${byBlock[block]}; ${issue.message}` : issue.message;
-        }
-        return refuse(byBlock);
-      }
-      if (error instanceof ApprovalError) return refuse({ [COMMENT_BLOCK_ID]: error.message });
-      throw error;
-    }
-    return json({ response_action: "clear" });
-  }
+  const deps = { client, actingReviewer, respondLater, finalState, ephemeral, context };
 
   return {
     name: options.name ?? "slack",
@@ -478,13 +319,13 @@ export function slackChannel(options: SlackChannelOptions): Channel {
       if (!payload.success) throw refused("payload", "is not a Slack interaction payload");
       if (payload.data.type === "block_actions") return onClick(payload.data, actions);
       if (payload.data.type === "view_submission" && payload.data.view?.callback_id === REJECT_CALLBACK_ID) {
-        return onRejectSubmitted(payload.data, actions);
+        return onRejectSubmitted(deps, payload.data, actions);
       }
       if (payload.data.type === "view_submission" && payload.data.view?.callback_id === BATCH_CALLBACK_ID) {
-        return onBatchSubmitted(payload.data, actions);
+        return onBatchSubmitted(deps, payload.data, actions);
       }
       if (payload.data.type === "view_submission" && payload.data.view?.callback_id === EDIT_CALLBACK_ID) {
-        return onEditSubmitted(payload.data, actions);
+        return onEditSubmitted(deps, payload.data, actions);
       }
       return ack();
     },
