@@ -1,4 +1,4 @@
-import { describeDecision, describeNotice } from "../domain/describe.ts";
+import { describeAction, describeDecision, describeNotice } from "../domain/describe.ts";
 import type { Notification } from "../domain/types.ts";
 import type { Channel } from "./channel.ts";
 
@@ -48,6 +48,10 @@ function formatNotification(n: Notification): string {
     lines.push(`  step:      ${approval.step.index + 1} of ${approval.step.count}, "${approval.step.name}"`);
   }
   for (const line of describeNotice(n)) lines.push(`  ${line}`);
+  (approval.actions ?? []).forEach((action, i) => {
+    const { label, text } = describeAction(action, i);
+    lines.push(`  ${label}: ${text}`);
+  });
   if (decision) {
     const words = describeDecision(decision);
     const how = [words.outcome, words.by, words.via, words.consequence && `(${words.consequence})`]

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { describeDecision, describeNotice } from "../domain/describe.ts";
+import { describeAction, describeDecision, describeNotice } from "../domain/describe.ts";
 import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { clip, fieldText, humanDate, moreFields } from "../text.ts";
@@ -126,8 +126,22 @@ export function renderEmail(n: Notification): EmailContent {
       : threadSubject(n);
   // The deadline news is the lead already; what remains is delegation and edits.
   const notes = describeNotice({ ...n, kind: "request" });
-  const { rows, omitted } = fields(approval.payload);
-  const more = omitted > 0 ? `${moreFields(omitted)} on the approval page.` : "";
+  // A batch lists its actions, each on its own line; the page has a card per action to decide them.
+  const { rows, omitted } = approval.actions
+    ? {
+        rows: approval.actions.slice(0, MAX_FIELDS).map((action, i): [string, string] => {
+          const { label, text } = describeAction(action, i);
+          return [clip(label, 100), clip(text, MAX_VALUE_LENGTH)];
+        }),
+        omitted: Math.max(0, approval.actions.length - MAX_FIELDS),
+      }
+    : fields(approval.payload);
+  const more =
+    omitted === 0
+      ? ""
+      : approval.actions
+        ? `${omitted} more action${omitted === 1 ? "" : "s"} on the approval page.`
+        : `${moreFields(omitted)} on the approval page.`;
   const step =
     approval.step.count > 1 ? `Step ${approval.step.index + 1} of ${approval.step.count}: ${approval.step.name}` : "";
   const text = [

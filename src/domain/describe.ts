@@ -2,7 +2,7 @@
  * A decision in words, the same everywhere it is told (the page, e-mail, Slack, the console channel, the
  * CLI); each place only adds its own markup and date format.
  */
-import type { Decision, FinalStatus, JsonValue, Notification, PayloadEdit } from "./types.ts";
+import type { ApprovalAction, Decision, FinalStatus, JsonValue, Notification, PayloadEdit } from "./types.ts";
 
 const OUTCOME_WORDS: Record<FinalStatus, string> = {
   approved: "approved",
@@ -66,4 +66,21 @@ export function describeNotice(n: Pick<Notification, "kind" | "onBehalfOf" | "ap
     );
   }
   return lines;
+}
+
+/** One action of a batch in a line: `1. refundOrder` and `orderId: A-1042; amount: 129 (editable: amount)`. */
+export function describeAction(action: ApprovalAction, index: number): { label: string; text: string } {
+  const input = action.input;
+  const shown =
+    input !== null && typeof input === "object" && !Array.isArray(input)
+      ? Object.entries(input)
+          .map(([key, value]) => `${key}: ${inline(value)}`)
+          .join("; ")
+      : inline(input);
+  const editable = action.editable.length > 0 ? ` (editable: ${action.editable.join(", ")})` : "";
+  const state =
+    action.outcome === "pending"
+      ? ""
+      : ` — ${action.outcome === "approve" ? "approved" : "rejected"}${action.comment ? `: ${action.comment}` : ""}`;
+  return { label: `${index + 1}. ${action.name}`, text: `${shown}${editable}${state}` };
 }

@@ -149,6 +149,26 @@ describe("the e-mail channel", () => {
     expect(narrow.text).not.toContain("more field");
   });
 
+  it("lists a batch's actions one per line, with what may be edited, in text and HTML", async () => {
+    await bed.approvals.requestApproval({
+      type: "agent.tool_calls.v1",
+      title: "Support agent wants to run 2 tools",
+      actions: [
+        { id: "call_1", name: "refundOrder", input: { orderId: "A-1042", amount: 129 }, editable: ["amount"] },
+        { id: "call_2", name: "sendEmail", input: { to: "customer@x.com", body: "<b>hi</b>" } },
+      ],
+      requestedBy: "agent://support",
+      reviewers: ["batch-lead@company.com"],
+      reminders: [],
+    });
+    const mail = await eventually(() => received("batch-lead@company.com")[0]);
+    expect(mail.text).toContain(
+      "1. refundOrder: orderId: A-1042; amount: 129 (editable: amount)\n2. sendEmail: to: customer@x.com; body: <b>hi</b>\n",
+    );
+    expect(mail.html).toContain("2. sendEmail</td>");
+    expect(mail.html).toContain("body: &lt;b&gt;hi&lt;/b&gt;");
+  });
+
   it("treats a mailbox the server refuses as undeliverable at once, and does not address non-e-mail reviewers", async () => {
     const approval = await bed.approvals.requestApproval({
       type: "t",
