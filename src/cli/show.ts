@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { describeEdit } from "../domain/describe.ts";
+import { describeAction, describeEdit } from "../domain/describe.ts";
 import type { AuditEvent, PayloadEdit } from "../domain/types.ts";
 import {
   decisionLine,
@@ -76,8 +76,16 @@ export function registerShow(program: Command): void {
             lines.push(`  ${d.from} → ${d.to} until ${d.until.toISOString()}${d.reason ? ` (${d.reason})` : ""}`);
           }
         }
-        lines.push("", paint("bold", approval.revision > 1 ? `Payload (revision ${approval.revision})` : "Payload"));
-        lines.push(JSON.stringify(approval.payload, null, 2));
+        if (approval.actions) {
+          lines.push("", paint("bold", approval.revision > 1 ? `Actions (revision ${approval.revision})` : "Actions"));
+          approval.actions.forEach((action, i) => {
+            const { label, text } = describeAction(action, i);
+            lines.push(`  ${label} [${action.id}]: ${text}`);
+          });
+        } else {
+          lines.push("", paint("bold", approval.revision > 1 ? `Payload (revision ${approval.revision})` : "Payload"));
+          lines.push(JSON.stringify(approval.payload, null, 2));
+        }
         if (approval.edits.length > 0) {
           lines.push("", paint("bold", "Edits"), ...approval.edits.map((edit) => `  ${describeEdit(edit)}`));
         }

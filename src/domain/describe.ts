@@ -47,7 +47,8 @@ function inline(value: JsonValue | null): string {
 
 /** One edit in words: `amount: 48000 → 45000 (controller@co.com, revision 2)`. */
 export function describeEdit(edit: PayloadEdit): string {
-  return `${edit.field}: ${inline(edit.from)} → ${inline(edit.to)} (${edit.by}, revision ${edit.revision})`;
+  const field = edit.action ? `${edit.action}.${edit.field}` : edit.field;
+  return `${field}: ${inline(edit.from)} → ${inline(edit.to)} (${edit.by}, revision ${edit.revision})`;
 }
 
 /**
