@@ -1,18 +1,24 @@
 /**
  * A support agent built on the Vercel AI SDK (v7) that may refund orders, but only once a billing lead has
  * approved the refund through countersign. The SDK's tool approval does the pausing on the agent's side:
- * `generateText` stops at a `tool-approval-request` instead of executing the tool; countersign turns that
- * request into a durable approval, notifies the reviewer and waits; its decision goes back to the SDK as a
- * `tool-approval-response`, and the second `generateText` call runs the tool (or tells the model why not).
+ * `generateText` stops at a `tool-approval-request` instead of executing the tool. `countersign/ai-sdk`
+ * turns the requests into one durable approval (one action per tool call) and the decision back into
+ * `tool-approval-response`s; an `onDecision` handler runs the second `generateText` call, which runs the
+ * tool (or tells the model why not), in whichever process is running when the reviewer decides:
+ *
+ *   npm start -w examples/ai-sdk                # asks, and waits… kill it (kill -9, a deploy)
+ *   npm start -w examples/ai-sdk -- --resume    # a new process: resumes the agent once the reviewer decides
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { generateText, tool, type ModelMessage, type ToolApprovalResponse } from "ai";
+import { generateText, type ModelMessage, tool } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
-import { consoleChannel, createApprovals, type Decision, type JsonValue } from "countersign";
+import { consoleChannel, createApprovals } from "countersign";
+import { AI_SDK_TOOL_CALLS_TYPE, requestToolApprovals, toolApprovalMessage } from "countersign/ai-sdk";
 import { z } from "zod";
 
 const REVIEWER = "billing-lead@company.com";
+const resuming = process.argv.includes("--resume");
 
 // The links in notifications lead to the approval page: this process serves it while the agent waits.
 const server = createServer();
@@ -56,65 +62,41 @@ function runSupportAgent(messages: ModelMessage[]) {
   });
 }
 
+// The agent resumes here, in the worker, once the approval is final: in this process, or in the next one
+// when this one died while waiting. The conversation comes back from the approval's metadata.
+const { promise: done, resolve: finished } = Promise.withResolvers<void>();
+let asked: string | undefined; // this run's approval; with --resume, the first one decided
+approvals.onDecision(AI_SDK_TOOL_CALLS_TYPE, async (decision, { approval }) => {
+  console.log(`Decision: ${decision.status} by ${decision.decidedBy ?? "nobody"}`);
+  const messages = approval.metadata?.messages as unknown as ModelMessage[];
+  const final = await runSupportAgent([...messages, toolApprovalMessage(decision)]);
+  console.log(`Agent: ${final.text}`);
+  if (resuming || approval.id === asked) finished();
+});
+
 server.on("request", approvals.nodeHandler);
 await approvals.migrate();
 await approvals.start();
 
-const messages: ModelMessage[] = [
-  { role: "user", content: "Order A-1042 arrived damaged. I'd like my 129.00 USD back, please." },
-];
-const first = await runSupportAgent(messages);
-messages.push(...first.responseMessages);
-
-const pending: { approvalId: string; countersignId: string }[] = [];
-for (const part of first.content) {
-  if (part.type !== "tool-approval-request" || part.isAutomatic) continue;
-  const { toolName, toolCallId, input } = part.toolCall;
-  const approval = await approvals.requestApproval({
-    type: `ai-sdk.tool.${toolName}.v1`,
-    title: `Support agent wants to run ${toolName}`,
-    // Tool inputs are parsed from the model's JSON, so they are plain JSON already.
-    payload: { tool: toolName, toolCallId, input: input as JsonValue },
-    requestedBy: "agent://acme/support/refund-agent",
+if (!resuming) {
+  const messages: ModelMessage[] = [
+    { role: "user", content: "Order A-1042 arrived damaged. I'd like my 129.00 USD back, please." },
+  ];
+  const first = await runSupportAgent(messages);
+  const approval = await requestToolApprovals(approvals, first, {
     reviewers: [REVIEWER],
-    timeout: { after: "8h", action: "reject" },
-    // The SDK's approval id names this request inside the conversation, so a process that resumes from
-    // the saved messages gets the same approval back instead of asking the reviewer twice.
-    idempotencyKey: `ai-sdk:${part.approvalId}`,
+    requestedBy: "agent://acme/support/refund-agent",
+    // Plain JSON (the SDK's messages carry `undefined` fields), for the handler above to continue from.
+    metadata: { messages: JSON.parse(JSON.stringify([...messages, ...first.responseMessages])) },
   });
-  console.log(`Approval ${approval.id} requested; the agent pauses until ${REVIEWER} decides on ${toolName}.`);
-  pending.push({ approvalId: part.approvalId, countersignId: approval.id });
-}
+  asked = approval.id;
+  console.log(`Approval ${approval.id} requested; the agent pauses until ${REVIEWER} decides.`);
+} else console.log("Resuming: waiting for a decision on the agent's tool calls.");
 
-if (pending.length === 0) {
-  console.log(`Agent: ${first.text}`);
-} else {
-  const responses = await Promise.all(
-    pending.map(async ({ approvalId, countersignId }) =>
-      toApprovalResponse(approvalId, await approvals.waitForDecision(countersignId)),
-    ),
-  );
-  messages.push({ role: "tool", content: responses });
-  const final = await runSupportAgent(messages);
-  console.log(`Agent: ${final.text}`);
-}
+await done;
 // Stop serving once the requests under way are answered (the reviewer's own, which decided, among them).
 await new Promise<void>((resolve) => server.close(() => resolve()));
 await approvals.stop();
-
-/** The SDK passes a denial's `reason` to the model, so the reviewer's comment is what the model reads. */
-function toApprovalResponse(approvalId: string, decision: Decision): ToolApprovalResponse {
-  const by = decision.decidedBy ?? "nobody";
-  console.log(`Decision: ${decision.status} by ${by}${decision.comment ? ` ("${decision.comment}")` : ""}`);
-  return {
-    type: "tool-approval-response",
-    approvalId,
-    approved: decision.approved,
-    reason:
-      decision.comment ??
-      (decision.status === "timed_out" ? "no reviewer decided in time" : `${decision.status} by ${by}`),
-  };
-}
 
 /**
  * The AI SDK's own mock model, scripted like a real one would behave: asked for a refund, it calls

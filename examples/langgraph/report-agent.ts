@@ -1,107 +1,80 @@
 /**
- * A LangGraph.js graph that drafts the quarterly update for the board, asks the CFO through countersign,
- * pauses with `interrupt()`, and sends the email only once the CFO approves. Shared by main.ts and the
- * smoke test, which reads the checkpointed state of a paused thread through the same graph.
+ * The report agent as a langchain `createAgent`: it writes the Q1 update for the board and calls its
+ * `send_email` tool, which `humanInTheLoopMiddleware` holds for a person to approve, edit or reject.
+ * Shared by main.ts and the smoke test, which reads the checkpointed state of a paused thread through it.
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { BaseCheckpointSaver } from "@langchain/langgraph";
 import {
-  Command,
-  END,
-  START,
-  StateGraph,
-  StateSchema,
-  interrupt,
-  type BaseCheckpointSaver,
-  type GraphNode,
-} from "@langchain/langgraph";
-import type { Approvals } from "countersign";
+  AIMessage,
+  type BaseMessage,
+  createAgent,
+  fakeModel,
+  humanInTheLoopMiddleware,
+  ToolMessage,
+  tool,
+} from "langchain";
 import { z } from "zod";
 
-export const BOARD = "board@company.com";
+const BOARD = "board@company.com";
 export const CFO = "cfo@company.com";
+/** Who reviews this agent's tool calls, and the approval type `resumeOnDecision` listens to. */
+export const REVIEW = {
+  type: "report.board_email.v1",
+  requestedBy: "agent://myorg/production/report-writer",
+  reviewers: [CFO],
+};
+export const BRIEF = "Email the board the Q1 financial summary.";
 
-/**
- * What the graph is resumed with. main.ts passes countersign's whole `Decision`; parsing it here keeps
- * the fields the graph uses and refuses a resume value that is not a decision.
- */
-export const Verdict = z.object({
-  approved: z.boolean(),
-  status: z.enum(["approved", "rejected", "timed_out", "cancelled"]),
-  decidedBy: z.string().nullable(),
-  comment: z.string().nullable(),
-});
-export type Verdict = z.infer<typeof Verdict>;
+const Email = z.object({ to: z.string(), subject: z.string(), body: z.string() });
+export type Email = z.infer<typeof Email>;
 
-/** The value the graph pauses with: the caller waits on this approval, then resumes the thread. */
-export interface ApprovalInterrupt {
-  approvalId: string;
-  reviewers: string[];
-}
-
-export const ReportState = new StateSchema({
-  /** What the user asked the agent to do. */
-  brief: z.string(),
-  /** The model's draft of the email to the board. */
-  email: z.string().optional(),
-  approvalId: z.string().optional(),
-  verdict: Verdict.optional(),
-  sentTo: z.string().optional(),
-});
-
-export interface ReportGraphOptions {
-  approvals: Approvals;
+export interface ReportAgentOptions {
   model: BaseChatModel;
+  /** Shared by every process (a `PostgresSaver`), so any of them can resume a paused thread. */
   checkpointer: BaseCheckpointSaver;
   /** The action the CFO must approve first. */
-  sendEmail(email: { to: string; body: string }): Promise<void>;
+  sendEmail(email: Email): Promise<void>;
 }
 
-export function createReportGraph({ approvals, model, checkpointer, sendEmail }: ReportGraphOptions) {
-  const draft: GraphNode<typeof ReportState> = async (state) => {
-    const reply = await model.invoke([
-      ["system", "You write short, factual emails from the finance team to the board."],
-      ["human", state.brief],
-    ]);
-    return { email: reply.text };
-  };
+export function createReportAgent({ model, checkpointer, sendEmail }: ReportAgentOptions) {
+  const send = tool(
+    async (email) => {
+      await sendEmail(email);
+      return `Sent "${email.subject}" to ${email.to}.`;
+    },
+    { name: "send_email", description: "Send an email from the finance team", schema: Email },
+  );
+  return createAgent({
+    model,
+    tools: [send],
+    systemPrompt: "You write short, factual emails from the finance team to the board, and send them.",
+    checkpointer,
+    middleware: [
+      humanInTheLoopMiddleware({
+        interruptOn: {
+          send_email: { allowedDecisions: ["approve", "edit", "reject"], description: "Email the board" },
+        },
+      }),
+    ],
+  });
+}
 
-  const approve: GraphNode<typeof ReportState, Record<string, unknown>, "send" | typeof END> = async (
-    state,
-    config,
-  ) => {
-    const threadId = config.configurable?.thread_id;
-    if (typeof threadId !== "string") throw new Error("run the graph with configurable.thread_id (and a checkpointer)");
-    // On resume LangGraph runs this node again from the top, so this call runs twice. The key (one per
-    // thread and node) makes the second call return the approval the first one created, not a new one.
-    const approval = await approvals.requestApproval({
-      type: "report.board_email.v1",
-      title: "Q1 update to the board",
-      payload: { to: BOARD, body: state.email ?? "" },
-      requestedBy: "agent://myorg/production/langgraph-report-writer",
-      reviewers: [CFO],
-      timeout: { after: "8h", action: "reject" },
-      idempotencyKey: `${threadId}:approve`,
-    });
-    console.log(`[approve] approval ${approval.id} is ${approval.status}`);
-    // Pauses the first time (the checkpointer saves the thread); returns the resume value the second.
-    const verdict = interrupt<ApprovalInterrupt, Verdict>(
-      { approvalId: approval.id, reviewers: [CFO] },
-      { responseSchema: Verdict },
-    );
-    return new Command({ update: { approvalId: approval.id, verdict }, goto: verdict.approved ? "send" : END });
+/**
+ * Stands in for a real chat model (ChatOpenAI, ChatAnthropic, …): scripted, so no key and no network. It
+ * answers from the conversation so far, as a real model would, so a new process resumes it mid-thread.
+ */
+export function scriptedModel(): BaseChatModel {
+  const turn = (messages: BaseMessage[]) => {
+    const last = messages.at(-1);
+    if (!ToolMessage.isInstance(last)) {
+      const body =
+        "Dear board, Q1 closed with revenue of 4.2M EUR, costs of 3.1M EUR and net income of 1.1M EUR. " +
+        "The full summary is attached. Kind regards, Finance";
+      const args = { to: BOARD, subject: "Q1 financial summary", body };
+      return new AIMessage({ content: "", tool_calls: [{ id: "call_send_email", name: "send_email", args }] });
+    }
+    return new AIMessage(last.status === "error" ? `Not sent: ${last.text}` : `Done. ${last.text}`);
   };
-
-  const send: GraphNode<typeof ReportState> = async (state) => {
-    await sendEmail({ to: BOARD, body: state.email ?? "" });
-    return { sentTo: BOARD };
-  };
-
-  return new StateGraph(ReportState)
-    .addNode("draft", draft)
-    .addNode("approve", approve, { ends: ["send", END] })
-    .addNode("send", send)
-    .addEdge(START, "draft")
-    .addEdge("draft", "approve")
-    .addEdge("send", END)
-    .compile({ checkpointer });
+  return fakeModel().respond(turn).respond(turn).respond(turn).respond(turn);
 }

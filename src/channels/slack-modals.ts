@@ -54,13 +54,12 @@ export async function onRejectSubmitted(
 }
 
 /** An action's own button in a batch: the review modal opens with that action's choice made. */
-
 export async function onActionClick(
   deps: SlackModalDeps,
   payload: Interaction,
   raw: string | undefined,
   actions: ChannelActions,
-) {
+): Promise<Response> {
   const { client, actingReviewer, respondLater, finalState, ephemeral } = deps;
   const value = safeJson(raw) as Partial<BatchButtonValue> | undefined;
   const parsed = buttonValue.safeParse(value);

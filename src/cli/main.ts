@@ -6,6 +6,7 @@ import { ApprovalError } from "../errors.ts";
 import { EXIT, say, UsageError } from "./context.ts";
 import { registerDecide } from "./decide.ts";
 import { registerDelegate } from "./delegate.ts";
+import { registerMcp } from "./mcp.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerPending } from "./pending.ts";
 import { registerRequest } from "./request.ts";
@@ -32,6 +33,7 @@ for (const register of [
   registerWatch,
   registerMigrate,
   registerWorker,
+  registerMcp,
 ]) {
   register(program);
 }

@@ -205,7 +205,7 @@ const requestSchema = z
           ctx.addIssue({
             code: "custom",
             path: [field],
-            message: "a batch takes no " + field + ": give each action its input (and editable fields)",
+            message: `a batch takes no ${field}: give each action its input (and editable fields)`,
           });
         }
       }

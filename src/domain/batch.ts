@@ -36,7 +36,7 @@ export function batchPayload(actions: readonly { id: string; name: string; input
 }
 
 /** Each action's current input, by id. */
-export function actionInputs(payload: JsonValue): Map<string, JsonValue> {
+function actionInputs(payload: JsonValue): Map<string, JsonValue> {
   const inputs = new Map<string, JsonValue>();
   const list = payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload.actions : null;
   if (!Array.isArray(list)) return inputs;

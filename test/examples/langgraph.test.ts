@@ -1,28 +1,29 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { FakeListChatModel } from "@langchain/core/utils/testing";
+import type { BaseMessage } from "@langchain/core/messages";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createReportGraph } from "../../examples/langgraph/report-graph.ts";
-import { runScript, type Child } from "../support/child-process.ts";
+import { createReportAgent, scriptedModel } from "../../examples/langgraph/report-agent.ts";
+import { pendingInterrupt } from "../../src/adapters/langchain.ts";
+import { type Child, runScript } from "../support/child-process.ts";
 import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("ex_langgraph");
 const main = fileURLToPath(new URL("../../examples/langgraph/main.ts", import.meta.url));
 const checkpointSchema = `${bed.schema}_langgraph`;
+const SENT = 'Sent "Q1 financial summary" to board@company.com';
 
-// The same graph as the example's, used here only to read the threads' checkpoints, never to run them.
+// The same agent as the example's, used here only to read the threads' checkpoints, never to run them.
 let checkpointer: PostgresSaver;
-let graph: ReturnType<typeof createReportGraph>;
+let agent: ReturnType<typeof createReportAgent>;
 let failed = false;
 beforeAll(() => {
   checkpointer = PostgresSaver.fromConnString(bed.url, { schema: checkpointSchema });
-  graph = createReportGraph({
-    approvals: bed.approvals,
-    model: new FakeListChatModel({ responses: ["unused"] }),
+  agent = createReportAgent({
+    model: scriptedModel(),
     checkpointer,
     sendEmail: async () => {
-      throw new Error("the test never runs the graph");
+      throw new Error("the test never runs the agent");
     },
   });
 });
@@ -45,103 +46,96 @@ function start(threadId: string): Child {
   });
 }
 
-async function requestedApprovalId(agent: Child): Promise<string> {
-  const line = await agent.next((l) => /^Approval [0-9a-f-]{36} requested/.test(String(l.text)));
+async function requestedApprovalId(child: Child): Promise<string> {
+  const line = await child.next((l) => /^Approval [0-9a-f-]{36} requested/.test(String(l.text)));
   return /^Approval ([0-9a-f-]{36})/.exec(String(line.text))?.[1] ?? "";
 }
 
-const printed = (agent: Child) => agent.lines.map((line) => String(line.text));
+const printed = (child: Child) => child.lines.map((line) => String(line.text));
+const sent = (child: Child) => printed(child).filter((text) => text.startsWith("Sent"));
+
+async function approvalsOfThread(threadId: string): Promise<number> {
+  const { rows } = await bed.pool.query(
+    `select count(*)::int as n from "${bed.schema}".approval where metadata->>'threadId' = $1`,
+    [threadId],
+  );
+  return rows[0].n;
+}
+
+const toolMessagesOf = async (threadId: string): Promise<string[]> => {
+  const state = await agent.graph.getState({ configurable: { thread_id: threadId } });
+  return (state.values.messages as BaseMessage[]).filter((m) => m.type === "tool").map((m) => m.text);
+};
 
 describe("examples/langgraph", () => {
-  it("pauses the graph with interrupt() until the CFO approves, then resumes it and sends the report", async () => {
+  it("pauses the agent's email until the CFO approves it with an edit, then the worker resumes the thread", async () => {
     const threadId = `board-report-${randomUUID()}`;
-    const agent = start(threadId);
+    const child = start(threadId);
     try {
-      const id = await requestedApprovalId(agent);
+      const id = await requestedApprovalId(child);
       const approval = await bed.approvals.get(id);
+      // Paused: the checkpoint says the thread waits on the middleware's interrupt, the one this batch is for.
+      const paused = await pendingInterrupt(agent, threadId);
+      expect(paused?.value.actionRequests.map((action) => action.name)).toEqual(["send_email"]);
       expect(approval).toMatchObject({
         status: "pending",
-        idempotencyKey: `${threadId}:approve`,
-        payload: { to: "board@company.com" },
+        idempotencyKey: `langchain:${threadId}:${paused?.id}`,
+        metadata: { threadId, interruptId: paused?.id },
       });
-
-      // Paused: the checkpoint says the thread waits in "approve" on this approval, and nothing was sent.
-      const paused = await graph.getState({ configurable: { thread_id: threadId } });
-      expect(paused.next).toEqual(["approve"]);
-      expect(paused.tasks.flatMap((task) => task.interrupts).map((i) => i.value)).toEqual([
-        { approvalId: id, reviewers: ["cfo@company.com"] },
+      expect(approval.actions?.map(({ id, name, editable }) => ({ id, name, editable }))).toEqual([
+        { id: "call-1", name: "send_email", editable: ["to", "subject", "body"] },
       ]);
-      expect(paused.values.email).toContain("Q1 closed with revenue of 4.2M EUR");
-      expect(paused.values.sentTo).toBeUndefined();
-      expect(printed(agent).filter((text) => text.startsWith("Sent"))).toEqual([]);
+      expect(approval.actions?.[0]?.input).toMatchObject({ to: "board@company.com", subject: "Q1 financial summary" });
+      expect(sent(child)).toEqual([]);
 
-      await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" });
-      await agent.next((l) => l.text === "Sent report to board@company.com");
-      expect((await agent.exited).code).toBe(0);
-
-      // The approve node ran twice (paused, then resumed) and got the same approval both times.
-      expect(printed(agent).filter((text) => text.startsWith("[approve]"))).toEqual([
-        `[approve] approval ${id} is pending`,
-        `[approve] approval ${id} is approved`,
-      ]);
-      const { rows } = await bed.pool.query(
-        `select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`,
-        [`${threadId}:approve`],
-      );
-      expect(rows[0].n).toBe(1);
-
-      const done = await graph.getState({ configurable: { thread_id: threadId } });
-      expect(done.next).toEqual([]);
-      expect(done.values).toMatchObject({
-        approvalId: id,
-        sentTo: "board@company.com",
-        verdict: { approved: true, decidedBy: "cfo@company.com" },
+      await bed.approvals.decide(id, {
+        reviewer: "cfo@company.com",
+        actions: { "call-1": { outcome: "approve", edits: { subject: "Q1 financial summary (unaudited)" } } },
       });
+      await child.next((l) => String(l.text).startsWith("Agent: "));
+      expect((await child.exited).code).toBe(0);
+      expect(sent(child)).toEqual(['Sent "Q1 financial summary (unaudited)" to board@company.com']);
+      expect(printed(child)).toContain('Agent: Done. Sent "Q1 financial summary (unaudited)" to board@company.com.');
+      expect(await approvalsOfThread(threadId)).toBe(1);
+      expect(await pendingInterrupt(agent, threadId)).toBeUndefined();
     } finally {
-      agent.process.kill();
+      child.process.kill();
     }
   });
 
-  it("ends the graph without sending when the CFO rejects", async () => {
+  it("does not send when the CFO rejects, and the model reads the CFO's reason", async () => {
     const threadId = `board-report-${randomUUID()}`;
-    const agent = start(threadId);
+    const child = start(threadId);
     try {
-      const id = await requestedApprovalId(agent);
+      const id = await requestedApprovalId(child);
       await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "reject", comment: "Wait for the audit" });
-      await agent.next((l) => l.text === "Not sent: rejected (Wait for the audit).");
-      expect((await agent.exited).code).toBe(0);
-      expect(printed(agent).filter((text) => text.startsWith("Sent"))).toEqual([]);
-
-      const done = await graph.getState({ configurable: { thread_id: threadId } });
-      expect(done.next).toEqual([]);
-      expect(done.values.sentTo).toBeUndefined();
-      expect(done.values.verdict).toMatchObject({ approved: false, status: "rejected", comment: "Wait for the audit" });
+      await child.next((l) => l.text === "Agent: Not sent: Wait for the audit");
+      expect((await child.exited).code).toBe(0);
+      expect(sent(child)).toEqual([]);
+      expect(await toolMessagesOf(threadId)).toEqual(["Wait for the audit"]);
     } finally {
-      agent.process.kill();
+      child.process.kill();
     }
   });
 
-  it("resumes a paused thread from its Postgres checkpoint in a new process after a crash", async () => {
+  it("a crash between request and decision that resumes through onDecision: the email is sent once", async () => {
     const threadId = `board-report-${randomUUID()}`;
     const first = start(threadId);
     const id = await requestedApprovalId(first).finally(() => first.process.kill("SIGKILL"));
     expect((await first.exited).signal).toBe("SIGKILL");
-    // The CFO decides while no agent process is running.
+    // The CFO decides while no agent process is running: the resume waits in the queue, for a worker.
     await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" });
 
+    // A new process: it finds the thread paused in its checkpoint, asks about it again (the same approval)
+    // and its worker resumes the thread through the onDecision handler.
     const second = start(threadId);
     try {
       expect(await requestedApprovalId(second)).toBe(id);
-      await second.next((l) => l.text === "Sent report to board@company.com");
+      await second.next((l) => l.text === `Agent: Done. ${SENT}.`);
       expect((await second.exited).code).toBe(0);
-      expect(printed(second).filter((text) => text.startsWith("[approve]"))).toEqual([
-        `[approve] approval ${id} is approved`,
-      ]);
-      const { rows } = await bed.pool.query(
-        `select count(*)::int as n from "${bed.schema}".approval where idempotency_key = $1`,
-        [`${threadId}:approve`],
-      );
-      expect(rows[0].n).toBe(1);
+      expect([...sent(first), ...sent(second)]).toEqual([SENT]);
+      expect(await approvalsOfThread(threadId)).toBe(1);
+      expect(await toolMessagesOf(threadId)).toEqual([`${SENT}.`]);
     } finally {
       second.process.kill();
     }

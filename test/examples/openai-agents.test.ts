@@ -1,65 +1,55 @@
-import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runScript, runToEnd, type Child } from "../support/child-process.ts";
 import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("ex_openai_agents");
 const main = fileURLToPath(new URL("../../examples/openai-agents/main.ts", import.meta.url));
 const COMMENT = "Northwind's IBAN changed in March; call them to confirm it before paying.";
-
-let runsDir = "";
-beforeEach(async () => {
-  runsDir = await mkdtemp(join(tmpdir(), "countersign-openai-agents-test-"));
-});
-afterEach(async () => {
-  await rm(runsDir, { recursive: true, force: true });
-});
+const INVOICE = {
+  beneficiary: "Northwind Logistics GmbH",
+  iban: "DE89370400440532013000",
+  amount_eur: 48250,
+  reference: "INV-2026-0417",
+};
 
 const env = () => ({
   DATABASE_URL: bed.url,
   COUNTERSIGN_SCHEMA: bed.schema,
   COUNTERSIGN_SECRET: TEST_SECRET,
-  AGENT_RUNS_DIR: runsDir,
   OPENAI_API_KEY: "",
   PORT: "0", // any free port: the example links to the page where it serves it
 });
 const texts = (agent: Child) => agent.lines.map((line) => String(line.text));
 
-/** Starts main.ts and waits until the run is saved and its tool call is waiting for the CFO. */
-async function startPaused(agent: Child) {
-  const saved = await agent.next((l) => /^Run run_\S+ paused; its state is saved in /.test(String(l.text)));
-  const [, runId = "", file = ""] =
-    /^Run (run_\S+) paused; its state is saved in (.+)\.$/.exec(String(saved.text)) ?? [];
+/** Starts main.ts and waits until its tool call is waiting for the CFO. */
+async function startPaused(agent: Child): Promise<string> {
   const line = await agent.next((l) => /^Approval [0-9a-f-]{36} requested/.test(String(l.text)));
-  const id = /^Approval ([0-9a-f-]{36})/.exec(String(line.text))?.[1] ?? "";
-  return { runId, file, id };
+  return /^Approval ([0-9a-f-]{36})/.exec(String(line.text))?.[1] ?? "";
 }
 
 describe("examples/openai-agents", () => {
   it("asks the CFO about the needsApproval tool call, then runs the tool once approved", async () => {
     const agent = runScript(main, env());
     try {
-      const { runId, file, id } = await startPaused(agent);
-      expect(existsSync(file)).toBe(true);
+      const id = await startPaused(agent);
       const approval = await bed.approvals.get(id);
-      expect(approval.status).toBe("pending");
-      expect(approval.type).toBe("agent_tool.send_wire_transfer.v1");
-      expect(approval.idempotencyKey).toMatch(/^openai-agents:call_[0-9a-f]{24}$/);
-      expect(approval.payload).toEqual({
-        tool: "send_wire_transfer",
-        arguments: {
-          beneficiary: "Northwind Logistics GmbH",
-          iban: "DE89370400440532013000",
-          amount_eur: 48250,
-          reference: "INV-2026-0417",
-        },
-        agent: "Treasury agent",
-        agent_run: runId,
+      expect(approval).toMatchObject({
+        status: "pending",
+        type: "openai-agents.tool_calls.v1",
+        title: "Treasury agent wants to call send_wire_transfer",
       });
+      expect(approval.idempotencyKey).toMatch(/^openai-agents:[\w-]{43}$/);
+      expect(approval.actions).toMatchObject([
+        {
+          id: expect.stringMatching(/^call_[0-9a-f]{24}$/),
+          name: "send_wire_transfer",
+          description: "Send a SEPA wire transfer from the company account.",
+          input: INVOICE,
+        },
+      ]);
+      // The paused run lives with the approval, in Postgres: no file, nothing in the process.
+      expect(approval.metadata?.openaiAgentsRunState).toEqual(expect.stringContaining('"currentTurn"'));
       expect(texts(agent).some((t) => t.startsWith("Wire sent"))).toBe(false);
 
       await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" });
@@ -76,7 +66,6 @@ describe("examples/openai-agents", () => {
       );
       expect((await agent.exited).code).toBe(0);
       expect(texts(agent).filter((t) => t.startsWith("Wire sent"))).toHaveLength(1);
-      expect(await readdir(runsDir)).toEqual([]);
     } finally {
       agent.process.kill();
     }
@@ -85,7 +74,7 @@ describe("examples/openai-agents", () => {
   it("feeds a rejection's comment back to the model instead of running the tool", async () => {
     const agent = runScript(main, env());
     try {
-      const { id } = await startPaused(agent);
+      const id = await startPaused(agent);
       await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "reject", comment: COMMENT });
       await agent.next(
         (l) =>
@@ -104,33 +93,30 @@ describe("examples/openai-agents", () => {
     }
   });
 
-  it("resumes the saved run in a new process after the first one died while waiting", async () => {
+  it("resumes through onDecision in a new process after a crash between request and decision", async () => {
     const first = runScript(main, env());
-    let paused: Awaited<ReturnType<typeof startPaused>>;
+    let id: string;
     try {
-      paused = await startPaused(first);
+      id = await startPaused(first);
     } finally {
       first.process.kill("SIGKILL");
     }
     expect((await first.exited).signal).toBe("SIGKILL");
-    expect(existsSync(paused.file)).toBe(true);
-    await bed.approvals.decide(paused.id, { reviewer: "cfo@company.com", outcome: "approve" });
+    // Decided while no process runs: the decision's transaction queues the resume job for the handler.
+    await bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" });
 
-    const { code, stdout, stderr } = await runToEnd(main, ["--resume", paused.id], env());
+    const { code, stdout, stderr } = await runToEnd(main, ["--resume", id], env());
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const lines = stdout.split("\n");
-    // The same approval, found again through its idempotency key: nobody is asked twice.
-    expect(lines).toContain(`Approval ${paused.id} approved by cfo@company.com`);
+    expect(lines).toContain(`Approval ${id} approved by cfo@company.com; the run resumed.`);
+    // Nobody is asked twice: the new process only resumes.
     expect(lines.some((t) => t.startsWith("Approval ") && t.includes(" requested"))).toBe(false);
     expect(lines.filter((t) => t.startsWith("Wire sent: 48250 EUR to Northwind Logistics GmbH"))).toHaveLength(1);
     expect(
       lines.some((t) => /^Agent finished: Paid invoice INV-2026-0417: .* bank confirmation WT-[0-9A-F]{8}\.$/.test(t)),
     ).toBe(true);
-    const { rows } = await bed.pool.query(`select id from "${bed.schema}".approval where payload->>'agent_run' = $1`, [
-      paused.runId,
-    ]);
-    expect(rows).toEqual([{ id: paused.id }]);
-    expect(existsSync(paused.file)).toBe(false);
+    const handled = (await bed.approvals.events(id)).filter((e) => e.type === "handler_done");
+    expect(handled).toHaveLength(1);
   });
 });

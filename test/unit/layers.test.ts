@@ -21,7 +21,10 @@ const LAYERS: string[][] = [
   ["core/"],
   ["http/", "worker/"],
   ["approvals.ts"],
-  ["index.ts", "cli/"],
+  ["index.ts"],
+  // Framework adapters and the MCP server use the public API only; the CLI serves MCP over stdio.
+  ["adapters/", "mcp/"],
+  ["cli/"],
 ];
 
 function unitOf(path: string): string {
