@@ -2,6 +2,13 @@
  * The composition root: `createApprovals()` is the one place that wires the store, the engine, the HTTP
  * handler, the worker and the change listener together. Everything here delegates.
  */
+import {
+  type AuditVerification,
+  type ExportedEvent,
+  exportAudit,
+  type VerifyAuditOptions,
+  verifyAudit,
+} from "./core/audit.ts";
 import type { ApprovalPage } from "./core/queries.ts";
 import { approvalEvents, getApproval, listApprovals, payloadRevisions } from "./core/queries.ts";
 import type { EngineContext } from "./core/context.ts";
@@ -87,6 +94,13 @@ export interface Approvals {
   list(query?: ListQuery): Promise<ApprovalPage>;
   /** The audit trail, oldest first. */
   events(id: string): Promise<AuditEvent[]>;
+  /**
+   * Checks the audit chains (one approval's with `id`, else all): every event's hash against its stored
+   * content and the previous event's hash. Reads a page at a time: constant memory.
+   */
+  verifyAudit(options?: VerifyAuditOptions): Promise<AuditVerification>;
+  /** The chains with an event since `since` (whole, in chain order), each event with the text its hash covers. */
+  exportAudit(options?: { since?: Date; id?: string }): AsyncGenerator<ExportedEvent>;
   /** The SQL of countersign's migrations for this instance's schema, for the host's own migration tool. */
   migrationSql(): string;
   /**
@@ -181,6 +195,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     revisions: (id) => payloadRevisions(ctx, id),
     list: (query) => listApprovals(ctx, query),
     events: (id) => approvalEvents(ctx, id),
+    verifyAudit: (options) => verifyAudit(ctx, options),
+    exportAudit: (options) => exportAudit(ctx, options),
     async waitForDecision(id, waitOptions) {
       refuseWhenStopped();
       return waiter.wait(id, waitOptions);

@@ -54,6 +54,8 @@ export type {
   WaitOptions,
 } from "./core/inputs.ts";
 export type { DecisionHandler, ResumeContext } from "./core/resume.ts";
+export type { AuditVerification, ExportedEvent, VerifyAuditOptions } from "./core/audit.ts";
+export type { BrokenLink } from "./domain/audit-chain.ts";
 export type { Duration } from "./domain/duration.ts";
 export type { HostDb, WriteOptions } from "./store/connection.ts";
 export type { Logger } from "./logger.ts";

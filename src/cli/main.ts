@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
 import { ApprovalError } from "../errors.ts";
 import { EXIT, say, UsageError } from "./context.ts";
+import { registerAudit } from "./audit.ts";
 import { registerDecide } from "./decide.ts";
 import { registerDelegate } from "./delegate.ts";
 import { registerMcp } from "./mcp.ts";
@@ -34,6 +35,7 @@ for (const register of [
   registerMigrate,
   registerWorker,
   registerMcp,
+  registerAudit,
 ]) {
   register(program);
 }

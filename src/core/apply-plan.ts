@@ -46,7 +46,9 @@ export async function applyPlan(
     updated: changeParts.approval(schema, id, facts.version, {
       ...set,
       ...(decision ? { decision } : {}),
-      ...(revision ? { revision: { revision: revision.revision, payload: revision.payload, edits } } : {}),
+      ...(revision
+        ? { revision: { revision: revision.revision, payload: revision.payload, digest: revision.digest, edits } }
+        : {}),
     }),
   };
   if (plan.vote) parts.voted = changeParts.vote(schema, { approvalId: id, ...plan.vote });

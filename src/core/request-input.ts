@@ -304,6 +304,7 @@ export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["d
     ...base,
     ...weight,
     actions: actions ?? null,
+    payloadDigest: payloadDigest(payload),
     metadata: (parsed.metadata ?? null) as Record<string, JsonValue> | null,
     idempotencyKey: parsed.idempotencyKey ?? null,
     fingerprint: payloadDigest(fingerprinted as unknown as JsonValue),

@@ -33,6 +33,8 @@ export interface RequestPlan {
   actions: BatchAction[] | null;
   /** The host's own data. */
   metadata: Record<string, JsonValue> | null;
+  /** SHA-256 of the payload's canonical JSON (revision 1). */
+  payloadDigest: string;
   /** Digest of everything above but the key, to spot a key reused for a different request. */
   fingerprint: string;
 }

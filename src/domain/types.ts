@@ -241,6 +241,10 @@ export interface AuditEvent {
   comment: string | null;
   data: Record<string, JsonValue>;
   at: Date;
+  /** Its place in the approval's audit chain, from 1. */
+  seq: number;
+  /** SHA-256 (hex) of its canonical content and the previous event's hash: see `verifyAudit`. */
+  hash: string;
 }
 
 export type NotificationKind =

@@ -23,6 +23,8 @@ export interface NewApproval {
     warnBeforeMs: number | null;
     actions: BatchAction[] | null;
     metadata: Record<string, JsonValue> | null;
+    /** SHA-256 of the payload's canonical JSON: each audit event seals the revision it was written under. */
+    payloadDigest: string;
   };
   steps: { position: number; name: string; quorum: number; schedule: StepSchedule; escalation_levels: number }[];
   reviewers: { position: number; reviewer: string; level: number }[];
@@ -65,12 +67,12 @@ export async function insertRequest(
   const result = await sql<ApprovalRow>`
     with created as (
       insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action,
-        idempotency_key, fingerprint, editable, payload_schema, distinct_across_steps, warn_before_ms, actions, metadata)
+        idempotency_key, fingerprint, editable, payload_schema, distinct_across_steps, warn_before_ms, actions, metadata, payload_digest)
       values (${a.id}, ${a.type}, ${a.title}, ${json(a.payload)}::json, ${a.requestedBy}, ${a.stepCount},
               now() + ${a.timeoutMs}::float8 * interval '1 millisecond', ${a.timeoutAction}, ${a.idempotencyKey}, ${a.fingerprint},
               ${json(a.editable)}::jsonb, ${a.payloadSchema === null ? null : json(a.payloadSchema)}::jsonb,
               ${a.distinctAcrossSteps}, ${a.warnBeforeMs}::bigint,
-              ${a.actions === null ? null : json(a.actions)}::jsonb, ${a.metadata === null ? null : json(a.metadata)}::jsonb)
+              ${a.actions === null ? null : json(a.actions)}::jsonb, ${a.metadata === null ? null : json(a.metadata)}::jsonb, ${a.payloadDigest})
       on conflict (idempotency_key) do nothing
       returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}
     ),
@@ -140,7 +142,7 @@ export const changeParts = {
       deadline?: Date;
       decision?: { decidedBy: string | null; onBehalfOf: string | null; via: string; comment: string | null };
       /** A new payload revision and the edits that made it (appended to the approval's). */
-      revision?: { revision: number; payload: JsonValue; edits: PayloadEdit[] };
+      revision?: { revision: number; payload: JsonValue; digest: string; edits: PayloadEdit[] };
     },
   ) {
     const { decision, revision } = set;
@@ -154,6 +156,7 @@ export const changeParts = {
         ? [
             sql`payload = ${JSON.stringify(revision.payload)}::json`,
             sql`revision = ${revision.revision}`,
+            sql`payload_digest = ${revision.digest}`,
             sql`edits = edits || ${JSON.stringify(revision.edits)}::jsonb`,
           ]
         : []),

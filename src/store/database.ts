@@ -139,6 +139,12 @@ interface EventTable {
   comment: string | null;
   data: Json<Record<string, JsonValue>>;
   created_at: Generated<Date>;
+  /** The event's place in its approval's chain, from 1; set by the database (see sql/000007). */
+  seq: Generated<number>;
+  prev_hash: Generated<string | null>;
+  payload_digest: Generated<string | null>;
+  /** SHA-256 (hex) of the event's canonical content, `prev_hash` included. */
+  hash: Generated<string>;
 }
 
 interface MigrationTable {
@@ -262,6 +268,8 @@ export const EVENT_COLUMNS = [
   "comment",
   "data",
   "created_at",
+  "seq",
+  "hash",
 ] as const satisfies readonly (keyof EventTable)[];
 export const TOKEN_COLUMNS = [
   "approval_id",

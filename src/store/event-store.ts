@@ -17,7 +17,7 @@ export async function appendEvents(db: Db, events: NewEvent[]): Promise<void> {
 export async function listEvents(db: Db, approvalId: string, types?: readonly EventType[]): Promise<AuditEvent[]> {
   let query = db.selectFrom("event").select(EVENT_COLUMNS).where("approval_id", "=", approvalId);
   if (types) query = query.where("type", "in", types);
-  const rows = await query.orderBy("id").execute();
+  const rows = await query.orderBy("seq").execute();
   return rows.map(toEvent);
 }
 

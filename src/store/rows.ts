@@ -11,7 +11,7 @@ import type {
   Delegation,
   StepStatus,
 } from "../domain/types.ts";
-import type { ApprovalRow, DelegationRow, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
+import type { ApprovalRow, DelegationRow, EVENT_COLUMNS, EventRow, ReviewerRow, StepRow, VoteRow } from "./database.ts";
 
 /** Timestamps arrive as text inside JSON aggregates; these restore the row types. */
 const date = (value: string | null) => (value === null ? null : new Date(value));
@@ -162,7 +162,7 @@ export function toApproval({ approval: row, steps, reviewers, votes, delegations
   };
 }
 
-export function toEvent(row: EventRow): AuditEvent {
+export function toEvent(row: Pick<EventRow, (typeof EVENT_COLUMNS)[number]>): AuditEvent {
   return {
     id: row.id,
     approvalId: row.approval_id,
@@ -173,6 +173,8 @@ export function toEvent(row: EventRow): AuditEvent {
     comment: row.comment,
     data: row.data,
     at: row.created_at,
+    seq: row.seq,
+    hash: row.hash,
   };
 }
 

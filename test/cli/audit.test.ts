@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { runToEnd } from "../support/child-process.ts";
+import { PUBLIC_URL, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+
+/** `countersign audit verify` and `audit export` (issue 15), through the built bin. */
+const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const bed = useTestBed("cli_audit");
+const env = () => ({
+  DATABASE_URL: bed.url,
+  COUNTERSIGN_SCHEMA: bed.schema,
+  COUNTERSIGN_SECRET: TEST_SECRET,
+  COUNTERSIGN_PUBLIC_URL: PUBLIC_URL,
+  NO_COLOR: "1",
+});
+const cli = (...args: string[]) => runToEnd(BIN, args, env());
+
+describe("countersign audit", () => {
+  it("verifies the chains, exports them as JSON lines an outsider can check, and names the first broken link", async () => {
+    const req = await bed.approvals.requestApproval({
+      type: "t",
+      title: "Audited",
+      requestedBy: "agent://a",
+      reviewers: ["r@co.com"],
+      reminders: [],
+    });
+    await bed.approvals.decide(req.id, { reviewer: "r@co.com", outcome: "approve", comment: "ok" });
+    const verified = await cli("audit", "verify");
+    expect(verified).toMatchObject({ code: 0, stdout: "" });
+    expect(verified.stderr).toMatch(/^The audit trail is whole: \d+ events checked\.\n$/);
+
+    const exported = await cli("audit", "export", "--since", "1h");
+    expect(exported.code).toBe(0);
+    const lines = exported.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    const mine = lines.filter((e) => e.approvalId === req.id);
+    expect(mine.map((e) => e.seq)).toEqual([1, 2]);
+    for (const e of mine) expect(createHash("sha256").update(e.content).digest("hex")).toBe(e.hash);
+    expect(mine[1].prevHash).toBe(mine[0].hash);
+    expect(exported.stderr).toBe(`Exported ${lines.length} events.\n`);
+
+    const client = await bed.pool.connect();
+    try {
+      await client.query(`alter table "${bed.schema}".event disable trigger user`);
+      await client.query(`update "${bed.schema}".event set comment = 'not ok' where approval_id = $1 and seq = 2`, [
+        req.id,
+      ]);
+      await client.query(`alter table "${bed.schema}".event enable trigger user`);
+    } finally {
+      client.release();
+    }
+    const broken = await cli("audit", "verify", "--id", req.id);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(
+      new RegExp(
+        `^The audit trail is broken at approval ${req.id}, event 2 \\(id \\d+\\): its content does not match its hash \\(it was changed\\)\\.\\n$`,
+      ),
+    );
+    expect((await cli("audit", "export", "--format", "csv")).code).toBe(2);
+  });
+});
