@@ -2,6 +2,7 @@
  * The composition root: `createApprovals()` is the one place that wires the store, the engine, the HTTP
  * handler, the worker and the change listener together. Everything here delegates.
  */
+import { type PolicyReportRow, policyReport } from "./core/policy-report.ts";
 import {
   type AuditVerification,
   type ExportedEvent,
@@ -79,7 +80,7 @@ export interface Approvals {
   /**
    * Runs `handler` in the worker once an approval of `type` (or of any type, with `"*"`) is final: at
    * least once, never again after it succeeded, retried with backoff while it throws. Register before
-   * `start()`; `name` (default: the type) names its jobs and must stay stable across deploys.
+   * `start()`; `name` (default: the type, `"all-types"` for `"*"`) names its jobs and must stay stable across deploys.
    */
   onDecision(type: string, handler: DecisionHandler, options?: { name?: string }): void;
   /** While active, `to` is asked alongside `from` and may decide wherever `from` could (one hop). */
@@ -101,6 +102,8 @@ export interface Approvals {
   verifyAudit(options?: VerifyAuditOptions): Promise<AuditVerification>;
   /** The chains with an event since `since` (whole, in chain order), each event with the text its hash covers. */
   exportAudit(options?: { since?: Date; id?: string }): AsyncGenerator<ExportedEvent>;
+  /** Per policy: what it answered since `since` (default 30 days) and whether humans then agreed. */
+  policyReport(options?: { since?: string | number | Date }): Promise<PolicyReportRow[]>;
   /** The SQL of countersign's migrations for this instance's schema, for the host's own migration tool. */
   migrationSql(): string;
   /**
@@ -197,6 +200,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     events: (id) => approvalEvents(ctx, id),
     verifyAudit: (options) => verifyAudit(ctx, options),
     exportAudit: (options) => exportAudit(ctx, options),
+    policyReport: (options) => policyReport(ctx, options),
     async waitForDecision(id, waitOptions) {
       refuseWhenStopped();
       return waiter.wait(id, waitOptions);

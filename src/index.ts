@@ -55,6 +55,8 @@ export type {
 } from "./core/inputs.ts";
 export type { DecisionHandler, ResumeContext } from "./core/resume.ts";
 export type { AuditVerification, ExportedEvent, VerifyAuditOptions } from "./core/audit.ts";
+export type { Policy, PolicyAnswer, PolicyRequest } from "./core/policies.ts";
+export type { PolicyReportRow } from "./core/policy-report.ts";
 export type { BrokenLink } from "./domain/audit-chain.ts";
 export type { Duration } from "./domain/duration.ts";
 export type { HostDb, WriteOptions } from "./store/connection.ts";

@@ -10,6 +10,7 @@ import { registerDelegate } from "./delegate.ts";
 import { registerMcp } from "./mcp.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerPending } from "./pending.ts";
+import { registerPolicy } from "./policy.ts";
 import { registerRequest } from "./request.ts";
 import { registerShow } from "./show.ts";
 import { registerWait } from "./wait.ts";
@@ -36,6 +37,7 @@ for (const register of [
   registerWorker,
   registerMcp,
   registerAudit,
+  registerPolicy,
 ]) {
   register(program);
 }

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { ActionDecision } from "../domain/batch.ts";
 import { isOverdue } from "../domain/facts.ts";
 import type { Refusal } from "../domain/plan.ts";
+import { planPolicies } from "../domain/policy.ts";
 import { planCreation, type RequestPlan, reviewersWithLinks } from "../domain/request.ts";
 import { type Cause, planTransition } from "../domain/transition.ts";
 import type { Approval, JsonValue } from "../domain/types.ts";
@@ -20,18 +21,19 @@ import {
   StaleRevisionError,
   ValidationError,
 } from "../errors.ts";
-import { jobSpec } from "../scheduler/jobs.ts";
-import { addJobsQuery } from "../scheduler/queue.ts";
+import { jobSpec, RESUME_ATTEMPTS, resumeKey, resumeTask } from "../scheduler/jobs.ts";
+import { addJobsQuery, addResumeJobsQuery } from "../scheduler/queue.ts";
 import { createTokenNonce, deriveToken, hashToken } from "../security/tokens.ts";
 import { findByIdempotencyKey, loadApproval, readFacts } from "../store/approval-reads.ts";
 import { insertRequest, type NewApproval } from "../store/approval-writes.ts";
-import { announceQuery } from "../store/changes.ts";
+import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
 import { rowsAfter, toApproval } from "../store/rows.ts";
 import { applyPlan } from "./apply-plan.ts";
 import { delegateRounds, expandRounds } from "./rounds.ts";
 import type { EngineContext } from "./context.ts";
-import { type ApprovalRequest, planRequest } from "./request-input.ts";
+import { type ApprovalRequest, planRequest, requestPolicies } from "./request-input.ts";
+import { evaluatePolicies, type PolicyRequest } from "./policies.ts";
 import { checkPayload } from "./payload-schema.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -41,11 +43,25 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
   const request = planRequest(input, ctx.options.defaults);
   const { schema, workerSchema } = ctx.database;
   const id = randomUUID();
-  const creation = planCreation(id, request);
+  const verdict = planPolicies(
+    await evaluatePolicies(requestPolicies(input, ctx.options.policies), policyView(request)),
+  );
+  const { decided } = verdict;
+  const creation = planCreation(id, request, verdict);
   const { jobs, events: unreachable } = expandRounds(ctx, creation.jobs);
   const events = [...creation.events, ...unreachable];
   const rows: NewApproval = {
-    approval: { id, ...request, stepCount: request.steps.length },
+    approval: {
+      id,
+      ...request,
+      stepCount: request.steps.length,
+      decided: decided && {
+        status: decided.outcome === "approve" ? "approved" : "rejected",
+        decidedBy: decided.by,
+        via: "policy",
+        comment: decided.reason,
+      },
+    },
     steps: request.steps.map((step, position) => ({
       position,
       name: step.name,
@@ -56,7 +72,8 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
     reviewers: request.steps.flatMap((step, position) =>
       step.levels.flatMap((reviewers, level) => reviewers.map((reviewer) => ({ position, reviewer, level }))),
     ),
-    tokens: reviewersWithLinks(request).map((reviewer) => {
+    // Decided by a policy, nobody is asked: no links.
+    tokens: (decided ? [] : reviewersWithLinks(request)).map((reviewer) => {
       const nonce = createTokenNonce();
       return { reviewer, nonce, token_hash: hashToken(deriveToken(ctx.options.secret, id, reviewer, nonce)) };
     }),
@@ -65,11 +82,22 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
   const specs = jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
   // One statement: atomic on its own, so it needs no BEGIN/COMMIT unless it joins the host's transaction.
   const write = (db: Db) =>
-    insertRequest(db, schema, rows, (created) => [
-      addJobsQuery(workerSchema, specs, created),
-      ...delegateRounds(ctx, creation.jobs, created),
-      announceQuery(schema, { id, status: "pending" }, created),
-    ]);
+    insertRequest(db, schema, rows, (created) =>
+      decided
+        ? [
+            addResumeJobsQuery(workerSchema, schema, created, {
+              taskPrefix: resumeTask(""),
+              keyPrefix: resumeKey(id, ""),
+              maxAttempts: RESUME_ATTEMPTS,
+            }),
+            announceDecisionQuery(schema, created),
+          ]
+        : [
+            addJobsQuery(workerSchema, specs, created),
+            ...delegateRounds(ctx, creation.jobs, created),
+            announceQuery(schema, { id, status: "pending" }, created),
+          ],
+    );
   const created = host ? await ctx.database.transaction(write, host) : await ctx.database.run(write);
   if (!created) return ctx.database.transaction((db) => existingForKey(db, request), host);
   return toApproval({
@@ -86,6 +114,20 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
     // Delegations are looked up when the reviewers are asked; a fresh approval reports none until read.
     delegations: [],
   });
+}
+
+/** What a policy sees of a validated request. */
+function policyView(request: RequestPlan): PolicyRequest {
+  const inputs = request.actions ? (request.payload as { actions: PolicyRequest["actions"] }).actions : null;
+  return {
+    type: request.type,
+    title: request.title,
+    payload: request.payload,
+    requestedBy: request.requestedBy,
+    actions: inputs,
+    metadata: request.metadata,
+    reviewers: [...new Set(request.steps.flatMap((step) => step.levels.flat()))],
+  };
 }
 
 async function existingForKey(db: Db, request: RequestPlan): Promise<Approval> {

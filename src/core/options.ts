@@ -5,6 +5,7 @@ import type { Duration } from "../domain/duration.ts";
 import type { TimeoutAction } from "../domain/types.ts";
 import { type Logger, SILENT_LOGGER } from "../logger.ts";
 import { DEFAULT_SCHEMA } from "../store/migrate.ts";
+import { type Policy, policySchema, type ResolvedPolicy } from "./policies.ts";
 import { durationMs, parseInput, positiveDurationMs, secretSchema } from "../validation.ts";
 
 /** Options of {@link createApprovals}. */
@@ -43,6 +44,11 @@ export interface ApprovalsOptions {
   channels?: Channel[];
   /** Receives what the library and its worker have to say. @defaultValue silent */
   logger?: Logger;
+  /**
+   * Asked in order before any human, for every request (a request may give its own first, or skip them
+   * with `policy: false`): the first enforced answer decides. @defaultValue `[]`
+   */
+  policies?: Policy[];
   /** Defaults for requests that leave these out. */
   defaults?: {
     /** @defaultValue `["5m", "30m"]` (counted from the start of each step) */
@@ -90,6 +96,7 @@ export interface ResolvedOptions {
   secret: string;
   channels: Channel[];
   logger: Logger;
+  policies: ResolvedPolicy[];
   defaults: { remindersMs: number[]; escalateAfterMs: number; timeoutMs: number; timeoutAction: TimeoutAction };
   worker: { concurrency: number; pollIntervalMs: number; recoverWithinMs: number };
   delivery: { maxAttempts: number };
@@ -169,6 +176,7 @@ const optionsSchema = z
     secret: secretSchema(32),
     channels: z.array(channel).default([]),
     logger: logger.default(SILENT_LOGGER),
+    policies: z.array(policySchema).max(50, { error: "at most 50 policies" }).default([]),
     defaults: z
       .strictObject({
         reminders: z
@@ -248,6 +256,7 @@ export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
     secret: parsed.secret,
     channels: parsed.channels,
     logger: parsed.logger,
+    policies: parsed.policies,
     defaults: {
       remindersMs: parsed.defaults.reminders,
       escalateAfterMs: parsed.defaults.escalateAfter,

@@ -11,6 +11,7 @@ import { MAX_PAYLOAD_BYTES, reviewerId } from "./inputs.ts";
 import { plainJson } from "./json-input.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { checkPayload, storedSchema } from "./payload-schema.ts";
+import { type Policy, policySchema, type ResolvedPolicy } from "./policies.ts";
 
 /** One sign-off stage. */
 export interface StepInput {
@@ -71,6 +72,10 @@ export interface ApprovalRequest {
    * at most 1 MiB, never shown to reviewers; returned as `approval.metadata`.
    */
   metadata?: Record<string, JsonValue>;
+  /** Policies asked before the instance's, for this request only. */
+  policies?: Policy[];
+  /** `false`: ask humans, whatever the policies would say. */
+  policy?: false;
 }
 
 /** One action of a batch. */
@@ -197,6 +202,8 @@ const requestSchema = z
     warnBefore: positiveDurationMs.optional(),
     actions: actionsSchema.optional(),
     metadata: metadataSchema.optional(),
+    policies: z.array(policySchema).max(50, { error: "at most 50 policies" }).optional(),
+    policy: z.literal(false, { error: "must be false (to skip the policies) or left out" }).optional(),
   })
   .superRefine((input, ctx) => {
     if (input.actions) {
@@ -309,4 +316,13 @@ export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["d
     idempotencyKey: parsed.idempotencyKey ?? null,
     fingerprint: payloadDigest(fingerprinted as unknown as JsonValue),
   };
+}
+
+/** The policies a request is asked by: its own, then the instance's; none with `policy: false`. */
+export function requestPolicies(input: ApprovalRequest, instance: readonly ResolvedPolicy[]): ResolvedPolicy[] {
+  if (input.policy === false) return [];
+  const own = input.policies
+    ? parseInput(z.array(policySchema), input.policies, "requestApproval input (policies)")
+    : [];
+  return [...own, ...instance];
 }

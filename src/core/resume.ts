@@ -40,7 +40,7 @@ export function registerHandler(
   registry: Map<string, RegisteredHandler>,
   type: string,
   run: DecisionHandler,
-  name: string = type,
+  name: string = type === "*" ? "all-types" : type,
 ): void {
   const issues = [
     ...(typeof type === "string" && type.length > 0 && type.length <= 200

@@ -2,7 +2,7 @@
 import { reviewersToAsk } from "./facts.ts";
 import { type Job, ROUNDS, stepTimers } from "./jobs.ts";
 import type { PlannedEvent } from "./plan.ts";
-import type { BatchAction, JsonValue, StepSchedule, TimeoutAction } from "./types.ts";
+import type { BatchAction, JsonValue, StepSchedule, TimeoutAction, VoteOutcome } from "./types.ts";
 
 export interface RequestPlanStep {
   name: string;
@@ -44,35 +44,43 @@ export function reviewersWithLinks(request: RequestPlan): string[] {
   return reviewersToAsk(request.requestedBy, [...new Set(request.steps.flatMap((step) => step.levels.flat()))]);
 }
 
-/** The first audit event and the jobs of a new approval: the first ask, the first step's timers, the timeout. */
-export function planCreation(id: string, request: RequestPlan): { events: PlannedEvent[]; jobs: Job[] } {
+/** What the policies made of a request (see `policy.ts`). */
+interface PolicyVerdict {
+  events: PlannedEvent[];
+  decided: { outcome: VoteOutcome; reason: string; by: string } | null;
+}
+
+/**
+ * The first audit events and the jobs of a new approval: the first ask, the first step's timers, the
+ * timeout. An enforced policy's answer makes it final at once: its events, and no job (no human asked).
+ */
+export function planCreation(
+  id: string,
+  request: RequestPlan,
+  policies: PolicyVerdict = { events: [], decided: null },
+): { events: PlannedEvent[]; jobs: Job[] } {
   const [first] = request.steps;
   if (!first) throw new Error("a request has at least one step");
-  return {
-    events: [
-      {
-        type: "requested",
-        actor: request.requestedBy,
-        channel: null,
-        step: null,
-        comment: null,
-        data: {
-          type: request.type,
-          steps: request.steps.map((step) => ({
-            name: step.name,
-            quorum: step.quorum,
-            reviewers: step.levels[0] ?? [],
-            escalation: step.levels.slice(1),
-          })),
-          timeoutMs: request.timeoutMs,
-          timeoutAction: request.timeoutAction,
-          idempotencyKey: request.idempotencyKey,
-          ...(request.editable.length > 0 ? { editable: request.editable } : {}),
-          ...(request.distinctAcrossSteps ? {} : { distinctAcrossSteps: false }),
-          ...(request.warnBeforeMs !== null ? { warnBeforeMs: request.warnBeforeMs } : {}),
+  const { decided } = policies;
+  if (decided) {
+    return {
+      events: [
+        requestedEvent(request),
+        ...policies.events,
+        {
+          type: decided.outcome === "approve" ? "approved" : "rejected",
+          actor: decided.by,
+          channel: "policy",
+          step: 0,
+          comment: decided.reason,
+          data: { final: true, policy: decided.by },
         },
-      },
-    ],
+      ],
+      jobs: [],
+    };
+  }
+  return {
+    events: [requestedEvent(request), ...policies.events],
     jobs: [
       {
         task: "notify",
@@ -92,5 +100,30 @@ export function planCreation(id: string, request: RequestPlan): { events: Planne
         ? [{ task: "warning" as const, approvalId: id, delayMs: request.timeoutMs - request.warnBeforeMs }]
         : []),
     ],
+  };
+}
+
+function requestedEvent(request: RequestPlan): PlannedEvent {
+  return {
+    type: "requested",
+    actor: request.requestedBy,
+    channel: null,
+    step: null,
+    comment: null,
+    data: {
+      type: request.type,
+      steps: request.steps.map((step) => ({
+        name: step.name,
+        quorum: step.quorum,
+        reviewers: step.levels[0] ?? [],
+        escalation: step.levels.slice(1),
+      })),
+      timeoutMs: request.timeoutMs,
+      timeoutAction: request.timeoutAction,
+      idempotencyKey: request.idempotencyKey,
+      ...(request.editable.length > 0 ? { editable: request.editable } : {}),
+      ...(request.distinctAcrossSteps ? {} : { distinctAcrossSteps: false }),
+      ...(request.warnBeforeMs !== null ? { warnBeforeMs: request.warnBeforeMs } : {}),
+    },
   };
 }

@@ -225,7 +225,8 @@ export type EventType =
   | "extended"
   | "quorum_unreachable"
   | "handler_done"
-  | "handler_failed";
+  | "handler_failed"
+  | "policy_evaluated";
 
 /** One entry of the append-only audit trail. */
 export interface AuditEvent {

@@ -61,4 +61,29 @@ describe("countersign audit", () => {
     );
     expect((await cli("audit", "export", "--format", "csv")).code).toBe(2);
   });
+
+  it("policy report prints each policy's answers and how humans then decided", async () => {
+    const withPolicy = bed.create({
+      policies: [{ name: "guess", version: "1", mode: "shadow", decide: () => ({ outcome: "approve", reason: "g" }) }],
+    });
+    try {
+      const req = await withPolicy.requestApproval({
+        type: "t",
+        title: "Guessed",
+        requestedBy: "agent://a",
+        reviewers: ["r@co.com"],
+        reminders: [],
+      });
+      await withPolicy.decide(req.id, { reviewer: "r@co.com", outcome: "reject", comment: "no" });
+    } finally {
+      await withPolicy.stop();
+    }
+    const report = await cli("policy", "report", "--since", "1h");
+    expect(report.code).toBe(0);
+    const [header, row] = report.stdout.trimEnd().split("\n");
+    expect(header).toMatch(
+      /^POLICY\s+VERSION\s+MODE\s+EVALUATED\s+APPROVE\s+REJECT\s+ERRORS\s+AGREED\s+DISAGREED\s+UNDECIDED$/,
+    );
+    expect(row).toMatch(/^guess\s+1\s+shadow\s+1\s+1\s+0\s+0\s+0\s+1\s+0$/);
+  });
 });
