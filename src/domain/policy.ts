@@ -22,7 +22,7 @@ export interface EvaluatedPolicy {
 }
 
 /** The identity a policy decides under: `policy:<name>@<version>`. */
-export const policyActor = (policy: { name: string; version: string }) => `policy:${policy.name}@${policy.version}`;
+const policyActor = (policy: { name: string; version: string }) => `policy:${policy.name}@${policy.version}`;
 
 /** The events the answers make, and the enforced answer that decides, if one did. */
 export function planPolicies(evaluated: readonly EvaluatedPolicy[]): {
