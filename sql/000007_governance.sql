@@ -96,3 +96,6 @@ alter table :COUNTERSIGN_SCHEMA.event add constraint event_type_check check (typ
   'warned', 'extended', 'quorum_unreachable', 'handler_done', 'handler_failed',
   'policy_evaluated'
 ));
+
+-- prune() finds final approvals by when they were decided, a bounded batch at a time.
+create index approval_final_idx on :COUNTERSIGN_SCHEMA.approval (decided_at) where status <> 'pending';

@@ -2,6 +2,7 @@
  * The composition root: `createApprovals()` is the one place that wires the store, the engine, the HTTP
  * handler, the worker and the change listener together. Everything here delegates.
  */
+import { type PruneOptions, type PruneResult, prune } from "./core/retention.ts";
 import { type PolicyReportRow, policyReport } from "./core/policy-report.ts";
 import {
   type AuditVerification,
@@ -104,6 +105,12 @@ export interface Approvals {
   exportAudit(options?: { since?: Date; id?: string }): AsyncGenerator<ExportedEvent>;
   /** Per policy: what it answered since `since` (default 30 days) and whether humans then agreed. */
   policyReport(options?: { since?: string | number | Date }): Promise<PolicyReportRow[]>;
+  /**
+   * Deletes final approvals decided longer ago than `finalOlderThan`, with what hangs off them, in
+   * bounded batches; their audit events stay as verifiable chains unless `keepAudit: false`. Pending
+   * approvals are never touched. Returns what it removed.
+   */
+  prune(options: PruneOptions): Promise<PruneResult>;
   /** The SQL of countersign's migrations for this instance's schema, for the host's own migration tool. */
   migrationSql(): string;
   /**
@@ -201,6 +208,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     verifyAudit: (options) => verifyAudit(ctx, options),
     exportAudit: (options) => exportAudit(ctx, options),
     policyReport: (options) => policyReport(ctx, options),
+    prune: (options) => prune(ctx, options),
     async waitForDecision(id, waitOptions) {
       refuseWhenStopped();
       return waiter.wait(id, waitOptions);

@@ -57,6 +57,7 @@ export type { DecisionHandler, ResumeContext } from "./core/resume.ts";
 export type { AuditVerification, ExportedEvent, VerifyAuditOptions } from "./core/audit.ts";
 export type { Policy, PolicyAnswer, PolicyRequest } from "./core/policies.ts";
 export type { PolicyReportRow } from "./core/policy-report.ts";
+export type { PruneOptions, PruneResult } from "./core/retention.ts";
 export type { BrokenLink } from "./domain/audit-chain.ts";
 export type { Duration } from "./domain/duration.ts";
 export type { HostDb, WriteOptions } from "./store/connection.ts";

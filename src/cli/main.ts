@@ -11,6 +11,7 @@ import { registerMcp } from "./mcp.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerPending } from "./pending.ts";
 import { registerPolicy } from "./policy.ts";
+import { registerPrune } from "./prune.ts";
 import { registerRequest } from "./request.ts";
 import { registerShow } from "./show.ts";
 import { registerWait } from "./wait.ts";
@@ -38,6 +39,7 @@ for (const register of [
   registerMcp,
   registerAudit,
   registerPolicy,
+  registerPrune,
 ]) {
   register(program);
 }

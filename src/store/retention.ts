@@ -1,0 +1,66 @@
+/**
+ * Deleting final approvals and everything hanging off them, a bounded batch per transaction, so that no
+ * lock is held for long and pending approvals are never touched (the batch is chosen by status).
+ */
+import { sql } from "kysely";
+import type { Db } from "./connection.ts";
+
+export interface PruneBatch {
+  approvals: number;
+  events: number;
+  jobs: number;
+}
+
+/** Final approvals decided before `cutoff`, and their events: what a prune would remove. */
+export async function pruneCandidates(db: Db, schema: string, cutoff: Date): Promise<PruneBatch> {
+  const result = await sql<{ approvals: number; events: number }>`
+    with doomed as (
+      select id from ${sql.id(schema, "approval")} where status <> 'pending' and decided_at < ${cutoff}
+    )
+    select (select count(*) from doomed)::int as approvals,
+      (select count(*) from ${sql.id(schema, "event")} where approval_id in (select id from doomed))::int as events`.execute(
+    db,
+  );
+  const row = result.rows[0] ?? { approvals: 0, events: 0 };
+  return { ...row, jobs: 0 };
+}
+
+/**
+ * One batch, in one statement: up to `limit` final approvals decided before `cutoff` (locked rows are
+ * skipped, to be taken next time), with their steps, reviewers, inbox entries, tokens, votes, revisions
+ * and worker jobs, and their events unless `keepAudit`. Run inside a transaction that, without
+ * `keepAudit`, has set `countersign.pruning` (the audit trail refuses deletions otherwise).
+ */
+export async function pruneBatch(
+  db: Db,
+  schemas: { schema: string; workerSchema: string },
+  options: { cutoff: Date; limit: number; keepAudit: boolean },
+): Promise<PruneBatch> {
+  const t = (table: string) => sql.id(schemas.schema, table);
+  const ofDoomed = sql`approval_id in (select id from doomed)`;
+  const result = await sql<PruneBatch>`
+    with doomed as (
+      select id from ${t("approval")} where status <> 'pending' and decided_at < ${options.cutoff}
+      order by decided_at limit ${options.limit} for update skip locked
+    ),
+    votes as (delete from ${t("vote")} where ${ofDoomed}),
+    tokens as (delete from ${t("token")} where ${ofDoomed}),
+    inbox as (
+      delete from ${t("inbox")} i using ${t("reviewer")} r
+      where r.approval_id in (select id from doomed) and i.reviewer = r.reviewer and i.approval_id = r.approval_id
+    ),
+    reviewers as (delete from ${t("reviewer")} where ${ofDoomed}),
+    revisions as (delete from ${t("payload_revision")} where ${ofDoomed}),
+    steps as (delete from ${t("step")} where ${ofDoomed}),
+    events as (
+      delete from ${t("event")} where ${options.keepAudit ? sql`false` : ofDoomed} returning 1
+    ),
+    jobs as (
+      select ${sql.id(schemas.workerSchema, "remove_job")}(j.key) from ${sql.id(schemas.workerSchema, "_private_jobs")} j
+      where j.key like any (select 'countersign:' || id || ':%' from doomed)
+    ),
+    approvals as (delete from ${t("approval")} where id in (select id from doomed) returning 1)
+    select (select count(*) from approvals)::int as approvals, (select count(*) from events)::int as events,
+      (select count(*) from jobs)::int as jobs`.execute(db);
+  return result.rows[0] ?? { approvals: 0, events: 0, jobs: 0 };
+}

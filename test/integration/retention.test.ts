@@ -1,0 +1,103 @@
+/** prune (issue 15): final approvals go in bounded batches, pending ones never, the audit stays verifiable. */
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { runToEnd } from "../support/child-process.ts";
+import { PUBLIC_URL, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+
+const bed = useTestBed("retention");
+const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+
+/** `count` approvals decided (or left pending) and, with `daysAgo`, decided that long ago. */
+async function approvals(count: number, how: "approve" | "pending", daysAgo = 0): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const req = await bed.approvals.requestApproval({
+      type: "retention.v1",
+      title: `R${i}`,
+      requestedBy: "agent://r",
+      steps: [{ name: "one", reviewers: ["a@co.com", "b@co.com"], quorum: 2 }],
+      reminders: [],
+    });
+    if (how === "approve") {
+      await bed.approvals.decide(req.id, { reviewer: "a@co.com", outcome: "approve" });
+      await bed.approvals.decide(req.id, { reviewer: "b@co.com", outcome: "approve" });
+    }
+    ids.push(req.id);
+  }
+  if (daysAgo > 0) {
+    await bed.pool.query(
+      `update "${bed.schema}".approval set decided_at = now() - $2::int * interval '1 day', created_at = now() - $2::int * interval '1 day' where id = any($1)`,
+      [ids, daysAgo],
+    );
+  }
+  return ids;
+}
+
+const count = async (table: string, ids: string[]) =>
+  Number(
+    (await bed.pool.query(`select count(*) from "${bed.schema}".${table} where approval_id = any($1)`, [ids])).rows[0]
+      .count,
+  );
+
+describe("prune", () => {
+  it("removes final approvals decided long ago, batch by batch, keeps pending and recent ones, and keeps a verifiable audit", async () => {
+    const old = await approvals(5, "approve", 200);
+    const recent = await approvals(2, "approve");
+    const pending = await approvals(2, "pending");
+    await bed.pool.query(
+      `update "${bed.schema}".approval set created_at = now() - interval '400 days' where id = any($1)`,
+      [pending],
+    );
+    // A job left behind by one of them (a delivery that failed for good, say).
+    await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:deliver', '{}'::json, job_key := $1)`, [
+      `countersign:${old[0]}:deliver:test`,
+    ]);
+    const eventsBefore = await count("event", old);
+
+    const dry = await bed.approvals.prune({ finalOlderThan: "180d", dryRun: true });
+    expect(dry).toMatchObject({ dryRun: true, approvals: 5, events: 0 });
+    expect(await count("step", old)).toBe(5);
+
+    const result = await bed.approvals.prune({ finalOlderThan: "180d", batchSize: 2 });
+    expect(result).toMatchObject({ dryRun: false, approvals: 5, events: 0 });
+    // The one left behind, and the notifications nobody ran (no worker here): none is left for them.
+    expect(result.jobs).toBeGreaterThanOrEqual(1);
+    const left = await bed.pool.query(
+      `select count(*) from "${bed.workerSchema}"._private_jobs where key like any($1)`,
+      [old.map((id) => `countersign:${id}:%`)],
+    );
+    expect(Number(left.rows[0].count)).toBe(0);
+    for (const table of ["step", "reviewer", "vote", "token"]) expect(await count(table, old), table).toBe(0);
+    expect(
+      Number(
+        (await bed.pool.query(`select count(*) from "${bed.schema}".approval where id = any($1)`, [old])).rows[0].count,
+      ),
+    ).toBe(0);
+    expect(await count("event", old)).toBe(eventsBefore);
+    for (const id of old) expect(await bed.approvals.verifyAudit({ id })).toMatchObject({ ok: true });
+    for (const id of [...recent, ...pending]) expect((await bed.approvals.get(id)).id).toBe(id);
+    expect((await bed.approvals.get(pending[0]!)).status).toBe("pending");
+  });
+
+  it("takes the audit events along with keepAudit: false, and only then", async () => {
+    const old = await approvals(2, "approve", 30);
+    expect(await count("event", old)).toBeGreaterThan(0);
+    const result = await bed.approvals.prune({ finalOlderThan: "7d", keepAudit: false });
+    expect(result.approvals).toBeGreaterThanOrEqual(2);
+    expect(await count("event", old)).toBe(0);
+    // Outside prune the trail still refuses deletions.
+    await expect(bed.pool.query(`delete from "${bed.schema}".event where true`)).rejects.toThrow(/append-only/);
+  });
+
+  it("countersign prune --dry-run says what would go", async () => {
+    await approvals(1, "approve", 400);
+    const dry = await runToEnd(BIN, ["prune", "--final-older-than", "365d", "--dry-run"], {
+      DATABASE_URL: bed.url,
+      COUNTERSIGN_SCHEMA: bed.schema,
+      COUNTERSIGN_SECRET: TEST_SECRET,
+      COUNTERSIGN_PUBLIC_URL: PUBLIC_URL,
+    });
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toMatch(/^Would remove 1 final approvals decided before \S+ \(their audit events stay\)\.\n$/);
+  });
+});
