@@ -99,3 +99,7 @@ alter table :COUNTERSIGN_SCHEMA.event add constraint event_type_check check (typ
 
 -- prune() finds final approvals by when they were decided, a bounded batch at a time.
 create index approval_final_idx on :COUNTERSIGN_SCHEMA.approval (decided_at) where status <> 'pending';
+
+-- OpenTelemetry: the trace context of the request, so that later spans (a decision, a delivery, a
+-- timer, a handler) link back to the trace that asked.
+alter table :COUNTERSIGN_SCHEMA.approval add column trace_context jsonb;

@@ -2,6 +2,8 @@
  * The composition root: `createApprovals()` is the one place that wires the store, the engine, the HTTP
  * handler, the worker and the change listener together. Everything here delegates.
  */
+import { tracedCancel, tracedDecide, tracedRequest } from "./core/traced.ts";
+import { createTelemetry } from "./core/telemetry.ts";
 import { type PruneOptions, type PruneResult, prune } from "./core/retention.ts";
 import { type PolicyReportRow, policyReport } from "./core/policy-report.ts";
 import {
@@ -15,14 +17,12 @@ import type { ApprovalPage } from "./core/queries.ts";
 import { approvalEvents, getApproval, listApprovals, payloadRevisions } from "./core/queries.ts";
 import type { EngineContext } from "./core/context.ts";
 import { delegate, delegations, revokeDelegation } from "./core/delegation.ts";
-import { cancel, decide, extend, requestApproval } from "./core/engine.ts";
+import { extend } from "./core/engine.ts";
 import type { ApprovalRequest } from "./core/request-input.ts";
 import {
   approvalId,
   type CancelInput,
-  cancelSchema,
   type DecideInput,
-  decideSchema,
   type DelegateInput,
   type ExtendInput,
   extendSchema,
@@ -140,7 +140,12 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const resolved = resolveOptions(options);
   const { schema, workerSchema, logger } = resolved;
   const connections = openConnections(resolved);
-  const ctx: EngineContext = { database: createDatabase(connections.queries, schema, workerSchema), options: resolved };
+  const database = createDatabase(connections.queries, schema, workerSchema);
+  const ctx: EngineContext = {
+    database,
+    options: resolved,
+    telemetry: createTelemetry(resolved.telemetry, () => database),
+  };
   const listener = new ChangeListener(
     () => connections.ownClient(`countersign:listen:${schema}`.slice(0, 63)),
     schema,
@@ -174,15 +179,9 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       await listener.stop();
       await connections.end();
     },
-    requestApproval: (request, writeOptions) => requestApproval(ctx, request, writeOptions?.db),
-    async decide(id, input, writeOptions) {
-      parseInput(approvalId, id, "approval id");
-      return decide(ctx, id, parseInput(decideSchema, input, "decide input"), writeOptions?.db);
-    },
-    async cancel(id, input, writeOptions) {
-      parseInput(approvalId, id, "approval id");
-      return cancel(ctx, id, parseInput(cancelSchema, input, "cancel input"), writeOptions?.db);
-    },
+    requestApproval: (request, writeOptions) => tracedRequest(ctx, request, writeOptions?.db),
+    decide: (id, input, writeOptions) => tracedDecide(ctx, id, input, writeOptions?.db),
+    cancel: (id, input, writeOptions) => tracedCancel(ctx, id, input, writeOptions?.db),
     async extend(id, input, writeOptions) {
       parseInput(approvalId, id, "approval id");
       const parsed = parseInput(extendSchema, input, "extend input");

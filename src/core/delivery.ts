@@ -88,6 +88,24 @@ export async function deliver(
   job: { attempts: number; max_attempts: number },
 ): Promise<void> {
   const target = PAYLOADS.deliver.parse(payload);
+  const attributes = {
+    "countersign.approval.id": target.approvalId,
+    "countersign.channel": target.channel,
+    "countersign.notification.kind": target.kind,
+    "countersign.attempt": job.attempts,
+  };
+  return ctx.telemetry.span("countersign.deliver", attributes, target.approvalId, () =>
+    attempt(ctx, channel, target, job),
+  );
+}
+
+/** One delivery attempt: a failure that retrying will not fix brings the next escalation level in. */
+async function attempt(
+  ctx: EngineContext,
+  channel: Channel,
+  target: DeliverPayload,
+  job: { attempts: number; max_attempts: number },
+): Promise<void> {
   const { logger } = ctx.options;
   const notification = await buildNotification(ctx, target, job.attempts);
   if (!notification) return;
@@ -97,6 +115,7 @@ export async function deliver(
   } catch (error) {
     const final = error instanceof UndeliverableError || job.attempts >= job.max_attempts;
     const message = error instanceof Error ? error.message : String(error);
+    ctx.telemetry.deliveryFailed(target.channel, final);
     await recordAttempt(ctx, target, { attempt: job.attempts, error: message, final });
     logger.warn(
       {

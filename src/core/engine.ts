@@ -29,17 +29,23 @@ import { insertRequest, type NewApproval } from "../store/approval-writes.ts";
 import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
 import { rowsAfter, toApproval } from "../store/rows.ts";
-import { applyPlan } from "./apply-plan.ts";
+import { type Applied, applyPlan } from "./apply-plan.ts";
 import { delegateRounds, expandRounds } from "./rounds.ts";
 import type { EngineContext } from "./context.ts";
 import { type ApprovalRequest, planRequest, requestPolicies } from "./request-input.ts";
 import { evaluatePolicies, type PolicyRequest } from "./policies.ts";
+import type { SpanContextLike } from "./telemetry.ts";
 import { checkPayload } from "./payload-schema.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Request
 
-export async function requestApproval(ctx: EngineContext, input: ApprovalRequest, host?: HostDb): Promise<Approval> {
+export async function requestApproval(
+  ctx: EngineContext,
+  input: ApprovalRequest,
+  host?: HostDb,
+  traceContext?: SpanContextLike,
+): Promise<Approval> {
   const request = planRequest(input, ctx.options.defaults);
   const { schema, workerSchema } = ctx.database;
   const id = randomUUID();
@@ -55,6 +61,7 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
       id,
       ...request,
       stepCount: request.steps.length,
+      traceContext: traceContext ?? null,
       decided: decided && {
         status: decided.outcome === "approve" ? "approved" : "rejected",
         decidedBy: decided.by,
@@ -100,6 +107,15 @@ export async function requestApproval(ctx: EngineContext, input: ApprovalRequest
     );
   const created = host ? await ctx.database.transaction(write, host) : await ctx.database.run(write);
   if (!created) return ctx.database.transaction((db) => existingForKey(db, request), host);
+  ctx.telemetry.requested(request.type);
+  if (created.decided_at) {
+    ctx.telemetry.decided({
+      type: created.type,
+      status: created.status,
+      createdAt: created.created_at,
+      decidedAt: created.decided_at,
+    });
+  }
   return toApproval({
     approval: created,
     steps: rows.steps.map((step) => ({
@@ -211,6 +227,7 @@ async function change(ctx: EngineContext, id: string, cause: Cause, host?: HostD
       const revision = planned.plan.revision;
       if (revision) checkPayload(read.payloadSchema, revision.payload, `edits of approval ${id}`);
       const applied = await applyPlan(ctx, db, read.facts, planned.plan);
+      if (applied) reportFinal(ctx, applied);
       if (applied && !isOverdue(read.facts)) return { rows: rowsAfter(read.rows, applied) };
       // Lost the race, or timed the approval out first: plan the cause again on what is now there.
       if (attempt >= MAX_ATTEMPTS) throw contention(id);
@@ -306,6 +323,13 @@ function alreadyDecided(approval: Approval): AlreadyDecidedError {
 
 export type TimerCause = Extract<Cause, { type: "deadline" | "reminder" | "escalation" | "unreachable" | "warning" }>;
 
+/** A change that made the approval final is a decision for the metrics (a host transaction may still roll it back). */
+function reportFinal(ctx: EngineContext, applied: Applied): void {
+  const row = applied.approval;
+  if (!row || row.status === "pending" || !row.decided_at) return;
+  ctx.telemetry.decided({ type: row.type, status: row.status, createdAt: row.created_at, decidedAt: row.decided_at });
+}
+
 export async function fireTimer(ctx: EngineContext, id: string, cause: TimerCause): Promise<void> {
   const { logger } = ctx.options;
   await ctx.database.run(async (db) => {
@@ -321,7 +345,9 @@ export async function fireTimer(ctx: EngineContext, id: string, cause: TimerCaus
         return;
       }
       if (planned.kind !== "apply") return;
-      if (await applyPlan(ctx, db, read.facts, planned.plan)) {
+      const applied = await applyPlan(ctx, db, read.facts, planned.plan);
+      if (applied) {
+        reportFinal(ctx, applied);
         if (cause.type === "unreachable" && !overdue) {
           logger.info(
             { approvalId: id, step: cause.step },

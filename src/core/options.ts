@@ -6,6 +6,7 @@ import type { TimeoutAction } from "../domain/types.ts";
 import { type Logger, SILENT_LOGGER } from "../logger.ts";
 import { DEFAULT_SCHEMA } from "../store/migrate.ts";
 import { type Policy, policySchema, type ResolvedPolicy } from "./policies.ts";
+import type { TelemetryOptions } from "./telemetry.ts";
 import { durationMs, parseInput, positiveDurationMs, secretSchema } from "../validation.ts";
 
 /** Options of {@link createApprovals}. */
@@ -17,6 +18,19 @@ export interface ApprovalsOptions {
   connectionString?: string | undefined;
   /** A `pg.Pool` owned by the host app; countersign uses it and never ends it. Give this or `connectionString`. */
   pool?: pg.Pool;
+  /**
+   * A direct connection URL for what needs a session of its own: the LISTEN that wakes `waitForDecision`,
+   * the worker (graphile-worker's LISTEN and locks) and migrations. Set it when the queries go through a
+   * transaction-mode pooler such as PgBouncer, where LISTEN silently never hears a NOTIFY.
+   * @defaultValue the same settings as the queries
+   */
+  directConnectionString?: string | undefined;
+  /**
+   * `waitForDecision` also reads the approval this often, besides being woken by LISTEN/NOTIFY: for a
+   * deployment where LISTEN cannot hear (a transaction pooler and no `directConnectionString`).
+   * @defaultValue off (woken by NOTIFY alone)
+   */
+  waitPollInterval?: Duration;
   /**
    * The schema countersign's tables live in.
    * @defaultValue `"countersign"`
@@ -49,6 +63,11 @@ export interface ApprovalsOptions {
    * with `policy: false`): the first enforced answer decides. @defaultValue `[]`
    */
   policies?: Policy[];
+  /**
+   * OpenTelemetry providers for spans and metrics. @defaultValue the global ones of `@opentelemetry/api`
+   * when the host installed it; nothing otherwise
+   */
+  telemetry?: TelemetryOptions;
   /** Defaults for requests that leave these out. */
   defaults?: {
     /** @defaultValue `["5m", "30m"]` (counted from the start of each step) */
@@ -90,6 +109,8 @@ export interface ApprovalsOptions {
 export interface ResolvedOptions {
   connectionString: string | undefined;
   pool: pg.Pool | undefined;
+  directConnectionString: string | undefined;
+  waitPollIntervalMs: number | undefined;
   schema: string;
   workerSchema: string;
   publicUrl: string;
@@ -97,6 +118,7 @@ export interface ResolvedOptions {
   channels: Channel[];
   logger: Logger;
   policies: ResolvedPolicy[];
+  telemetry: TelemetryOptions | undefined;
   defaults: { remindersMs: number[]; escalateAfterMs: number; timeoutMs: number; timeoutAction: TimeoutAction };
   worker: { concurrency: number; pollIntervalMs: number; recoverWithinMs: number };
   delivery: { maxAttempts: number };
@@ -170,6 +192,11 @@ const optionsSchema = z
         },
       )
       .optional(),
+    directConnectionString: z
+      .string()
+      .refine(isPostgresUrl, { error: "must be a PostgreSQL URL, e.g. postgres://user:password@db-primary:5432/app" })
+      .optional(),
+    waitPollInterval: durationMs.pipe(z.number().min(100, { error: "must be at least 100ms" })).optional(),
     schema: schemaName.default(DEFAULT_SCHEMA),
     workerSchema: schemaName.optional(),
     publicUrl: z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" }),
@@ -177,6 +204,16 @@ const optionsSchema = z
     channels: z.array(channel).default([]),
     logger: logger.default(SILENT_LOGGER),
     policies: z.array(policySchema).max(50, { error: "at most 50 policies" }).default([]),
+    telemetry: z
+      .custom<TelemetryOptions>(
+        (value) =>
+          typeof value === "object" &&
+          value !== null &&
+          ["tracerProvider", "meterProvider"].some((key) => key in value) &&
+          Object.keys(value).every((key) => key === "tracerProvider" || key === "meterProvider"),
+        { error: "must be { tracerProvider?, meterProvider? } from the OpenTelemetry SDK" },
+      )
+      .optional(),
     defaults: z
       .strictObject({
         reminders: z
@@ -250,6 +287,8 @@ export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
   return {
     connectionString: parsed.connectionString,
     pool: parsed.pool,
+    directConnectionString: parsed.directConnectionString,
+    waitPollIntervalMs: parsed.waitPollInterval,
     schema: parsed.schema,
     workerSchema: parsed.workerSchema ?? `${parsed.schema}_worker`,
     publicUrl: parsed.publicUrl.replace(/\/+$/, ""),
@@ -257,6 +296,7 @@ export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
     channels: parsed.channels,
     logger: parsed.logger,
     policies: parsed.policies,
+    telemetry: parsed.telemetry,
     defaults: {
       remindersMs: parsed.defaults.reminders,
       escalateAfterMs: parsed.defaults.escalateAfter,

@@ -88,8 +88,16 @@ export async function runResume(
   if (done || !approval?.decision) return;
   const key = resumeKey(approvalId, handler.name);
   const base = { handler: handler.name, attempt: job.attempts, key };
+  const attributes = {
+    "countersign.approval.id": approvalId,
+    "countersign.handler": handler.name,
+    "countersign.attempt": job.attempts,
+  };
+  const decision = approval.decision;
   try {
-    await handler.run(approval.decision, { attempt: job.attempts, key, approval });
+    await ctx.telemetry.span("countersign.on_decision", attributes, approvalId, () =>
+      Promise.resolve(handler.run(decision, { attempt: job.attempts, key, approval })),
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const final = job.attempts >= Math.min(job.max_attempts, RESUME_ATTEMPTS);

@@ -69,9 +69,14 @@ function waitForDecision(
     let cancelDeadline: (() => void) | undefined;
     let cancelRetry: (() => void) | undefined;
     let cancelWait: (() => void) | undefined;
+    // Where LISTEN cannot work (a transaction pooler and no direct connection), look again now and then.
+    const pollMs = ctx.options.waitPollIntervalMs;
+    const poll = pollMs ? setInterval(() => check(), pollMs) : undefined;
+    poll?.unref();
     const settle = (outcome: { decision: Decision } | { error: unknown }) => {
       if (settled) return;
       settled = true;
+      clearInterval(poll);
       unsubscribe();
       for (const cancel of [cancelWait, cancelDeadline, cancelRetry]) cancel?.();
       signal?.removeEventListener("abort", onAbort);

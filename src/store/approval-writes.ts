@@ -25,6 +25,8 @@ export interface NewApproval {
     metadata: Record<string, JsonValue> | null;
     /** SHA-256 of the payload's canonical JSON: each audit event seals the revision it was written under. */
     payloadDigest: string;
+    /** The requesting span's context (OpenTelemetry), for later spans to link to. */
+    traceContext: { traceId: string; spanId: string; traceFlags: number } | null;
     /** A policy's decision: the approval is final when written. */
     decided: { status: "approved" | "rejected"; decidedBy: string; via: string; comment: string } | null;
   };
@@ -70,14 +72,15 @@ export async function insertRequest(
     with created as (
       insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action,
         idempotency_key, fingerprint, editable, payload_schema, distinct_across_steps, warn_before_ms, actions, metadata, payload_digest,
-        status, decided_by, decided_via, decision_comment, decided_at)
+        status, decided_by, decided_via, decision_comment, decided_at, trace_context)
       values (${a.id}, ${a.type}, ${a.title}, ${json(a.payload)}::json, ${a.requestedBy}, ${a.stepCount},
               now() + ${a.timeoutMs}::float8 * interval '1 millisecond', ${a.timeoutAction}, ${a.idempotencyKey}, ${a.fingerprint},
               ${json(a.editable)}::jsonb, ${a.payloadSchema === null ? null : json(a.payloadSchema)}::jsonb,
               ${a.distinctAcrossSteps}, ${a.warnBeforeMs}::bigint,
               ${a.actions === null ? null : json(a.actions)}::jsonb, ${a.metadata === null ? null : json(a.metadata)}::jsonb, ${a.payloadDigest},
               ${a.decided?.status ?? "pending"}, ${a.decided?.decidedBy ?? null}, ${a.decided?.via ?? null},
-              ${a.decided?.comment ?? null}, ${a.decided ? sql`now()` : null})
+              ${a.decided?.comment ?? null}, ${a.decided ? sql`now()` : null},
+              ${a.traceContext === null ? null : json(a.traceContext)}::jsonb)
       on conflict (idempotency_key) do nothing
       returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}
     ),

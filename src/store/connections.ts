@@ -22,6 +22,8 @@ export interface Connections {
 export function openConnections(options: {
   connectionString?: string | undefined;
   pool?: pg.Pool | undefined;
+  /** For countersign's own connections: a direct one when the queries go through a transaction pooler. */
+  directConnectionString?: string | undefined;
   logger: Logger;
 }): Connections {
   const { logger } = options;
@@ -32,6 +34,10 @@ export function openConnections(options: {
   for (const key of ["max", "min", "maxUses", "allowExitOnIdle", "Client", "Promise"] as const) delete settings[key];
 
   const queries = options.pool ?? guard(new pg.Pool({ ...settings, max: 10 }), logger);
+  // LISTEN, graphile-worker and the migration lock need a session of their own: not through PgBouncer.
+  const own: pg.PoolConfig = options.directConnectionString
+    ? { connectionString: options.directConnectionString }
+    : settings;
   // Host pools that already handle errors are left alone; one without a handler would crash the host.
   if (options.pool) guard(options.pool, logger);
   const owned: pg.Pool[] = [];
@@ -39,12 +45,12 @@ export function openConnections(options: {
   return {
     queries,
     ownPool(applicationName, max) {
-      const pool = guard(new pg.Pool({ ...settings, application_name: applicationName, max }), logger);
+      const pool = guard(new pg.Pool({ ...own, application_name: applicationName, max }), logger);
       owned.push(pool);
       return pool;
     },
     ownClient(applicationName) {
-      const client = new pg.Client({ ...settings, application_name: applicationName });
+      const client = new pg.Client({ ...own, application_name: applicationName });
       client.on("error", (error) => logger.warn({ error: error.message }, "countersign: database connection failed"));
       return client;
     },

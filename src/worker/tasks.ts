@@ -6,6 +6,16 @@ import { fireTimer } from "../core/engine.ts";
 import { type RegisteredHandler, runResume } from "../core/resume.ts";
 import { deliverTask, PAYLOADS, resumeTask, TASKS } from "../scheduler/jobs.ts";
 
+/** A timer's run, as a span linked to the trace that requested its approval. */
+function timer(ctx: EngineContext, name: string, approvalId: string, run: () => Promise<void>): Promise<void> {
+  return ctx.telemetry.span(
+    "countersign.timer",
+    { "countersign.timer": name, "countersign.approval.id": approvalId },
+    approvalId,
+    run,
+  );
+}
+
 export function createTaskList(ctx: EngineContext, handlers: RegisteredHandler[]): TaskList {
   return {
     [TASKS.notify]: (payload) => fanOut(ctx, payload),
@@ -22,14 +32,22 @@ export function createTaskList(ctx: EngineContext, handlers: RegisteredHandler[]
     ),
     [TASKS.reminder]: (payload) => {
       const { approvalId, step, reminder } = PAYLOADS.reminder.parse(payload);
-      return fireTimer(ctx, approvalId, { type: "reminder", step, reminder });
+      return timer(ctx, "reminder", approvalId, () => fireTimer(ctx, approvalId, { type: "reminder", step, reminder }));
     },
     [TASKS.escalation]: (payload) => {
       const { approvalId, step, level } = PAYLOADS.escalation.parse(payload);
-      return fireTimer(ctx, approvalId, { type: "escalation", step, level });
+      return timer(ctx, "escalation", approvalId, () =>
+        fireTimer(ctx, approvalId, { type: "escalation", step, level }),
+      );
     },
-    [TASKS.timeout]: (payload) => fireTimer(ctx, PAYLOADS.timeout.parse(payload).approvalId, { type: "deadline" }),
-    [TASKS.warning]: (payload) => fireTimer(ctx, PAYLOADS.warning.parse(payload).approvalId, { type: "warning" }),
+    [TASKS.timeout]: (payload) => {
+      const { approvalId } = PAYLOADS.timeout.parse(payload);
+      return timer(ctx, "timeout", approvalId, () => fireTimer(ctx, approvalId, { type: "deadline" }));
+    },
+    [TASKS.warning]: (payload) => {
+      const { approvalId } = PAYLOADS.warning.parse(payload);
+      return timer(ctx, "warning", approvalId, () => fireTimer(ctx, approvalId, { type: "warning" }));
+    },
     // Only this process's handlers: other handlers' jobs wait for the workers that registered them.
     ...Object.fromEntries(
       handlers.map(
