@@ -134,14 +134,16 @@ export async function requestApproval(
 
 /** What a policy sees of a validated request. */
 function policyView(request: RequestPlan): PolicyRequest {
-  const inputs = request.actions ? (request.payload as { actions: PolicyRequest["actions"] }).actions : null;
+  // Copies: a policy that changes what it was shown must not change what is written.
+  const payload = structuredClone(request.payload);
+  const inputs = request.actions ? (payload as { actions: PolicyRequest["actions"] }).actions : null;
   return {
     type: request.type,
     title: request.title,
-    payload: request.payload,
+    payload,
     requestedBy: request.requestedBy,
     actions: inputs,
-    metadata: request.metadata,
+    metadata: structuredClone(request.metadata),
     reviewers: [...new Set(request.steps.flatMap((step) => step.levels.flat()))],
   };
 }

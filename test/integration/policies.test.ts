@@ -147,6 +147,20 @@ describe("policies", () => {
     expect(report.find((r) => r.policy === "broken")?.errors).toBe(1);
   });
 
+  it("shows a policy a copy: one that changes the payload it was shown changes nothing written", async () => {
+    const meddler: Policy = {
+      name: "meddler",
+      version: "1",
+      decide: (r) => {
+        (r.payload as { amount: number }).amount = 1;
+        return undefined;
+      },
+    };
+    const req = await refund(700, { policies: [meddler] });
+    expect(req.payload).toEqual({ amount: 700 });
+    expect((await bed.approvals.get(req.id)).payload).toEqual({ amount: 700 });
+  });
+
   it("refuses a policy that is not one, naming it", () => {
     expect(() => bed.create({ policies: [{ name: "bad name!", version: "1", decide: () => undefined }] })).toThrow(
       /policies\.0\.name: must be 1 to 100 letters, digits, \. _ or -/,

@@ -12,6 +12,8 @@ export interface FlakyProxy {
   port: number;
   /** Fates of connections so far, in order. */
   fates: ConnectionFate[];
+  /** The local ports of the connections it opened to the real server (what the server sees as the client's). */
+  upstreamPorts: number[];
   /** Starts accepting (for a proxy created with `closed: true`). */
   open(): Promise<void>;
   close(): Promise<void>;
@@ -24,6 +26,7 @@ export async function startFlakyProxy(
 ): Promise<FlakyProxy> {
   const port = await freePort();
   const fates: ConnectionFate[] = [];
+  const upstreamPorts: number[] = [];
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   const open = () =>
@@ -36,7 +39,9 @@ export async function startFlakyProxy(
         fates.push(fate);
         if (fate === "reset") return socket.destroy();
         if (fate === "stall") return; // say nothing, read nothing
-        const upstream = connect(targetPort, "127.0.0.1");
+        const upstream = connect(targetPort, "127.0.0.1", () => {
+          if (upstream.localPort !== undefined) upstreamPorts.push(upstream.localPort);
+        });
         sockets.add(upstream);
         upstream.on("error", () => socket.destroy());
         upstream.on("close", () => sockets.delete(upstream));
@@ -48,6 +53,7 @@ export async function startFlakyProxy(
   return {
     port,
     fates,
+    upstreamPorts,
     open,
     close: () =>
       new Promise((resolve) => {
