@@ -8,7 +8,7 @@
 import { editableFields, editsFromForm } from "../domain/editable.ts";
 import type { Approval, ApprovalAction, JsonValue, Notification } from "../domain/types.ts";
 import { clip, fieldText } from "../text.ts";
-import type { ButtonValue } from "./slack-blocks.ts";
+import type { ButtonValue } from "./slack-wire.ts";
 import { escapeMrkdwn, mrkdwn, plain } from "./slack-text.ts";
 
 type Block = Record<string, unknown>;

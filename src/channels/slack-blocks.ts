@@ -5,6 +5,7 @@ import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { clip, fieldText, moreFields } from "../text.ts";
 import { APPROVE_ALL_ID, batchBlocks } from "./slack-batch.ts";
 import { escapeMrkdwn, mrkdwn, plain } from "./slack-text.ts";
+import type { ButtonValue } from "./slack-wire.ts";
 
 export const ACTION_IDS = {
   approve: "countersign:approve",
@@ -61,14 +62,6 @@ function headline(n: Notification): string {
       ? ` · step ${approval.step.index + 1} of ${approval.step.count}, “${escapeMrkdwn(approval.step.name)}”`
       : "";
   return `${n.kind === "escalation" ? "Escalated to you: " : ""}*${escapeMrkdwn(approval.requestedBy)}* asks for your approval${step}`;
-}
-
-/** Identifies the approval and the reviewer the message was sent to; carried by the buttons. */
-export interface ButtonValue {
-  a: string;
-  r: string;
-  /** The payload revision shown: approving it after someone else's edit is refused as stale. */
-  v?: number;
 }
 
 function summaryBlocks(n: Notification, maxFields: number, withButtons = false): Block[] {

@@ -9,8 +9,8 @@ import type { Decision, JsonValue } from "../domain/types.ts";
 import { ApprovalError, StaleRevisionError, ValidationError } from "../errors.ts";
 import type { ChannelActions } from "./channel.ts";
 import { type BatchButtonValue, batchModal, batchSubmission, blockForIssue } from "./slack-batch.ts";
-import { type ButtonValue, COMMENT_BLOCK_ID, fieldBlockId, REASON_BLOCK_ID } from "./slack-blocks.ts";
-import { buttonValue, type Interaction, refused, safeJson } from "./slack-wire.ts";
+import { COMMENT_BLOCK_ID, fieldBlockId, REASON_BLOCK_ID } from "./slack-blocks.ts";
+import { type ButtonValue, buttonValue, type Interaction, refused, safeJson } from "./slack-wire.ts";
 
 /** What the modals need from the channel: its client, who a Slack user acts as, and how to answer. */
 export interface SlackModalDeps {

@@ -31,6 +31,14 @@ export const SILENT: SlackLogger = {
 };
 
 export const receiptSchema = z.object({ channel: z.string(), ts: z.string() });
+/** Identifies the approval and the reviewer the message was sent to; carried by the buttons. */
+export interface ButtonValue {
+  a: string;
+  r: string;
+  /** The payload revision shown: approving it after someone else's edit is refused as stale. */
+  v?: number;
+}
+
 export const buttonValue = z.object({ a: z.string(), r: z.string(), v: z.int().min(1).optional() });
 const slackUser = z.object({
   id: z.string(),

@@ -13,6 +13,7 @@ import type { Decision, JsonValue, Notification } from "../domain/types.ts";
 import { normalizeIdentity } from "../domain/identity.ts";
 import { AlreadyDecidedError, ApprovalError, NotFoundError, SignatureRefusedError } from "../errors.ts";
 import {
+  type ButtonValue,
   buttonValue,
   type Interaction,
   interaction,
@@ -44,7 +45,6 @@ import {
   rejectModal,
   reminderMessage,
   requestMessage,
-  type ButtonValue,
 } from "./slack-blocks.ts";
 import { onActionClick, onBatchSubmitted, onEditSubmitted, onRejectSubmitted } from "./slack-modals.ts";
 
