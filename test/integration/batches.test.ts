@@ -212,6 +212,37 @@ describe("a batch of actions", () => {
     expect((nul as ValidationError).issues[0]?.path).toBe("actions.0.input.note");
   });
 
+  it("refuses hostile batches and batch decisions with typed errors naming the field, writing nothing", async () => {
+    const attempt = async (extra: Partial<ApprovalRequest>) =>
+      ((await refusal(batch(extra))) as ValidationError).issues;
+    expect(await attempt({ actions: [] })).toEqual([{ path: "actions", message: "must have at least one action" }]);
+    expect((await attempt({ actions: [{ id: "a\u0000b", name: "t", input: {} }] }))[0]?.path).toBe("actions.0.id");
+    expect((await attempt({ actions: [{ id: "a", name: "bad\ud800", input: {} }] }))[0]?.path).toBe("actions.0.name");
+    expect((await attempt({ actions: [{ id: "x".repeat(201), name: "t", input: {} }] }))[0]?.path).toBe("actions.0.id");
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 40; i++) deep = deep.next = {};
+    expect((await attempt({ actions: [{ id: "a", name: "t", input: root as never }] }))[0]?.path).toMatch(
+      /^actions\.0\.input/,
+    );
+    expect((await attempt({ metadata: { big: "x".repeat(1024 * 1024 + 10) } }))[0]?.path).toMatch(/^metadata/);
+
+    const req = await batch();
+    const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`c${i}`, { outcome: "approve" as const }]));
+    const tooMany = await refusal(
+      bed.approvals.decide(req.id, { reviewer: "billing-lead@company.com", actions: many }),
+    );
+    expect((tooMany as ValidationError).issues[0]?.path).toBe("actions");
+    const nul = await refusal(
+      bed.approvals.decide(req.id, {
+        reviewer: "billing-lead@company.com",
+        actions: { call_1: { outcome: "approve", comment: "a\u0000b" }, call_2: { outcome: "approve" } },
+      }),
+    );
+    expect((nul as ValidationError).issues[0]?.path).toBe("actions.call_1.comment");
+    expect((await bed.approvals.get(req.id)).steps[0]?.reviewers[0]?.vote).toBeNull();
+  });
+
   it("settles every open action by the timeout action, and keeps the host's metadata", async () => {
     const approving = await batch({ timeout: { after: "1s", action: "approve" }, metadata: { threadId: "t-1" } });
     const rejecting = await batch({ timeout: { after: "1s", action: "reject" } });
