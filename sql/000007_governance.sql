@@ -30,12 +30,13 @@ language plpgsql as $$
 declare
   previous record;
 begin
-  -- One writer per approval's chain at a time: the lock is held until the writer commits, and the
-  -- next one then reads the event it wrote.
-  perform pg_advisory_xact_lock(hashtextextended('countersign:audit:' || new.approval_id::text, 0));
+  -- One writer per approval's chain at a time: the approval's row is locked until the writer commits,
+  -- and the next one then reads the event it wrote. A row lock, not an advisory one: a transaction that
+  -- writes events for a million approvals must not run out of the shared lock table.
+  select a.payload_digest into new.payload_digest from :COUNTERSIGN_SCHEMA.approval a
+    where a.id = new.approval_id for no key update;
   select e.seq, e.hash into previous from :COUNTERSIGN_SCHEMA.event e
     where e.approval_id = new.approval_id order by e.seq desc limit 1;
-  select a.payload_digest into new.payload_digest from :COUNTERSIGN_SCHEMA.approval a where a.id = new.approval_id;
   new.seq := coalesce(previous.seq, 0) + 1;
   new.prev_hash := previous.hash;
   new.hash := encode(sha256(convert_to(:COUNTERSIGN_SCHEMA.chained_content(

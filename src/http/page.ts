@@ -201,8 +201,9 @@ function batchForm(model: ApprovalPageModel): SafeHtml {
   const { approval } = model;
   return html`<form method="post" aria-labelledby="decide">
 <input type="hidden" name="revision" value="${String(approval.revision)}">
-<h2 id="decide" class="card">Your decisions, ${model.reviewer}</h2>
-${onBehalfNote(model)}
+<section class="card"><h2 id="decide">Your decisions, ${model.reviewer}</h2>
+<p class="meta">Approve or reject each action, then submit them together.</p>
+${onBehalfNote(model)}</section>
 ${actionCards(approval, true)}
 <section class="card"><label for="comment">Comment on the whole request (optional)</label>
 <textarea id="comment" name="comment" maxlength="2000" placeholder="Reviewers and the agent will see this."></textarea>

@@ -69,6 +69,61 @@ describe.skipIf(!chromiumAvailable)("the approval page in headless Chromium", ()
     await context.close();
   });
 
+  it("decides a batch from the keyboard alone at 360 px: one Tab stop per action, arrows between Approve and Reject", async () => {
+    const approval = await bed.approvals.requestApproval({
+      type: "agent.tool_calls.v1",
+      title: "Support agent wants to run 2 tools",
+      actions: [
+        { id: "call_1", name: "refundOrder", input: { orderId: "A-1042", amount: 129 }, editable: ["amount"] },
+        { id: "call_2", name: "sendEmail", input: { to: "customer@x.com", body: "Your refund is on its way" } },
+      ],
+      requestedBy: "agent://support",
+      reviewers: ["lead@company.com"],
+      reminders: [],
+    });
+    const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, approval.id, "lead@company.com");
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${base}/r/${token}`);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    const focused = () =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLInputElement | null;
+        return `${el?.name ?? ""}=${el?.type === "radio" ? el.value : ""}`;
+      });
+
+    // Action 1: Approve (the group's first radio), change the amount, no reason.
+    await page.locator('input[name="action.0"][value="approve"]').focus();
+    await page.keyboard.press("Space");
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("edit.0.amount=");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("100");
+    await page.keyboard.press("Tab"); // the reason of action 1
+    await page.keyboard.press("Tab"); // action 2's radio group: one stop
+    expect(await focused()).toBe("action.1=approve");
+    await page.keyboard.press("ArrowRight"); // arrows move within the group, choosing Reject
+    expect(await focused()).toBe("action.1=reject");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("we do not e-mail customers about refunds");
+    await page.keyboard.press("Tab"); // the comment on the whole request
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Submit decisions");
+    await page.keyboard.press("Enter");
+    await page.getByText("Thank you. You decided on each action of this request.").waitFor();
+
+    const decision = await bed.approvals.waitForDecision(approval.id);
+    expect(decision.actions?.map((a) => [a.outcome, a.input, a.comment])).toEqual([
+      ["approve", { orderId: "A-1042", amount: 100 }, null],
+      [
+        "reject",
+        { to: "customer@x.com", body: "Your refund is on its way" },
+        "we do not e-mail customers about refunds",
+      ],
+    ]);
+    await context.close();
+  });
+
   it("follows the reader's dark mode", async () => {
     const approval = await bed.approvals.requestApproval({
       type: "t",

@@ -70,6 +70,35 @@ describe("the audit chain", () => {
     expect(await bed.approvals.verifyAudit({ id: req.id })).toMatchObject({ ok: true, checked: events.length });
   });
 
+  it("chains events for tens of thousands of approvals in one transaction without running out of locks", async () => {
+    // More approvals than PostgreSQL's shared lock table holds (max_locks_per_transaction × connections):
+    // a chain lock per approval must not be an entry there.
+    const client = await bed.pool.connect();
+    const t = (table: string) => `"${bed.schema}".${table}`;
+    try {
+      await client.query("begin");
+      await client.query(
+        `insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action, fingerprint)
+         select md5('bulk' || g)::uuid, 'bulk.v1', 'Bulk ' || g, '{}', 'agent://bulk', 1, now() + interval '1 day', 'reject', 'f'
+         from generate_series(1, 20000) g`,
+      );
+      await client.query(
+        `insert into ${t("event")} (approval_id, type, actor, data)
+         select md5('bulk' || g)::uuid, 'requested', 'agent://bulk', '{}' from generate_series(1, 20000) g`,
+      );
+      await client.query("commit");
+    } catch (error) {
+      await client.query("rollback");
+      throw error;
+    } finally {
+      client.release();
+    }
+    const { rows } = await bed.pool.query(
+      `select count(*)::int as n, min(seq) as lo, max(seq) as hi from ${t("event")} where actor = 'agent://bulk'`,
+    );
+    expect(rows[0]).toEqual({ n: 20000, lo: 1, hi: 1 });
+  });
+
   it("catches a changed comment", async () => {
     const id = await decided();
     await tamper("update $event set comment = 'numbers are fine' where approval_id = $1 and seq = 2", [id]);
