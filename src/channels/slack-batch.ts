@@ -5,7 +5,7 @@
  * Blocks are named by the action's position (`act:0`), never its id. Pure: data in, Block Kit out, and
  * a submission's state back into decisions.
  */
-import { editableFields, editsFromForm } from "../domain/editable.ts";
+import { actionFields, editsFromForm } from "../domain/editable.ts";
 import type { Approval, ApprovalAction, JsonValue, Notification } from "../domain/types.ts";
 import { clip, fieldText } from "../text.ts";
 import type { ButtonValue } from "./slack-wire.ts";
@@ -69,7 +69,7 @@ export function batchBlocks(n: Notification, withButtons: boolean): Block[] {
 const choiceOption = (o: "approve" | "reject") => ({ text: plain(o === "approve" ? "Approve" : "Reject"), value: o });
 
 function actionInputs(action: ApprovalAction, i: number, preset: "approve" | "reject" | undefined): Block[] {
-  const fields = editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+  const fields = actionFields(action);
   return [
     {
       type: "section",
@@ -166,7 +166,7 @@ export function batchSubmission(
       const state = values[`edit:${i}:${field}`]?.value;
       if (state) typed[field] = state.value ?? "";
     }
-    const fields = editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+    const fields = actionFields(action);
     const parsed = outcome === "approve" ? editsFromForm(fields, typed) : { edits: {}, errors: [] };
     for (const e of parsed.errors) errors[`edit:${i}:${e.field}`] = `This ${e.error}.`;
     actions[action.id] = {

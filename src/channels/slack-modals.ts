@@ -24,6 +24,39 @@ export interface SlackModalDeps {
 
 const json = (body: unknown, status = 200) => Response.json(body, { status });
 const ack = () => new Response(null, { status: 200 });
+/** Slack shows these messages on the modal's blocks, and the reviewer fixes them in place. */
+const refuse = (errors: Record<string, string>) => json({ response_action: "errors", errors });
+
+/** A submitted view countersign opened, and what it carried (the approval, reviewer and revision shown). */
+function openedView(payload: Interaction) {
+  const view = payload.view;
+  const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
+  if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
+  return { view, shown: metadata.data };
+}
+
+/**
+ * The engine's refusal of a submission as errors on the modal: each issue on the block of the field it
+ * names (`blockOf`), a stale revision and anything else on `fallback`. Anything unexpected is rethrown.
+ */
+function refusal(
+  error: unknown,
+  blockOf: (path: string) => string,
+  fallback: string,
+  stale: (revision: unknown) => string,
+): Response {
+  if (error instanceof StaleRevisionError) return refuse({ [fallback]: stale(error.data.revision) });
+  if (error instanceof ValidationError) {
+    const byBlock: Record<string, string> = {};
+    for (const issue of error.issues) {
+      const block = blockOf(issue.path);
+      byBlock[block] = byBlock[block] ? `${byBlock[block]}; ${issue.message}` : issue.message;
+    }
+    return refuse(byBlock);
+  }
+  if (error instanceof ApprovalError) return refuse({ [fallback]: error.message });
+  throw error;
+}
 
 export async function onRejectSubmitted(
   deps: SlackModalDeps,
@@ -31,24 +64,16 @@ export async function onRejectSubmitted(
   actions: ChannelActions,
 ): Promise<Response> {
   const { actingReviewer, context } = deps;
-  const view = payload.view;
-  const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
-  if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
+  const { view, shown } = openedView(payload);
   const reason = view.state.values[REASON_BLOCK_ID]?.[REASON_BLOCK_ID]?.value?.trim() ?? "";
-  const refuse = (message: string) => json({ response_action: "errors", errors: { [REASON_BLOCK_ID]: message } });
-  if (!reason) return refuse("Please give a reason.");
-  const acting = await actingReviewer(payload.user, metadata.data.r);
-  if (!acting) return refuse("You are not a reviewer of this approval.");
+  if (!reason) return refuse({ [REASON_BLOCK_ID]: "Please give a reason." });
+  const acting = await actingReviewer(payload.user, shown.r);
+  if (!acting) return refuse({ [REASON_BLOCK_ID]: "You are not a reviewer of this approval." });
   try {
-    await actions.decide(metadata.data.a, {
-      ...acting,
-      outcome: "reject",
-      comment: reason,
-      context: context(payload.user),
-    });
+    await actions.decide(shown.a, { ...acting, outcome: "reject", comment: reason, context: context(payload.user) });
   } catch (error) {
-    if (error instanceof ApprovalError) return refuse(error.message);
-    throw error;
+    const stale = (revision: unknown) => `This approval changed since you opened it (now revision ${revision}).`;
+    return refusal(error, () => REASON_BLOCK_ID, REASON_BLOCK_ID, stale);
   }
   return json({ response_action: "clear" });
 }
@@ -99,40 +124,26 @@ export async function onBatchSubmitted(
   actions: ChannelActions,
 ): Promise<Response> {
   const { actingReviewer, context } = deps;
-  const view = payload.view;
-  const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
-  if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
-  const approval = await actions.get(metadata.data.a);
+  const { view, shown } = openedView(payload);
+  const approval = await actions.get(shown.a);
   const values = view.state.values;
-  const refuse = (errors: Record<string, string>) => json({ response_action: "errors", errors });
   const first = blockForIssue(approval, "", values);
   const submitted = batchSubmission(approval, values);
   if ("errors" in submitted) return refuse(submitted.errors);
-  const acting = await actingReviewer(payload.user, metadata.data.r);
+  const acting = await actingReviewer(payload.user, shown.r);
   if (!acting) return refuse({ [first]: "You are not a reviewer of this approval." });
   try {
     await actions.decide(approval.id, {
       ...acting,
       actions: submitted.actions,
-      revision: metadata.data.v ?? approval.revision,
+      revision: shown.v ?? approval.revision,
       context: context(payload.user),
     });
   } catch (error) {
-    if (error instanceof StaleRevisionError) {
-      return refuse({
-        [first]: `Another reviewer changed this batch since you opened it (now revision ${error.data.revision}). Cancel, then open it again.`,
-      });
-    }
-    if (error instanceof ValidationError) {
-      const byBlock: Record<string, string> = {};
-      for (const issue of error.issues) {
-        const block = blockForIssue(approval, issue.path, values);
-        byBlock[block] = byBlock[block] ? `${byBlock[block]}; ${issue.message}` : issue.message;
-      }
-      return refuse(byBlock);
-    }
-    if (error instanceof ApprovalError) return refuse({ [first]: error.message });
-    throw error;
+    const blockOf = (path: string) => blockForIssue(approval, path, values);
+    const stale = (revision: unknown) =>
+      `Another reviewer changed this batch since you opened it (now revision ${revision}). Cancel, then open it again.`;
+    return refusal(error, blockOf, first, stale);
   }
   return json({ response_action: "clear" });
 }
@@ -143,17 +154,14 @@ export async function onEditSubmitted(
   actions: ChannelActions,
 ): Promise<Response> {
   const { actingReviewer, context } = deps;
-  const view = payload.view;
-  const metadata = buttonValue.safeParse(safeJson(view?.private_metadata));
-  if (!view || !metadata.success) throw refused("view", "is not a view countersign opened");
-  const { a: approvalId, r: listed, v: shownRevision } = metadata.data;
+  const { view, shown } = openedView(payload);
+  const { a: approvalId, r: listed, v: shownRevision } = shown;
   const approval = await actions.get(approvalId);
   const fields = editableFields(approval);
   const blockOf = (field: string) => {
     const id = fieldBlockId(field);
     return id in view.state.values ? id : COMMENT_BLOCK_ID;
   };
-  const refuse = (errors: Record<string, string>) => json({ response_action: "errors", errors });
   const submitted: Record<string, string> = {};
   for (const field of fields) {
     const state = view.state.values[fieldBlockId(field.field)]?.value;
@@ -174,22 +182,11 @@ export async function onEditSubmitted(
       ...(comment ? { comment } : {}),
     });
   } catch (error) {
-    if (error instanceof StaleRevisionError) {
-      return refuse({
-        [COMMENT_BLOCK_ID]: `Another reviewer changed this proposal since you opened it (now revision ${error.data.revision}). Cancel, then press Edit again to see it.`,
-      });
-    }
-    if (error instanceof ValidationError) {
-      // Issues name the field (`edits.amount`, or `amount` when the schema refused the result).
-      const byBlock: Record<string, string> = {};
-      for (const issue of error.issues) {
-        const block = blockOf(issue.path.replace(/^edits\./, "").split(".")[0] ?? "");
-        byBlock[block] = byBlock[block] ? `${byBlock[block]}; ${issue.message}` : issue.message;
-      }
-      return refuse(byBlock);
-    }
-    if (error instanceof ApprovalError) return refuse({ [COMMENT_BLOCK_ID]: error.message });
-    throw error;
+    // Issues name the field (`edits.amount`, or `amount` when the schema refused the result).
+    const fieldOf = (path: string) => blockOf(path.replace(/^edits\./, "").split(".")[0] ?? "");
+    const stale = (revision: unknown) =>
+      `Another reviewer changed this proposal since you opened it (now revision ${revision}). Cancel, then press Edit again to see it.`;
+    return refusal(error, fieldOf, COMMENT_BLOCK_ID, stale);
   }
   return json({ response_action: "clear" });
 }

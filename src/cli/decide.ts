@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { editableFields, editsFromForm } from "../domain/editable.ts";
+import { actionFields, editableFields, editsFromForm } from "../domain/editable.ts";
 import type { Approval, JsonValue } from "../domain/types.ts";
 import { collect, json, open, say, UsageError, using, withConnection, type ConnectionOptions } from "./context.ts";
 
@@ -70,7 +70,7 @@ function batchDecisions(approval: Approval, options: DecideOptions): Record<stri
       decisions[action.id] = { outcome: "reject", ...(reason ? { comment: reason } : {}) };
       continue;
     }
-    const fields = editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+    const fields = actionFields(action);
     const parsed = edits ? editsFromForm(fields, assignments(edits)) : { edits: {}, errors: [] };
     if (parsed.errors.length > 0) {
       throw new UsageError(parsed.errors.map((e) => `--set ${action.id}.${e.field}: ${e.error}`).join("\n"));

@@ -7,7 +7,7 @@ import { sql } from "kysely";
 import type { ChannelActions } from "../channels/channel.ts";
 import { type Ineligibility, mayVote } from "../domain/eligibility.ts";
 import type { Approval, AuditEvent, EventType, JsonValue, VoteOutcome } from "../domain/types.ts";
-import { editableFields, editsFromForm } from "../domain/editable.ts";
+import { actionFields, editableFields, editsFromForm } from "../domain/editable.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import { hashToken, isWellFormedToken, tokenMatches } from "../security/tokens.ts";
 import { findTokenByHash, loadApproval, readAsReviewer } from "../store/approval-reads.ts";
@@ -93,7 +93,7 @@ function typedActions(
       const sent = submitted[action.id];
       // An action left without a choice is left out, so the engine names every one that is missing.
       if (!sent?.outcome) return [];
-      const fields = editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+      const fields = actionFields(action);
       const parsed = sent.outcome === "approve" ? editsFromForm(fields, sent.edits) : { edits: {}, errors: [] };
       errors.push(...parsed.errors.map((e) => ({ path: `actions.${action.id}.edits.${e.field}`, message: e.error })));
       const edits = Object.keys(parsed.edits).length > 0 ? { edits: parsed.edits } : {};

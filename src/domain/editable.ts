@@ -57,6 +57,11 @@ export function editableFields(source: EditableSource): EditableField[] {
   });
 }
 
+/** A batch action's editable fields: its own input and `editable` (batch actions carry no schema). */
+export function actionFields(action: { input: JsonValue; editable: readonly string[] }): EditableField[] {
+  return editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+}
+
 /** The value as a form shows it. */
 export function fieldText(field: EditableField): string {
   const { value } = field;

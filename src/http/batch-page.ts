@@ -5,7 +5,7 @@
  * Form names carry the action's position (`action.0`, `reason.0`, `edit.0.amount`), never its id, so an
  * id with dots or brackets cannot be misread.
  */
-import { editableFields } from "../domain/editable.ts";
+import { actionFields } from "../domain/editable.ts";
 import type { Approval, ApprovalAction } from "../domain/types.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { fieldInput, payloadBlock } from "./page-parts.ts";
@@ -20,7 +20,7 @@ function actionState(action: ApprovalAction): SafeHtml {
 
 function actionControls(action: ApprovalAction, index: number): SafeHtml {
   const name = `action.${index}`;
-  const fields = editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+  const fields = actionFields(action);
   return html`<div class="choice" role="radiogroup" aria-label="Decision on ${action.name}">
 <label><input type="radio" name="${name}" value="approve" required> Approve</label>
 <label><input type="radio" name="${name}" value="reject"> Reject</label>

@@ -1,20 +1,10 @@
 import { createHash } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runToEnd } from "../support/child-process.ts";
-import { PUBLIC_URL, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { cliFor } from "../support/cli.ts";
+import { useTestBed } from "../support/test-bed.ts";
 
-/** `countersign audit verify` and `audit export` (issue 15), through the built bin. */
-const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const bed = useTestBed("cli_audit");
-const env = () => ({
-  DATABASE_URL: bed.url,
-  COUNTERSIGN_SCHEMA: bed.schema,
-  COUNTERSIGN_SECRET: TEST_SECRET,
-  COUNTERSIGN_PUBLIC_URL: PUBLIC_URL,
-  NO_COLOR: "1",
-});
-const cli = (...args: string[]) => runToEnd(BIN, args, env());
+const cli = cliFor(bed);
 
 describe("countersign audit", () => {
   it("verifies the chains, exports them as JSON lines an outsider can check, and names the first broken link", async () => {

@@ -1,19 +1,9 @@
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runToEnd } from "../support/child-process.ts";
-import { PUBLIC_URL, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { cliFor } from "../support/cli.ts";
+import { useTestBed } from "../support/test-bed.ts";
 
-/** A batch from the terminal (issue 14), through the built bin. */
-const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const bed = useTestBed("cli_batch");
-const env = () => ({
-  DATABASE_URL: bed.url,
-  COUNTERSIGN_SCHEMA: bed.schema,
-  COUNTERSIGN_SECRET: TEST_SECRET,
-  COUNTERSIGN_PUBLIC_URL: PUBLIC_URL,
-  NO_COLOR: "1",
-});
-const cli = (...args: string[]) => runToEnd(BIN, args, env());
+const cli = cliFor(bed);
 
 const batch = () =>
   bed.approvals.requestApproval({

@@ -1,20 +1,13 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { runScript, runToEnd } from "../support/child-process.ts";
-import { eventually, PUBLIC_URL, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { CLI_BIN, cliEnv, cliFor } from "../support/cli.ts";
+import { eventually, PUBLIC_URL, useTestBed } from "../support/test-bed.ts";
 
-/** The built bin, as `npx countersign` runs it (npm test builds before testing). */
-const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const BIN = CLI_BIN;
 const bed = useTestBed("cli");
-const env = () => ({
-  DATABASE_URL: bed.url,
-  COUNTERSIGN_SCHEMA: bed.schema,
-  COUNTERSIGN_SECRET: TEST_SECRET,
-  COUNTERSIGN_PUBLIC_URL: PUBLIC_URL,
-  NO_COLOR: "1",
-});
-const cli = (...args: string[]) => runToEnd(BIN, args, env());
+const env = () => cliEnv(bed);
+const cli = cliFor(bed);
 
 const newApproval = (title = "Deploy v2 to prod", reviewers = ["sre@company.com"]) =>
   bed.approvals.requestApproval({ type: "deploy.v1", title, requestedBy: "agent://ci", reviewers, reminders: [] });

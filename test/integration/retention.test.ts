@@ -1,11 +1,9 @@
 /** prune (issue 15): final approvals go in bounded batches, pending ones never, the audit stays verifiable. */
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runToEnd } from "../support/child-process.ts";
-import { PUBLIC_URL, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { cliFor } from "../support/cli.ts";
+import { useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("retention");
-const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
 /** `count` approvals decided (or left pending) and, with `daysAgo`, decided that long ago. */
 async function approvals(count: number, how: "approve" | "pending", daysAgo = 0): Promise<string[]> {
@@ -91,12 +89,7 @@ describe("prune", () => {
 
   it("countersign prune --dry-run says what would go", async () => {
     await approvals(1, "approve", 400);
-    const dry = await runToEnd(BIN, ["prune", "--final-older-than", "365d", "--dry-run"], {
-      DATABASE_URL: bed.url,
-      COUNTERSIGN_SCHEMA: bed.schema,
-      COUNTERSIGN_SECRET: TEST_SECRET,
-      COUNTERSIGN_PUBLIC_URL: PUBLIC_URL,
-    });
+    const dry = await cliFor(bed)("prune", "--final-older-than", "365d", "--dry-run");
     expect(dry.code).toBe(0);
     expect(dry.stderr).toMatch(/^Would remove 1 final approvals decided before \S+ \(their audit events stay\)\.\n$/);
   });
