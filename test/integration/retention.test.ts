@@ -1,6 +1,7 @@
 /** prune (issue 15): final approvals go in bounded batches, pending ones never, the audit stays verifiable. */
 import { describe, expect, it } from "vitest";
 import { cliFor } from "../support/cli.ts";
+import type { ValidationError } from "../../src/index.ts";
 import { useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("retention");
@@ -85,6 +86,22 @@ describe("prune", () => {
     expect(await count("event", old)).toBe(0);
     // Outside prune the trail still refuses deletions.
     await expect(bed.pool.query(`delete from "${bed.schema}".event where true`)).rejects.toThrow(/append-only/);
+  });
+
+  it("refuses bad options of prune, verifyAudit and policyReport with typed errors naming them", async () => {
+    const issues = (promise: Promise<unknown>) =>
+      promise.then(
+        () => [],
+        (error: ValidationError) => error.issues.map((i) => i.path),
+      );
+    expect(await issues(bed.approvals.prune({ finalOlderThan: "soon" }))).toEqual(["finalOlderThan"]);
+    expect(await issues(bed.approvals.prune({ finalOlderThan: "1d", batchSize: 0 }))).toEqual(["batchSize"]);
+    expect(await issues(bed.approvals.verifyAudit({ id: "nope" }))).toEqual(["id"]);
+    expect(await issues(bed.approvals.policyReport({ since: "a while" }))).toEqual(["since"]);
+    const progress: number[] = [];
+    const verified = await bed.approvals.verifyAudit({ onProgress: (n) => progress.push(n) });
+    expect(verified.ok).toBe(true);
+    expect(progress.at(-1)).toBe(verified.checked);
   });
 
   it("countersign prune --dry-run says what would go", async () => {
