@@ -261,7 +261,21 @@ const readWithSighting = compiledOnce((db, p: ReviewerReadParams) =>
               sql<string>`${p.sighting}::jsonb`.as("data"),
             ])
             .where("token.token_hash", "=", p.tokenHash)
-            .where(sql<boolean>`token.expires_at > statement_timestamp()`),
+            .where(sql<boolean>`token.expires_at > statement_timestamp()`)
+            // A reload must write nothing: an inserted row, even one the conflict then drops, fires the
+            // audit chain's trigger, which locks the approval and makes the read a durable commit.
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom("event as seen")
+                    .select(sql.lit(1).as("one"))
+                    .whereRef("seen.approval_id", "=", "token.approval_id")
+                    .whereRef("seen.actor", "=", "token.reviewer")
+                    .whereRef("seen.step", "=", "approval.current_step")
+                    .where(sql<boolean>`seen.type = 'viewed'`),
+                ),
+              ),
+            ),
         )
         // A literal predicate: a prepared statement's generic plan could not match the partial index.
         .onConflict((oc) =>
