@@ -67,5 +67,9 @@ export function addResumeJobsQuery(
         ${spec.maxAttempts}::smallint, ${spec.keyPrefix} || h.name, null, null
       )::${sql.id(workerSchema, "job_spec")}
       from ${updated} u join ${sql.id(schema, "decision_handler")} h on h.type in (u.type, '*')
-    ))`;
+    ))
+    -- add_jobs costs a plan and a NOTIFY even when given no jobs: call it only when a handler matches.
+    where exists (
+      select 1 from ${updated} u join ${sql.id(schema, "decision_handler")} h on h.type in (u.type, '*')
+    )`;
 }

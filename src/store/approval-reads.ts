@@ -86,15 +86,16 @@ function withChildren(db: Db) {
   return db.selectFrom("approval").select(approvalColumns).select(children);
 }
 
+const factsQuery = compiledOnce((db, p: { id: string }) =>
+  withChildren(db).select(sql<Date>`statement_timestamp()`.as("db_now")).where("approval.id", "=", p.id),
+);
+
 /**
  * Everything the engine plans with, in one statement and without a lock: the plan is written only while
  * the approval is still this version (see `changeParts.approval`), so a stale read cannot do harm.
  */
 export async function readFacts(db: Db, id: string): Promise<FactsRead | undefined> {
-  const row = await withChildren(db)
-    .select(sql<Date>`statement_timestamp()`.as("db_now"))
-    .where("approval.id", "=", id)
-    .executeTakeFirst();
+  const row = (await factsQuery(db, { id })).rows[0];
   if (!row) return undefined;
   const { steps, reviewers, votes, delegations, db_now, ...approval } = row;
   const rows = rowsOf(row, approval);
@@ -127,13 +128,16 @@ export async function loadApproval(db: Db, id: string): Promise<Approval | undef
 }
 
 /** The approval's row and the database's clock, for a waiter's check. */
-export async function approvalRow(db: Db, id: string): Promise<(ApprovalRow & { db_now: Date }) | undefined> {
-  return db
+const approvalRowQuery = compiledOnce((db, p: { id: string }) =>
+  db
     .selectFrom("approval")
     .select(APPROVAL_COLUMNS)
     .select(sql<Date>`statement_timestamp()`.as("db_now"))
-    .where("id", "=", id)
-    .executeTakeFirst();
+    .where("id", "=", p.id),
+);
+
+export async function approvalRow(db: Db, id: string): Promise<(ApprovalRow & { db_now: Date }) | undefined> {
+  return (await approvalRowQuery(db, { id })).rows[0];
 }
 
 export interface ListFilter {
@@ -171,13 +175,16 @@ export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id:
   return query.orderBy(sql`${createdAt} desc, ${id} desc`).limit(filter.limit).execute();
 }
 
-export async function findTokenByHash(db: Db, tokenHash: Buffer) {
-  return db
+const tokenQuery = compiledOnce((db, p: { tokenHash: Buffer }) =>
+  db
     .selectFrom("token")
     .select(TOKEN_COLUMNS)
     .select(sql<boolean>`expires_at <= statement_timestamp()`.as("expired"))
-    .where("token_hash", "=", tokenHash)
-    .executeTakeFirst();
+    .where("token_hash", "=", p.tokenHash),
+);
+
+export async function findTokenByHash(db: Db, tokenHash: Buffer) {
+  return (await tokenQuery(db, { tokenHash })).rows[0];
 }
 
 /** Which channels delivered this round to this reviewer, and which failed for good. */
