@@ -53,6 +53,27 @@ describe("migrations", () => {
     await expect(open(schema).requestApproval(request)).resolves.toMatchObject({ status: "pending" });
   });
 
+  it("keeps graphile-worker's add_jobs on generic plans, and sets it again after the function is redefined", async () => {
+    const schema = freshSchema();
+    const settings = async () =>
+      (
+        await query(
+          `select p.proconfig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = $1 and p.proname = 'add_jobs'`,
+          [`${schema}_worker`],
+        )
+      ).map((row) => row.proconfig);
+    const approvals = open(schema);
+    await approvals.migrate();
+    expect(await settings()).toEqual([["plan_cache_mode=force_generic_plan"]]);
+    // As a graphile-worker upgrade would: CREATE OR REPLACE drops the setting.
+    await query(`alter function "${schema}_worker".add_jobs reset all`);
+    expect(await settings()).toEqual([null]);
+    await approvals.migrate();
+    expect(await settings()).toEqual([["plan_cache_mode=force_generic_plan"]]);
+    await expect(approvals.requestApproval(request)).resolves.toMatchObject({ status: "pending" });
+  });
+
   it("refuses to use or start against a database migrated by a newer version with a breaking change", async () => {
     const schema = freshSchema();
     const approvals = open(schema);
