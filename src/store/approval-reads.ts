@@ -271,17 +271,12 @@ const readWithSighting = compiledOnce((db, p: ReviewerReadParams) =>
             .where(sql<boolean>`token.expires_at > statement_timestamp()`)
             // A reload must write nothing: an inserted row, even one the conflict then drops, fires the
             // audit chain's trigger, which locks the approval and makes the read a durable commit.
-            .where(({ not, exists, selectFrom }) =>
-              not(
-                exists(
-                  selectFrom("event as seen")
-                    .select(sql.lit(1).as("one"))
-                    .whereRef("seen.approval_id", "=", "token.approval_id")
-                    .whereRef("seen.actor", "=", "token.reviewer")
-                    .whereRef("seen.step", "=", "approval.current_step")
-                    .where(sql<boolean>`seen.type = 'viewed'`),
-                ),
-              ),
+            // A subquery with LIMIT stays a lookup by the whole key per row: as NOT EXISTS it became an
+            // anti-join that, on a young table's statistics, scanned every view recorded.
+            .where(
+              sql<boolean>`(select true from ${sql.table("event")} seen where seen.approval_id = token.approval_id
+                and seen.actor = token.reviewer and seen.step = approval.current_step and seen.type = 'viewed'
+                limit 1) is null`,
             ),
         )
         // A literal predicate: a prepared statement's generic plan could not match the partial index.
