@@ -40,13 +40,20 @@ export function addJobsQuery(
     ))${conditions.length > 0 ? sql` where ${sql.join(conditions, sql` and `)}` : sql``}`;
 }
 
-/** The SELECT that removes the jobs with these keys (graphile-worker's `remove_job`); gated like `addJobsQuery`. */
+/**
+ * The SELECT that removes the jobs with these keys that are not running (graphile-worker's `complete_jobs`,
+ * found through its `jobs` view); gated like `addJobsQuery`. Not `remove_job`: that sends a NOTIFY per job
+ * removed, which woke every worker for nothing and filled the notification queue a waiter reads from.
+ * A timer that is running already finds its approval moved on and does nothing.
+ */
 export function removeJobsQuery(
   workerSchema: string,
   keys: string[],
   onlyIfRowsIn?: RawBuilder<unknown>,
 ): RawBuilder<unknown> {
-  return sql`select ${sql.id(workerSchema, "remove_job")}(k) from unnest(${keys}::text[]) as k
+  return sql`select count(*) from ${sql.id(workerSchema, "complete_jobs")}(array(
+      select j.id from ${sql.id(workerSchema, "jobs")} j where j.key = any(${keys}::text[])
+    ))
     ${onlyIfRowsIn ? sql`where exists (select 1 from ${onlyIfRowsIn})` : sql``}`;
 }
 

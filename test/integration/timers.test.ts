@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { AlreadyDecidedError, NotAReviewerError, type Notification } from "../../src/index.ts";
-import { eventually, recordingChannel, sleep, useTestBed } from "../support/test-bed.ts";
+import pg from "pg";
+import { eventually, recordingChannel, sleep, testDatabaseUrl, useTestBed } from "../support/test-bed.ts";
 
 const channel = recordingChannel();
 const bed = useTestBed("timers", { channels: [channel] });
@@ -171,7 +172,43 @@ describe("deadlines and removed timers", () => {
     expect(before).toEqual(expect.arrayContaining(["reminder:0:0", "reminder:0:1", "escalation:0:1", "timeout"]));
     await approvals.decide(approval.id, { reviewer: "sre@x.com", outcome: "approve" });
     const after = await keys();
-    expect(after.filter((k) => /^(remind|escalate|timeout)/.test(k))).toEqual([]);
+    expect(after.filter((k) => /^(reminder|escalation|timeout)/.test(k))).toEqual([]);
+  });
+
+  it("removes the timers of a decided approval without a NOTIFY per job removed", async () => {
+    const approvals = idle();
+    const approval = await approvals.requestApproval({
+      ...base,
+      reviewers: ["sre@x.com"],
+      escalation: [["boss@x.com"]],
+      reminders: ["1h", "2h"],
+      escalateAfter: "3h",
+    });
+    const listener = new pg.Client({ connectionString: testDatabaseUrl() });
+    const decider = new pg.Client({ connectionString: testDatabaseUrl() });
+    await Promise.all([listener.connect(), decider.connect()]);
+    try {
+      const heard: string[] = [];
+      listener.on("notification", (message) => {
+        // Other test files share the channel: only the decider's own transaction counts.
+        if (message.processId === (decider as unknown as { processID: number }).processID)
+          heard.push(message.payload ?? "");
+      });
+      await listener.query(`listen "jobs:insert"`);
+      await decider.query("begin");
+      await approvals.decide(approval.id, { reviewer: "sre@x.com", outcome: "approve" }, { db: decider });
+      await decider.query("commit");
+      await sleep(200);
+      // The outcome's notification job wakes the workers once; each timer removed used to add another.
+      expect(heard.map((payload) => JSON.parse(payload).count)).toEqual([1]);
+      const { rows } = await bed.pool.query<{ key: string }>(
+        `select key from "${bed.workerSchema}".jobs where key like $1`,
+        [`countersign:${approval.id}:%`],
+      );
+      expect(rows.filter((r) => /:(reminder|escalation|timeout)/.test(r.key))).toEqual([]);
+    } finally {
+      await Promise.all([listener.end(), decider.end()]);
+    }
   });
 
   it("does nothing when a timer fires for an approval that is already final", async () => {
