@@ -208,8 +208,13 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     exportAudit: (options) => exportAudit(ctx, options),
     policyReport: (options) => policyReport(ctx, options),
     prune: (options) => prune(ctx, options),
-    async waitForDecision(id, waitOptions) {
-      refuseWhenStopped();
+    // Not async: an async wrapper adds three turns of the microtask queue to every wake-up.
+    waitForDecision(id, waitOptions) {
+      try {
+        refuseWhenStopped();
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return waiter.wait(id, waitOptions);
     },
     migrationSql: () => migrationSql({ schema }),

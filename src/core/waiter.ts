@@ -5,6 +5,7 @@
  * with backoff instead of failing: an approval that timed out during an outage resolves as timed out
  * once the database is back.
  */
+import type { z } from "zod";
 import { isFinal } from "../domain/lifecycle.ts";
 import type { Decision, JsonValue, PayloadEdit } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES, NotFoundError, WaitTimeoutError } from "../errors.ts";
@@ -27,10 +28,15 @@ export interface Waiter {
 export function createWaiter(ctx: EngineContext, listener: ChangeListener): Waiter {
   const waits = new Set<(error: Error) => void>();
   return {
-    async wait(id, options = {}) {
-      parseInput(approvalId, id, "approval id");
-      const { timeout, signal } = parseInput(waitSchema, options, "waitForDecision options");
-      return waitForDecision(ctx, listener, waits, id, timeout, signal);
+    wait(id, options = {}) {
+      let parsed: z.output<typeof waitSchema>;
+      try {
+        parseInput(approvalId, id, "approval id");
+        parsed = parseInput(waitSchema, options, "waitForDecision options");
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return waitForDecision(ctx, listener, waits, id, parsed.timeout, parsed.signal);
     },
     endAll(error) {
       for (const end of waits) end(error);
@@ -124,14 +130,12 @@ function waitForDecision(
         // The notification carries the decision: no read of the row, however many waiters wake at once,
         // unless a reviewer edited the payload since this waiter read it.
         if (change.decision && known?.revision === change.decision.revision) {
-          const { decidedAt, ...rest } = change.decision;
           const { payload, edits } = known;
           settle({
             decision: {
               id,
               status: change.status,
-              ...rest,
-              decidedAt: new Date(decidedAt),
+              ...change.decision,
               payload,
               edits,
               actions: null,

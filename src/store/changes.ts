@@ -16,7 +16,7 @@ export interface Change {
     decidedBy: string | null;
     via: string | null;
     comment: string | null;
-    decidedAt: string;
+    decidedAt: Date;
     approved: boolean;
     /** The payload's revision it was decided on: a waiter that read another one reads again. */
     revision: number;
@@ -36,46 +36,46 @@ export function announceQuery(schema: string, change: Change, onlyIfRowsIn?: Raw
 
 /**
  * The NOTIFY of a final change, built from the updated approval row (`updated`, a part of the same
- * statement), with the decision in it.
+ * statement), with the decision in it as a positional array under `d` (see {@link DECISION_FIELDS}): a
+ * thousand waiters woken by one transaction spent their time in the bytes of the notifications. A
+ * listener that does not know `d` reads the row instead, as it would for a change without a decision.
  */
 export function announceDecisionQuery(schema: string, updated: RawBuilder<unknown>): RawBuilder<unknown> {
   const decision = sql`case when octet_length(coalesce(u.decision_comment, '')) + octet_length(coalesce(u.decided_by, '')) < 6000
-    then json_build_object(
-      'decidedBy', u.decided_by, 'via', u.decided_via, 'comment', u.decision_comment, 'decidedAt', u.decided_at,
-      'approved', u.status = 'approved' or (u.status = 'timed_out' and u.timeout_action = 'approve'),
-      'revision', u.revision, 'onBehalfOf', u.decided_on_behalf_of
+    then json_build_array(
+      u.decided_by, u.decided_via, u.decision_comment, floor(extract(epoch from u.decided_at) * 1000)::bigint,
+      u.status = 'approved' or (u.status = 'timed_out' and u.timeout_action = 'approve'),
+      u.revision, u.decided_on_behalf_of
     ) end`;
-  return sql`select pg_notify(${changeChannel(schema)}, json_strip_nulls(json_build_object('id', u.id, 'status', u.status, 'decision', ${decision}))::text)
+  return sql`select pg_notify(${changeChannel(schema)}, json_strip_nulls(json_build_object('id', u.id, 'status', u.status, 'd', ${decision}))::text)
     from ${updated} u`;
+}
+
+/** The order of the decision's fields in a notification's `d`; `decidedAt` in milliseconds since the epoch. */
+const DECISION_FIELDS = ["decidedBy", "via", "comment", "decidedAt", "approved", "revision", "onBehalfOf"] as const;
+
+function parseDecision(value: unknown): Change["decision"] {
+  if (!Array.isArray(value) || value.length !== DECISION_FIELDS.length) return undefined;
+  const [decidedBy, via, comment, decidedAt, approved, revision, onBehalfOf] = value as unknown[];
+  const text = (field: unknown) => (typeof field === "string" ? field : null);
+  if (typeof decidedAt !== "number" || typeof approved !== "boolean" || typeof revision !== "number") return undefined;
+  return {
+    decidedBy: text(decidedBy),
+    via: text(via),
+    comment: text(comment),
+    decidedAt: new Date(decidedAt),
+    approved,
+    revision,
+    onBehalfOf: text(onBehalfOf),
+  };
 }
 
 export function parseChange(payload: string | undefined): Change | undefined {
   try {
-    const value = JSON.parse(payload ?? "") as Partial<Change>;
+    const value = JSON.parse(payload ?? "") as { id?: unknown; status?: unknown; d?: unknown };
     if (typeof value.id === "string" && APPROVAL_STATUSES.includes(value.status as ApprovalStatus)) {
-      const decision = value.decision;
-      const complete =
-        decision &&
-        typeof decision.decidedAt === "string" &&
-        typeof decision.approved === "boolean" &&
-        typeof decision.revision === "number";
-      return {
-        id: value.id,
-        status: value.status as ApprovalStatus,
-        ...(complete
-          ? {
-              decision: {
-                decidedBy: decision.decidedBy ?? null,
-                via: decision.via ?? null,
-                comment: decision.comment ?? null,
-                decidedAt: decision.decidedAt,
-                approved: decision.approved,
-                revision: decision.revision,
-                onBehalfOf: decision.onBehalfOf ?? null,
-              },
-            }
-          : {}),
-      };
+      const decision = parseDecision(value.d);
+      return { id: value.id, status: value.status as ApprovalStatus, ...(decision ? { decision } : {}) };
     }
   } catch {
     // not ours: ignore

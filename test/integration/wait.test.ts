@@ -25,6 +25,19 @@ describe("waitForDecision", () => {
     await expect(waiting).resolves.toMatchObject({ id, status: "approved", decidedBy: "r@x.com" });
   });
 
+  it("resolves from the notification with the decision as the row has it, to the millisecond", async () => {
+    const waiter = bed.create();
+    const { id } = await bed.approvals.requestApproval(request);
+    const waiting = waiter.waitForDecision(id);
+    await eventually(async () => (await listenerBackends()).length > 0);
+    await sleep(50);
+    await bed.approvals.decide(id, { reviewer: "r@x.com", outcome: "approve", comment: "ok, ship it" });
+    const woken = await waiting;
+    const read = await waiter.waitForDecision(id); // already final: read from the row
+    expect(woken).toEqual(read);
+    await waiter.stop();
+  });
+
   it("shares one listening connection among all waits of an instance", async () => {
     const waiter = bed.create();
     const ids = await Promise.all(
