@@ -156,8 +156,10 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const handlers = new Map<string, RegisteredHandler>();
   let worker: Promise<RunningWorker> | undefined;
   let stopped = false;
+  const stoppedError = () =>
+    new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped; create a new one.");
   const refuseWhenStopped = () => {
-    if (stopped) throw new ApprovalError(ERROR_CODES.STOPPED, "This approvals instance was stopped; create a new one.");
+    if (stopped) throw stoppedError();
   };
 
   return {
@@ -209,14 +211,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     policyReport: (options) => policyReport(ctx, options),
     prune: (options) => prune(ctx, options),
     // Not async: an async wrapper adds three turns of the microtask queue to every wake-up.
-    waitForDecision(id, waitOptions) {
-      try {
-        refuseWhenStopped();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      return waiter.wait(id, waitOptions);
-    },
+    waitForDecision: (id, waitOptions) => (stopped ? Promise.reject(stoppedError()) : waiter.wait(id, waitOptions)),
     migrationSql: () => migrationSql({ schema }),
     fetch,
     nodeHandler: toNodeHandler(fetch),

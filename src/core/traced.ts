@@ -26,12 +26,9 @@ export async function tracedDecide(
 ): Promise<Approval> {
   parseInput(approvalId, id, "approval id");
   const parsed = parseInput(decideSchema, input, "decide input");
-  const attributes = { "countersign.approval.id": id, "countersign.via": parsed.via };
-  return ctx.telemetry.span("countersign.decide", attributes, id, async (span) => {
-    const approval = await decide(ctx, id, parsed, host);
-    span.set("countersign.approval.status", approval.status);
-    return approval;
-  });
+  return tracedChange(ctx, "countersign.decide", id, { "countersign.via": parsed.via }, () =>
+    decide(ctx, id, parsed, host),
+  );
 }
 
 export async function tracedCancel(
@@ -42,7 +39,20 @@ export async function tracedCancel(
 ): Promise<Approval> {
   parseInput(approvalId, id, "approval id");
   const parsed = parseInput(cancelSchema, input, "cancel input");
-  return ctx.telemetry.span("countersign.cancel", { "countersign.approval.id": id }, id, () =>
-    cancel(ctx, id, parsed, host),
-  );
+  return tracedChange(ctx, "countersign.cancel", id, {}, () => cancel(ctx, id, parsed, host));
+}
+
+/** A change of one approval as a span (linked to its request's trace) that records the status it left. */
+function tracedChange(
+  ctx: EngineContext,
+  name: string,
+  id: string,
+  attributes: Record<string, string>,
+  run: () => Promise<Approval>,
+): Promise<Approval> {
+  return ctx.telemetry.span(name, { "countersign.approval.id": id, ...attributes }, id, async (span) => {
+    const approval = await run();
+    span.set("countersign.approval.status", approval.status);
+    return approval;
+  });
 }

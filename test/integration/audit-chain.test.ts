@@ -1,5 +1,6 @@
 /** The audit chain (issue 15): every tampering a superuser can do around the triggers is caught. */
 import { createHash } from "node:crypto";
+import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ExportedEvent } from "../../src/index.ts";
 import { useTestBed } from "../support/test-bed.ts";
@@ -27,13 +28,19 @@ async function decided(): Promise<string> {
 
 /** As the tables' owner, around the append-only and chain triggers: what an attacker with the database can do. */
 async function tamper(statement: string, params: unknown[] = []): Promise<void> {
-  const client = await bed.pool.connect();
   const event = `"${bed.schema}".event`;
-  try {
-    await client.query("begin");
+  await inTransaction(async (client) => {
     await client.query(`alter table ${event} disable trigger user`);
     await client.query(statement.replaceAll("$event", event), params);
     await client.query(`alter table ${event} enable trigger user`);
+  });
+}
+
+async function inTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  const client = await bed.pool.connect();
+  try {
+    await client.query("begin");
+    await work(client);
     await client.query("commit");
   } catch (error) {
     await client.query("rollback");
@@ -73,10 +80,8 @@ describe("the audit chain", () => {
   it("chains events for tens of thousands of approvals in one transaction without running out of locks", async () => {
     // More approvals than PostgreSQL's shared lock table holds (max_locks_per_transaction × connections):
     // a chain lock per approval must not be an entry there.
-    const client = await bed.pool.connect();
     const t = (table: string) => `"${bed.schema}".${table}`;
-    try {
-      await client.query("begin");
+    await inTransaction(async (client) => {
       await client.query(
         `insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action, fingerprint)
          select md5('bulk' || g)::uuid, 'bulk.v1', 'Bulk ' || g, '{}', 'agent://bulk', 1, now() + interval '1 day', 'reject', 'f'
@@ -86,13 +91,7 @@ describe("the audit chain", () => {
         `insert into ${t("event")} (approval_id, type, actor, data)
          select md5('bulk' || g)::uuid, 'requested', 'agent://bulk', '{}' from generate_series(1, 20000) g`,
       );
-      await client.query("commit");
-    } catch (error) {
-      await client.query("rollback");
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     const { rows } = await bed.pool.query(
       `select count(*)::int as n, min(seq) as lo, max(seq) as hi from ${t("event")} where actor = 'agent://bulk'`,
     );

@@ -130,6 +130,15 @@ describe("timers", () => {
 
 describe("deadlines and removed timers", () => {
   const idle = () => bed.create(); // an instance with no worker running
+  /** A pending approval with a reminder, an escalation and a timeout job waiting. */
+  const withEveryTimer = (approvals: ReturnType<typeof idle>) =>
+    approvals.requestApproval({
+      ...base,
+      reviewers: ["sre@x.com"],
+      escalation: [["boss@x.com"]],
+      reminders: ["1h", "2h"],
+      escalateAfter: "3h",
+    });
 
   it("refuses a decision after the deadline even before the timeout job has run", async () => {
     const approvals = idle();
@@ -154,13 +163,7 @@ describe("deadlines and removed timers", () => {
 
   it("removes pending reminder, escalation and timeout jobs when decided", async () => {
     const approvals = idle();
-    const approval = await approvals.requestApproval({
-      ...base,
-      reviewers: ["sre@x.com"],
-      escalation: [["boss@x.com"]],
-      reminders: ["1h", "2h"],
-      escalateAfter: "3h",
-    });
+    const approval = await withEveryTimer(approvals);
     const keys = async () =>
       (
         await bed.pool.query<{ key: string }>(
@@ -177,13 +180,7 @@ describe("deadlines and removed timers", () => {
 
   it("removes the timers of a decided approval without a NOTIFY per job removed", async () => {
     const approvals = idle();
-    const approval = await approvals.requestApproval({
-      ...base,
-      reviewers: ["sre@x.com"],
-      escalation: [["boss@x.com"]],
-      reminders: ["1h", "2h"],
-      escalateAfter: "3h",
-    });
+    const approval = await withEveryTimer(approvals);
     const listener = new pg.Client({ connectionString: testDatabaseUrl() });
     const decider = new pg.Client({ connectionString: testDatabaseUrl() });
     await Promise.all([listener.connect(), decider.connect()]);

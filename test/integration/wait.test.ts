@@ -106,6 +106,20 @@ describe("waitForDecision", () => {
     await expect(waiting).rejects.toThrow("agent shutting down");
   });
 
+  it("answers bad input and a stopped instance with a rejected promise of a typed error", async () => {
+    const waiter = bed.create();
+    const { id } = await bed.approvals.requestApproval(request);
+    // Each call must return a promise that rejects, never throw where it is called.
+    const badId = waiter.waitForDecision("not-an-id");
+    await expect(badId).rejects.toMatchObject({ code: "VALIDATION", message: expect.stringContaining("approval id") });
+    const badTimeout = waiter.waitForDecision(id, { timeout: "soon" as never });
+    await expect(badTimeout).rejects.toMatchObject({ code: "VALIDATION", message: expect.stringContaining("timeout") });
+    await waiter.stop();
+    const afterStop = waiter.waitForDecision(id);
+    await expect(afterStop).rejects.toMatchObject({ code: "STOPPED" });
+    expect((await bed.approvals.get(id)).status).toBe("pending");
+  });
+
   it("ends pending waits with STOPPED when the instance stops", async () => {
     const waiter = bed.create();
     const { id } = await bed.approvals.requestApproval(request);
