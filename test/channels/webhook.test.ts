@@ -70,7 +70,12 @@ describe("the webhook channel", () => {
         links: { view: expect.stringContaining("/r/") },
       },
     });
-    const events = (await bed.approvals.events(approval.id)).filter((e) => e.channel === "webhook");
+    // The worker records the delivery after the webhook has answered: the second request can arrive first.
+    const webhookEvents = async () => (await bed.approvals.events(approval.id)).filter((e) => e.channel === "webhook");
+    const events = await eventually(async () => {
+      const found = await webhookEvents();
+      return found.length === 2 && found;
+    });
     expect(events.map((e) => [e.type, e.data.attempt])).toEqual([
       ["notify_failed", 1],
       ["notified", 2],
