@@ -1,6 +1,6 @@
 /**
- * Scheduling inside the caller's transaction through graphile-worker's SQL API (`add_jobs`,
- * `remove_job`), so an approval and its timers commit or roll back together. Run times are computed by
+ * Scheduling inside the caller's transaction through graphile-worker's SQL (`add_jobs`, and a DELETE from
+ * its jobs table), so an approval and its timers commit or roll back together. Run times are computed by
  * the database's clock.
  */
 import { type RawBuilder, sql } from "kysely";
@@ -41,20 +41,22 @@ export function addJobsQuery(
 }
 
 /**
- * The SELECT that removes the jobs with these keys that are not running (graphile-worker's `complete_jobs`,
- * found through its `jobs` view); gated like `addJobsQuery`. Not `remove_job`: that sends a NOTIFY per job
- * removed, which woke every worker for nothing and filled the notification queue a waiter reads from.
- * A timer that is running already finds its approval moved on and does nothing.
+ * The DELETE (a part of a statement: it must be a CTE at its top) of the jobs with these keys that are not
+ * running; gated like `addJobsQuery`. It deletes from graphile-worker's jobs table directly, as `prune`
+ * does: `complete_jobs` is a SQL function whose body PostgreSQL parses and plans again on every call (a
+ * tenth of a decision's database CPU), and `remove_job` sends a NOTIFY per job, which woke every worker for
+ * nothing and filled the notification queue a waiter reads from. A timer that is running already is left
+ * alone: it finds its approval moved on and does nothing.
  */
 export function removeJobsQuery(
   workerSchema: string,
   keys: string[],
   onlyIfRowsIn?: RawBuilder<unknown>,
 ): RawBuilder<unknown> {
-  return sql`select count(*) from ${sql.id(workerSchema, "complete_jobs")}(array(
-      select j.id from ${sql.id(workerSchema, "jobs")} j where j.key = any(${keys}::text[])
-    ))
-    ${onlyIfRowsIn ? sql`where exists (select 1 from ${onlyIfRowsIn})` : sql``}`;
+  return sql`delete from ${sql.id(workerSchema, "_private_jobs")} j
+    where j.key = any(${keys}::text[]) and j.locked_at is null
+    ${onlyIfRowsIn ? sql`and exists (select 1 from ${onlyIfRowsIn})` : sql``}
+    returning j.id`;
 }
 
 /**

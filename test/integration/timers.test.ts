@@ -178,6 +178,23 @@ describe("deadlines and removed timers", () => {
     expect(after.filter((k) => /^(reminder|escalation|timeout)/.test(k))).toEqual([]);
   });
 
+  it("leaves a timer that a worker is running to that worker, and removes the others", async () => {
+    const approvals = idle();
+    const approval = await withEveryTimer(approvals);
+    const running = `countersign:${approval.id}:timeout`;
+    // As a worker holds a job it is running: deleting it under the worker would lose its completion.
+    await bed.pool.query(
+      `update "${bed.workerSchema}"._private_jobs set locked_at = now(), locked_by = 'another-worker' where key = $1`,
+      [running],
+    );
+    await approvals.decide(approval.id, { reviewer: "sre@x.com", outcome: "approve" });
+    const { rows } = await bed.pool.query<{ key: string }>(
+      `select key from "${bed.workerSchema}".jobs where key like $1 and key ~ ':(reminder|escalation|timeout)'`,
+      [`countersign:${approval.id}:%`],
+    );
+    expect(rows.map((r) => r.key)).toEqual([running]);
+  });
+
   it("removes the timers of a decided approval without a NOTIFY per job removed", async () => {
     const approvals = idle();
     const approval = await withEveryTimer(approvals);
