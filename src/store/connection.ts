@@ -87,8 +87,17 @@ function isKysely(host: HostDb): host is Kysely<unknown> {
   return typeof (host as Kysely<unknown>).selectFrom === "function";
 }
 
-/** Inside BEGIN, now() is the transaction's start, earlier than this statement's own timestamp. */
+/**
+ * Whether the host's client is inside BEGIN. pg records the server's transaction status from every
+ * ReadyForQuery, which is current while nothing is in flight on the client; otherwise (a query queued, or a
+ * client that does not record it) the server is asked: inside BEGIN, now() is the transaction's start,
+ * earlier than this statement's own timestamp.
+ */
 async function insideTransactionBlock(client: pg.ClientBase): Promise<boolean> {
+  const idle = (client as { readyForQuery?: unknown }).readyForQuery === true;
+  const status = idle && typeof client.getTransactionStatus === "function" ? client.getTransactionStatus() : null;
+  if (status === "I") return false;
+  if (status === "T" || status === "E") return true;
   const result = await client.query<{ inside: boolean }>("select now() <> statement_timestamp() as inside");
   return result.rows[0]?.inside === true;
 }

@@ -113,6 +113,20 @@ describe("writes inside the host's transaction", () => {
     }
   });
 
+  it("a pg client whose BEGIN is still in flight is treated as inside it", async () => {
+    const { id } = await bed.approvals.requestApproval(request("pg-queued-begin"));
+    const client = await hostPool.connect();
+    try {
+      const begun = client.query("begin"); // not awaited: the client's last known status is still idle
+      await bed.approvals.decide(id, { reviewer: "ap@x.com", outcome: "approve" }, { db: client });
+      await begun;
+      await client.query("rollback");
+      expect((await bed.approvals.get(id)).status).toBe("pending");
+    } finally {
+      client.release();
+    }
+  });
+
   it("a pg client outside BEGIN still gets all-or-nothing writes", async () => {
     const client = await hostPool.connect();
     try {

@@ -5,7 +5,7 @@
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tokenFor } from "../support/http-servers.ts";
-import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { TEST_SECRET, testDatabaseUrl, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("statements");
 
@@ -48,6 +48,24 @@ describe("statements per operation", () => {
     const final = await bed.approvals.decide(id, { reviewer: "b@x.com", outcome: "approve" });
     expect(final.status).toBe("approved");
     expect(sent).toEqual(["select", "with"]);
+  });
+
+  it("a decision on the host's pg client adds no statement to learn whether it is inside BEGIN", async () => {
+    const client = new pg.Client({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    try {
+      const { id } = await bed.approvals.requestApproval(request());
+      await client.query("begin");
+      sent = [];
+      await bed.approvals.decide(id, { reviewer: "a@x.com", outcome: "approve" }, { db: client });
+      expect(sent).toEqual(["select", "with"]);
+      await client.query("commit");
+      sent = [];
+      await bed.approvals.decide(id, { reviewer: "b@x.com", outcome: "approve" }, { db: client });
+      expect(sent).toEqual(["begin", "select", "with", "commit"]);
+    } finally {
+      await client.end();
+    }
   });
 
   it("a decision over HTTP (JSON) is three, the link's token included, and the page one", async () => {
