@@ -9,7 +9,7 @@ export async function benchWake(url: string, mode: BenchMode): Promise<Section> 
   const bulk = await measureBulkWake(url, mode);
   return {
     title: "5. Waking waiters",
-    figures: [single.figure, ...bulk.figures],
+    figures: [...single.figures, ...bulk.figures],
     details: [...single.lines, "", ...bulk.lines],
   };
 }
