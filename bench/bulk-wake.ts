@@ -11,7 +11,7 @@
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { atMost, type Figure, medianRun } from "./figure.ts";
-import { bareSchema, migratedSchema, openInstance, requestMany, typicalRequest } from "./instance.ts";
+import { migratedSchema, openInstance, rawNotifyPair, requestMany, typicalRequest } from "./instance.ts";
 import type { BenchMode } from "./mode.ts";
 import { ms, sleep } from "./stats.ts";
 
@@ -31,12 +31,7 @@ const WAITER_PAYLOAD = `json_build_object('id', g::text, 'status', 'approved', '
 
 /** `waiters`: hand-written waiters on JSON payloads; otherwise a listener that only counts tiny ones. */
 async function rawBulkNotify(url: string, waiters: boolean): Promise<BulkResult> {
-  const { schema, drop } = await bareSchema(url, "bulkraw");
-  const listener = new pg.Client({ connectionString: url });
-  const sender = new pg.Client({ connectionString: url });
-  await Promise.all([listener.connect(), sender.connect()]);
-  await listener.query("listen bench_bulk");
-  await sender.query(`create table "${schema}".bench_bulk (id int primary key)`);
+  const { table, listener, sender, close } = await rawNotifyPair(url, "bench_bulk");
   try {
     const heardAt: number[] = [];
     let done: Promise<unknown>;
@@ -57,7 +52,7 @@ async function rawBulkNotify(url: string, waiters: boolean): Promise<BulkResult>
       );
     }
     await sender.query("begin");
-    await sender.query(`insert into "${schema}".bench_bulk select generate_series(1, $1::int)`, [WAITERS]);
+    await sender.query(`insert into ${table} select generate_series(1, $1::int)`, [WAITERS]);
     await sender.query(
       `select pg_notify('bench_bulk', ${waiters ? WAITER_PAYLOAD : "g::text"}) from generate_series(1, $1::int) g`,
       [WAITERS],
@@ -68,8 +63,7 @@ async function rawBulkNotify(url: string, waiters: boolean): Promise<BulkResult>
     heardAt.sort((a, b) => a - b);
     return { all: (heardAt.at(-1) as number) - committing, p50: (heardAt[WAITERS / 2] as number) - committing };
   } finally {
-    await Promise.all([listener.end(), sender.end()]);
-    await drop();
+    await close();
   }
 }
 

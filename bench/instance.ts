@@ -57,10 +57,36 @@ export async function dropLeftoverSchemas(url: string): Promise<string[]> {
 }
 
 /** An empty schema of the bench's own, for baselines that need a table. */
-export async function bareSchema(url: string, label: string): Promise<{ schema: string; drop(): Promise<void> }> {
+async function bareSchema(url: string, label: string): Promise<{ schema: string; drop(): Promise<void> }> {
   const schema = newSchemaName(label);
   await withClient(url, (client) => client.query(`create schema "${schema}"`));
   return { schema, drop: () => dropSchema(url, schema) };
+}
+
+/**
+ * The raw floor's two connections: `listener` LISTENs on `channel`, and `sender` has a table of its own
+ * (`table`, one int key) to write to, so that its COMMIT flushes WAL as a decision's does.
+ */
+export async function rawNotifyPair(
+  url: string,
+  channel: string,
+): Promise<{ table: string; listener: pg.Client; sender: pg.Client; close(): Promise<void> }> {
+  const { schema, drop } = await bareSchema(url, channel.replace(/^bench_/, ""));
+  const listener = new pg.Client({ connectionString: url });
+  const sender = new pg.Client({ connectionString: url });
+  await Promise.all([listener.connect(), sender.connect()]);
+  const table = `"${schema}".${channel}`;
+  await listener.query(`listen ${channel}`);
+  await sender.query(`create table ${table} (id int primary key)`);
+  return {
+    table,
+    listener,
+    sender,
+    async close() {
+      await Promise.all([listener.end(), sender.end()]);
+      await drop();
+    },
+  };
 }
 
 export async function dropSchema(url: string, schema: string): Promise<void> {

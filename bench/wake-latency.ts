@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { atMost, type Figure, medianRun } from "./figure.ts";
-import { bareSchema, migratedSchema, openInstance, typicalRequest } from "./instance.ts";
+import { migratedSchema, openInstance, rawNotifyPair, typicalRequest } from "./instance.ts";
 import type { BenchMode } from "./mode.ts";
 import { type LatencySummary, ms, sleep, summarize } from "./stats.ts";
 
@@ -17,26 +17,18 @@ const REVIEWER = "alice@example.com";
 
 /** The raw floor: INSERT + `pg_notify` committed on one connection, heard by a LISTEN on another. */
 async function rawWaker(url: string): Promise<{ once(round: number): Promise<number>; close(): Promise<void> }> {
-  const { schema, drop } = await bareSchema(url, "wakeraw");
-  const listener = new pg.Client({ connectionString: url });
-  const sender = new pg.Client({ connectionString: url });
-  await Promise.all([listener.connect(), sender.connect()]);
-  await listener.query("listen bench_wake");
-  await sender.query(`create table "${schema}".bench_wake (id int primary key)`);
+  const { table, listener, sender, close } = await rawNotifyPair(url, "bench_wake");
   return {
     async once(round) {
       const heard = new Promise<number>((resolve) => listener.once("notification", () => resolve(performance.now())));
       await sender.query("begin");
-      await sender.query(`insert into "${schema}".bench_wake (id) values ($1)`, [round]);
+      await sender.query(`insert into ${table} (id) values ($1)`, [round]);
       await sender.query("select pg_notify('bench_wake', $1)", [String(round)]);
       const committing = performance.now();
       await sender.query("commit");
       return (await heard) - committing;
     },
-    async close() {
-      await Promise.all([listener.end(), sender.end()]);
-      await drop();
-    },
+    close,
   };
 }
 

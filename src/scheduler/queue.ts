@@ -69,16 +69,15 @@ export function addResumeJobsQuery(
   updated: RawBuilder<unknown>,
   spec: { taskPrefix: string; keyPrefix: string; maxAttempts: number },
 ): RawBuilder<unknown> {
+  const matching = sql`${updated} u join ${sql.id(schema, "decision_handler")} h on h.type in (u.type, '*')`;
   return sql`
     select count(*) from ${sql.id(workerSchema, "add_jobs")}(array(
       select (
         ${spec.taskPrefix} || h.name, json_build_object('approvalId', u.id, 'handler', h.name), null, now(),
         ${spec.maxAttempts}::smallint, ${spec.keyPrefix} || h.name, null, null
       )::${sql.id(workerSchema, "job_spec")}
-      from ${updated} u join ${sql.id(schema, "decision_handler")} h on h.type in (u.type, '*')
+      from ${matching}
     ))
     -- add_jobs costs a plan and a NOTIFY even when given no jobs: call it only when a handler matches.
-    where exists (
-      select 1 from ${updated} u join ${sql.id(schema, "decision_handler")} h on h.type in (u.type, '*')
-    )`;
+    where exists (select 1 from ${matching})`;
 }

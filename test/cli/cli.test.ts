@@ -4,7 +4,6 @@ import { runScript, runToEnd } from "../support/child-process.ts";
 import { CLI_BIN, cliEnv, cliFor } from "../support/cli.ts";
 import { eventually, PUBLIC_URL, useTestBed } from "../support/test-bed.ts";
 
-const BIN = CLI_BIN;
 const bed = useTestBed("cli");
 const env = () => cliEnv(bed);
 const cli = cliFor(bed);
@@ -14,7 +13,7 @@ const newApproval = (title = "Deploy v2 to prod", reviewers = ["sre@company.com"
 
 describe("the countersign CLI", () => {
   it("request --wait prints the id, waits, and exits 0 when approved from another process", async () => {
-    const requester = runScript(BIN, env(), [
+    const requester = runScript(CLI_BIN, env(), [
       "request",
       "--title",
       "Deploy v2 to prod",
@@ -44,7 +43,7 @@ describe("the countersign CLI", () => {
   });
 
   it("request --wait exits 3 when rejected, and wait exits 4 on a timeout", async () => {
-    const requester = runScript(BIN, env(), [
+    const requester = runScript(CLI_BIN, env(), [
       "request",
       "--title",
       "Drop table",
@@ -75,7 +74,7 @@ describe("the countersign CLI", () => {
   it("request --wait follows the approval's own timeout and exits as its timeout action says: approve 0, reject 4, cancel 4", async () => {
     const requests = (["approve", "reject", "cancel"] as const).map((action) =>
       runToEnd(
-        BIN,
+        CLI_BIN,
         [
           "request",
           "--title",
@@ -143,7 +142,7 @@ describe("the countersign CLI", () => {
 
   it("--version prints the package's version on stdout", async () => {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
-    expect(await runToEnd(BIN, ["--version"], {})).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
+    expect(await runToEnd(CLI_BIN, ["--version"], {})).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });
 
   it("lists pending approvals as a table or JSON, with data on stdout and no colour off a TTY", async () => {
@@ -182,7 +181,7 @@ describe("the countersign CLI", () => {
     expect((await cli("approve", approval.id)).code).toBe(2); // --as is required
     expect((await cli("reject", approval.id, "--as", "sre@company.com")).code).toBe(2); // so is a reason
     expect((await cli("frobnicate")).code).toBe(2);
-    const noDatabase = await runToEnd(BIN, ["pending"], { DATABASE_URL: "" });
+    const noDatabase = await runToEnd(CLI_BIN, ["pending"], { DATABASE_URL: "" });
     expect(noDatabase).toMatchObject({
       code: 2,
       stderr: "countersign: no database: pass --database-url or set DATABASE_URL\n",
@@ -190,13 +189,13 @@ describe("the countersign CLI", () => {
   });
 
   it("refuses configuration it cannot work with, saying which option or variable to set", async () => {
-    const badUrl = await runToEnd(BIN, ["pending", "--database-url", "not-a-url"], {});
+    const badUrl = await runToEnd(CLI_BIN, ["pending", "--database-url", "not-a-url"], {});
     expect(badUrl).toMatchObject({ code: 2, stdout: "" });
     expect(badUrl.stderr).toBe(
       "countersign: --database-url (or DATABASE_URL): must be a PostgreSQL URL, e.g. postgres://user:password@localhost:5432/app\n",
     );
 
-    const shortSecret = await runToEnd(BIN, ["request", "--title", "x", "--reviewer", "a@company.com"], {
+    const shortSecret = await runToEnd(CLI_BIN, ["request", "--title", "x", "--reviewer", "a@company.com"], {
       ...env(),
       COUNTERSIGN_SECRET: "short",
     });
@@ -206,7 +205,7 @@ describe("the countersign CLI", () => {
     });
 
     // Without it, every link in every notification would point at http://localhost/approvals.
-    const noPublicUrl = await runToEnd(BIN, ["worker"], { ...env(), COUNTERSIGN_PUBLIC_URL: "" });
+    const noPublicUrl = await runToEnd(CLI_BIN, ["worker"], { ...env(), COUNTERSIGN_PUBLIC_URL: "" });
     expect(noPublicUrl).toMatchObject({ code: 2, stdout: "" });
     expect(noPublicUrl.stderr).toMatch(
       /^countersign: no public URL: pass --public-url or set COUNTERSIGN_PUBLIC_URL to where your app mounts/,
@@ -215,7 +214,7 @@ describe("the countersign CLI", () => {
 
   it("tells a CLI user to run countersign migrate when the tables are missing", async () => {
     for (const args of [["pending"], ["show", "00000000-0000-4000-8000-000000000000"], ["watch"], ["worker"]]) {
-      const result = await runToEnd(BIN, args, { ...env(), COUNTERSIGN_SCHEMA: `${bed.schema}_never_migrated` });
+      const result = await runToEnd(CLI_BIN, args, { ...env(), COUNTERSIGN_SCHEMA: `${bed.schema}_never_migrated` });
       expect(result.code, args[0]).toBe(1);
       expect(result.stderr, args[0]).toContain(
         `countersign's tables are not in schema "${bed.schema}_never_migrated" of this database yet. Run \`countersign migrate\``,
@@ -225,7 +224,7 @@ describe("the countersign CLI", () => {
   });
 
   it("migrate --dry-run prints the SQL without a database", async () => {
-    const dry = await runToEnd(BIN, ["migrate", "--dry-run", "--schema", "acme_approvals"], { DATABASE_URL: "" });
+    const dry = await runToEnd(CLI_BIN, ["migrate", "--dry-run", "--schema", "acme_approvals"], { DATABASE_URL: "" });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('create table "acme_approvals".approval');
     expect(await cli("migrate")).toEqual({ code: 0, stdout: "", stderr: `Schema ${bed.schema} is up to date.\n` });
@@ -233,7 +232,7 @@ describe("the countersign CLI", () => {
   });
 
   it("watch prints each change as it happens", async () => {
-    const watcher = runScript(BIN, env(), ["watch", "--json"]);
+    const watcher = runScript(CLI_BIN, env(), ["watch", "--json"]);
     try {
       await eventually(async () => {
         const { rows } = await bed.pool.query("select 1 from pg_stat_activity where application_name = $1", [
@@ -252,7 +251,7 @@ describe("the countersign CLI", () => {
   });
 
   it("worker runs the worker until Ctrl-C, printing notifications with the console channel", async () => {
-    const worker = runScript(BIN, env(), ["worker"]);
+    const worker = runScript(CLI_BIN, env(), ["worker"]);
     try {
       const approval = await newApproval("Worked on");
       await worker.next((line) =>
