@@ -20,13 +20,18 @@ async function rawWaker(url: string): Promise<{ once(round: number): Promise<num
   const { table, listener, sender, close } = await rawNotifyPair(url, "bench_wake");
   return {
     async once(round) {
+      // LISTEN only for its own round: PostgreSQL wakes every listening backend of the database on each
+      // commit that notifies, so a listener left on would also be woken by (and slow) countersign's rounds.
+      await listener.query("listen bench_wake");
       const heard = new Promise<number>((resolve) => listener.once("notification", () => resolve(performance.now())));
       await sender.query("begin");
       await sender.query(`insert into ${table} (id) values ($1)`, [round]);
       await sender.query("select pg_notify('bench_wake', $1)", [String(round)]);
       const committing = performance.now();
       await sender.query("commit");
-      return (await heard) - committing;
+      const latency = (await heard) - committing;
+      await listener.query("unlisten bench_wake");
+      return latency;
     },
     close,
   };

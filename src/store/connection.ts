@@ -53,16 +53,20 @@ export function createDatabase(pool: pg.Pool, schema: string, workerSchema: stri
  * Every statement is prepared once per connection (named by a digest of its text) and then only bound
  * and executed: planning was a third of a decision's database time. Statements' texts are stable (lists
  * go in as one array parameter), so the number per connection stays small; columns are read by name, so
- * a migration that adds one does not invalidate a prepared plan's result type.
+ * a migration that adds one does not invalidate a prepared plan's result type. A host's pg client is
+ * treated the same way: the statements stay prepared on that connection for its next decision.
  */
+function preparedQuery(client: pg.ClientBase) {
+  return ((text: string, values: unknown[]) => client.query({ name: statementName(text), text, values })) as never;
+}
+
 function preparing(pool: pg.Pool): PostgresPool {
   return {
     options: pool.options,
     async connect() {
       const client = await pool.connect();
       return {
-        query: ((text: string, values: unknown[]) =>
-          client.query({ name: statementName(text), text, values })) as never,
+        query: preparedQuery(client),
         release: () => client.release(),
       };
     },
@@ -106,7 +110,7 @@ function kyselyOverClient(client: pg.ClientBase): Kysely<unknown> {
   const pool: PostgresPool = {
     options: {},
     connect: async () => ({
-      query: ((text: string, parameters: unknown[]) => client.query(text, parameters)) as never,
+      query: preparedQuery(client),
       release: () => {},
     }),
     end: async () => {},

@@ -68,6 +68,36 @@ describe("statements per operation", () => {
     }
   });
 
+  it("a host's pg client keeps countersign's statements prepared: the next decision is bound, not planned", async () => {
+    const client = new pg.Client({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    try {
+      const prepared = async () =>
+        (
+          await client.query<{ statement: string; plans: number }>(
+            "select statement, (generic_plans + custom_plans)::int as plans from pg_prepared_statements order by name",
+          )
+        ).rows;
+      const single = () => ({ ...request(), steps: [{ name: "one", reviewers: ["a@x.com"] }] });
+      const first = await bed.approvals.requestApproval(single());
+      const second = await bed.approvals.requestApproval(single());
+      await bed.approvals.decide(first.id, { reviewer: "a@x.com", outcome: "approve" }, { db: client });
+      const afterFirst = await prepared();
+      await bed.approvals.decide(second.id, { reviewer: "a@x.com", outcome: "approve" }, { db: client });
+      const afterSecond = await prepared();
+      // begin, the facts read, the write, commit: the same four statements both times.
+      expect(afterFirst).toHaveLength(4);
+      expect(afterSecond.map((row) => row.statement)).toEqual(afterFirst.map((row) => row.statement));
+      const planned = afterSecond.filter((row) => row.plans > 0);
+      expect(planned.map((row) => row.statement.trim().split(/\s+/)[0])).toEqual(
+        expect.arrayContaining(["select", "with"]),
+      );
+      for (const row of planned) expect(row.plans).toBe(2);
+    } finally {
+      await client.end();
+    }
+  });
+
   it("a decision over HTTP (JSON) is three, the link's token included, and the page one", async () => {
     const { id } = await bed.approvals.requestApproval(request());
     const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, id, "a@x.com");
