@@ -4,7 +4,8 @@
  * near-empty one, in the same run. Both schemas get the same 60 approvals through the API (newest, so
  * each list returns a full page of 50 either way, and only the table size differs). Then the SQL behind
  * each operation is captured and EXPLAIN ANALYZEd on the big schema, with sequential scans flagged; disk
- * bytes per pending approval are reported; graphile-worker's periodic reset-locked sweep is explained.
+ * bytes per pending approval are reported; graphile-worker's periodic reset-locked sweep is explained;
+ * prune() of the approvals the runs decided is timed on both.
  */
 import { performance } from "node:perf_hooks";
 import type { Approvals } from "../src/index.ts";
@@ -56,6 +57,8 @@ export async function benchScale(url: string, mode: BenchMode): Promise<Section>
       const secondResult = await timeOperations(first === big ? empty : big, iterations);
       runs.push(first === big ? { big: firstResult, empty: secondResult } : { big: secondResult, empty: firstResult });
     }
+    // Before the EXPLAINs, which start the big schema's worker: prune then has the database to itself.
+    const pruned = { big: await timePrune(big), empty: await timePrune(empty) };
     const explained = await explainAll(url, big);
     const disk = await diskUsage(url, big.schema, pending + SEEDS);
     const sweep = await explainResetLocked(url, big.schema);
@@ -74,6 +77,12 @@ export async function benchScale(url: string, mode: BenchMode): Promise<Section>
               },
             ]
           : []),
+        {
+          figure: `scale: prune() of ${pruned.big.approvals} final approvals at ${label} pending vs near-empty`,
+          countersign: ms(pruned.big.ms),
+          baseline: `${ms(pruned.empty.ms)} (${pruned.empty.approvals} approvals)`,
+          ratio: pruned.big.ms / pruned.empty.ms,
+        },
         {
           figure: `disk bytes per pending approval (${label}, countersign tables + indexes + worker jobs)`,
           countersign: `${formatCount(disk.bytesPerApproval)} B`,
@@ -124,8 +133,7 @@ async function prepare(url: string, label: string, pending: number, decisions: n
   const { schema, approvals, drop } = await migratedSchema(url, label);
   const { notLoaded } = pending > 0 ? await bulkLoadPending(url, schema, approvals, pending) : { notLoaded: [] };
   const toDecide = await requestMany(approvals, decisions, (i) => typicalRequest(i, [REVIEWER]), 4);
-  const [decidedId] = await requestMany(approvals, 1, (i) => typicalRequest(i, [REVIEWER]), 1);
-  await approvals.decide(decidedId as string, { reviewer: REVIEWER, outcome: "approve" });
+  const decidedId = await decidedApproval(approvals);
   const seedIds = await requestMany(
     approvals,
     SEEDS,
@@ -138,12 +146,32 @@ async function prepare(url: string, label: string, pending: number, decisions: n
     approvals,
     seedIds,
     pagePaths,
-    decidedId: decidedId as string,
+    decidedId,
     toDecide,
     decided: 0,
     notLoaded,
     drop,
   };
+}
+
+async function decidedApproval(approvals: Approvals): Promise<string> {
+  const [id] = await requestMany(approvals, 1, (i) => typicalRequest(i, [REVIEWER]), 1);
+  await approvals.decide(id as string, { reviewer: REVIEWER, outcome: "approve" });
+  return id as string;
+}
+
+/**
+ * prune() of every approval the runs decided (one batch of the default 500 or a few), timed; the waiter
+ * check then gets a decided approval anew. At scale each batch reads the worker's jobs once, for the
+ * pruned approvals' own.
+ */
+async function timePrune(target: ScaleSchema): Promise<{ ms: number; approvals: number }> {
+  await sleep(1_100);
+  const started = performance.now();
+  const { approvals } = await target.approvals.prune({ finalOlderThan: "1s" });
+  const elapsed = performance.now() - started;
+  target.decidedId = await decidedApproval(target.approvals);
+  return { ms: elapsed, approvals };
 }
 
 function operationsOf(target: ScaleSchema): Operation[] {

@@ -11,6 +11,9 @@ export interface PruneBatch {
   jobs: number;
 }
 
+/** Where the approval id starts in a job's key, after "countersign:" (see jobKey). */
+const JOB_KEY_ID_FROM = "countersign:".length + 1;
+
 /** Final approvals decided before `cutoff`, and their events: what a prune would remove. */
 export async function pruneCandidates(db: Db, schema: string, cutoff: Date): Promise<PruneBatch> {
   const result = await sql<{ approvals: number; events: number }>`
@@ -45,10 +48,7 @@ export async function pruneBatch(
     ),
     votes as (delete from ${t("vote")} where ${ofDoomed}),
     tokens as (delete from ${t("token")} where ${ofDoomed}),
-    inbox as (
-      delete from ${t("inbox")} i using ${t("reviewer")} r
-      where r.approval_id in (select id from doomed) and i.reviewer = r.reviewer and i.approval_id = r.approval_id
-    ),
+    inbox as (delete from ${t("inbox")} where ${ofDoomed}),
     reviewers as (delete from ${t("reviewer")} where ${ofDoomed}),
     revisions as (delete from ${t("payload_revision")} where ${ofDoomed}),
     steps as (delete from ${t("step")} where ${ofDoomed}),
@@ -56,8 +56,11 @@ export async function pruneBatch(
       delete from ${t("event")} where ${options.keepAudit ? sql`false` : ofDoomed} returning 1
     ),
     jobs as (
+      -- Keys are "countersign:<approval id>:…": the id is read out of the key and hash-joined, one pass over
+      -- the jobs. A "key like any (patterns)" tried every pattern on every job: 45 s for a batch of 1,000
+      -- at 200,000 jobs.
       select ${sql.id(schemas.workerSchema, "remove_job")}(j.key) from ${sql.id(schemas.workerSchema, "_private_jobs")} j
-      where j.key like any (select 'countersign:' || id || ':%' from doomed)
+      where j.key like 'countersign:%' and substr(j.key, ${JOB_KEY_ID_FROM}, 36) in (select id::text from doomed)
     ),
     approvals as (delete from ${t("approval")} where id in (select id from doomed) returning 1)
     select (select count(*) from approvals)::int as approvals, (select count(*) from events)::int as events,

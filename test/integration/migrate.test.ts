@@ -53,6 +53,25 @@ describe("migrations", () => {
     await expect(open(schema).requestApproval(request)).resolves.toMatchObject({ status: "pending" });
   });
 
+  it("gives every foreign key an index that leads with its columns, so deleting an approval never reads a whole table", async () => {
+    const schema = freshSchema();
+    await open(schema).migrate();
+    // For each foreign key into or within the schema: is there an index whose first columns are its own?
+    const unindexed = await query(
+      `select c.conrelid::regclass::text as "table", c.conname as "constraint"
+         from pg_constraint c join pg_namespace n on n.oid = c.connamespace
+        where n.nspname = $1 and c.contype = 'f'
+          and not exists (
+            select 1 from pg_index i
+             where i.indrelid = c.conrelid
+               and (i.indkey::int2[])[0:cardinality(c.conkey) - 1] @> c.conkey
+               and (i.indkey::int2[])[0:cardinality(c.conkey) - 1] <@ c.conkey)
+        order by 1, 2`,
+      [schema],
+    );
+    expect(unindexed).toEqual([]);
+  });
+
   it("keeps graphile-worker's add_jobs on generic plans, and sets it again after the function is redefined", async () => {
     const schema = freshSchema();
     const settings = async () =>

@@ -66,7 +66,12 @@ describe("prune", () => {
       [old.map((id) => `countersign:${id}:%`)],
     );
     expect(Number(left.rows[0].count)).toBe(0);
-    for (const table of ["step", "reviewer", "vote", "token"]) expect(await count(table, old), table).toBe(0);
+    for (const table of ["step", "reviewer", "vote", "token", "inbox"]) expect(await count(table, old), table).toBe(0);
+    // The jobs of the approvals that stay are theirs still (their timeouts).
+    const kept = await bed.pool.query(`select count(*) from "${bed.workerSchema}"._private_jobs where key = any($1)`, [
+      pending.map((id) => `countersign:${id}:timeout`),
+    ]);
+    expect(Number(kept.rows[0].count)).toBe(pending.length);
     expect(
       Number(
         (await bed.pool.query(`select count(*) from "${bed.schema}".approval where id = any($1)`, [old])).rows[0].count,
