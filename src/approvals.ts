@@ -192,6 +192,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         byMs: parsed.by ?? null,
         reason: parsed.reason ?? null,
         actor: parsed.actor,
+        via: parsed.via,
       };
       return extend(ctx, id, change, writeOptions?.db);
     },

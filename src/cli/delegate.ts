@@ -83,6 +83,7 @@ export function registerDelegate(program: Command): void {
           ...(options.until ? { until: options.until } : {}),
           ...(options.reason ? { reason: options.reason } : {}),
           actor: options.as,
+          via: "cli",
         });
         if (options.json) json(approval);
         say(`"${approval.title}" is now due ${approval.deadline.toISOString()} (${relative(approval.deadline)}).`);

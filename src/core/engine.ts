@@ -194,7 +194,7 @@ export function decide(ctx: EngineContext, id: string, vote: Ballot, host?: Host
 export function extend(
   ctx: EngineContext,
   id: string,
-  input: { until: Date | null; byMs: number | null; reason: string | null; actor: string },
+  input: { until: Date | null; byMs: number | null; reason: string | null; actor: string; via: string },
   host?: HostDb,
 ): Promise<Approval> {
   return change(ctx, id, { type: "extend", ...input }, host);
@@ -203,7 +203,7 @@ export function extend(
 export function cancel(
   ctx: EngineContext,
   id: string,
-  input: { reason: string; by: string },
+  input: { reason: string; by: string; via: string },
   host?: HostDb,
 ): Promise<Approval> {
   return change(ctx, id, { type: "cancel", ...input }, host);

@@ -49,6 +49,8 @@ export interface ExtendInput {
   reason?: string;
   /** Who extends. @defaultValue `"api"` */
   actor?: string;
+  /** The channel it came through, for the audit trail (the CLI says `"cli"`). @defaultValue `"api"` */
+  via?: string;
 }
 
 /** Input of `delegate`. */
@@ -68,6 +70,8 @@ export interface CancelInput {
   reason: string;
   /** Who cancels. @defaultValue `"api"` */
   by?: string;
+  /** The channel it came through, for the audit trail. @defaultValue `"api"` */
+  via?: string;
 }
 
 export interface ListQuery {
@@ -161,6 +165,7 @@ export const extendSchema = z
     until: instant.optional(),
     reason: optionalText(2000),
     actor: identity(320).default("api"),
+    via: text(50).default("api"),
   })
   .refine((input) => (input.by === undefined) !== (input.until === undefined), {
     error: "give either by or until (exactly one)",
@@ -183,7 +188,11 @@ export const delegationsSchema = z.strictObject({
   limit: z.int().min(1).max(500).default(100),
 });
 
-export const cancelSchema = z.strictObject({ reason: text(2000), by: identity(320).default("api") });
+export const cancelSchema = z.strictObject({
+  reason: text(2000),
+  by: identity(320).default("api"),
+  via: text(50).default("api"),
+});
 
 export const listSchema = z.strictObject({
   status: z.enum(APPROVAL_STATUSES).optional(),

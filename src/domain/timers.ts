@@ -82,7 +82,7 @@ export function planWarning(facts: ApprovalFacts): Planned {
  */
 export function planExtension(
   facts: ApprovalFacts,
-  cause: { until: Date | null; byMs: number | null; reason: string | null; actor: string },
+  cause: { until: Date | null; byMs: number | null; reason: string | null; actor: string; via: string },
 ): Planned {
   if (facts.status !== "pending") return { kind: "refuse", why: { reason: "final", status: facts.status } };
   const deadline = cause.until ?? new Date(facts.deadline.getTime() + (cause.byMs ?? 0));
@@ -95,7 +95,7 @@ export function planExtension(
   plan.events.push({
     type: "extended",
     actor: cause.actor,
-    channel: cause.actor === SYSTEM_ACTOR ? null : "api",
+    channel: cause.actor === SYSTEM_ACTOR ? null : cause.via,
     step: step.step,
     comment: cause.reason,
     data: { from: facts.deadline.toISOString(), to: deadline.toISOString() },

@@ -43,7 +43,7 @@ export type Cause =
       /** A batch: the decision on each action (else `outcome` applies to every open action). */
       actions: Record<string, ActionDecision> | null;
     }
-  | { type: "cancel"; by: string; reason: string }
+  | { type: "cancel"; by: string; reason: string; via: string }
   /** The timeout timer, or anyone who finds the deadline passed. */
   | { type: "deadline" }
   | { type: "reminder"; step: number; reminder: number }
@@ -53,7 +53,7 @@ export type Cause =
   /** `warnBefore` ahead of the deadline. */
   | { type: "warning" }
   /** More time: a new deadline (`until`) or the deadline moved by `byMs`. */
-  | { type: "extend"; until: Date | null; byMs: number | null; reason: string | null; actor: string };
+  | { type: "extend"; until: Date | null; byMs: number | null; reason: string | null; actor: string; via: string };
 
 /** Plans what `cause` does to the approval described by `facts`. */
 export function planTransition(facts: ApprovalFacts, cause: Cause): Planned {
@@ -61,7 +61,7 @@ export function planTransition(facts: ApprovalFacts, cause: Cause): Planned {
     case "vote":
       return planVote(facts, cause);
     case "cancel":
-      return planLifecycle(facts, { type: "cancel" }, { actor: cause.by, via: "api", comment: cause.reason });
+      return planLifecycle(facts, { type: "cancel" }, { actor: cause.by, via: cause.via, comment: cause.reason });
     case "deadline":
       return planDeadline(facts, () =>
         planLifecycle(facts, { type: "deadline" }, { actor: SYSTEM_ACTOR, via: "timeout", comment: null }),

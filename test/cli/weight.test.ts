@@ -124,7 +124,7 @@ describe("the CLI for edits, delegation and extensions", () => {
     expect(bad.stderr).toContain("must differ from `from`");
   });
 
-  it("extend moves the deadline forward only, and show lists the extension", async () => {
+  it("extend moves the deadline forward only, and show lists the extension, made through the cli", async () => {
     const approval = await wire();
     const extended = await cli(
       "extend",
@@ -145,7 +145,7 @@ describe("the CLI for edits, delegation and extensions", () => {
     const shown = (await cli("show", approval.id)).stdout;
     expect(shown).toMatch(
       new RegExp(
-        `extended\\s+ops@co\\.com\\s+api\\s+waiting on the bank deadline ${approval.deadline.toISOString()} → ${after.deadline.toISOString()}`,
+        `extended\\s+ops@co\\.com\\s+cli\\s+waiting on the bank deadline ${approval.deadline.toISOString()} → ${after.deadline.toISOString()}`,
       ),
     );
   });

@@ -80,12 +80,17 @@ describe("a single-step approval", () => {
 
   it("cancels with a reason, and the cancellation is final", async () => {
     const { id } = await bed.approvals.requestApproval(request());
-    const cancelled = await bed.approvals.cancel(id, { reason: "report withdrawn", by: "agent://x" });
+    const cancelled = await bed.approvals.cancel(id, { reason: "report withdrawn", by: "agent://x", via: "slack" });
     expect(cancelled.decision).toMatchObject({
       status: "cancelled",
       approved: false,
       decidedBy: "agent://x",
+      via: "slack",
       comment: "report withdrawn",
+    });
+    expect((await bed.approvals.events(id)).find((event) => event.type === "cancelled")).toMatchObject({
+      actor: "agent://x",
+      channel: "slack",
     });
     await expect(bed.approvals.decide(id, { reviewer: "cfo@company.com", outcome: "approve" })).rejects.toBeInstanceOf(
       AlreadyDecidedError,
