@@ -232,7 +232,12 @@ describe("planTransition", () => {
 
   it("cancel: final, by the canceller, with the reason", () => {
     const plan = applied(
-      planTransition(facts([step(0, [["a@x.com", 0]])]), { type: "cancel", by: "ops", reason: "not needed", via: "api" }),
+      planTransition(facts([step(0, [["a@x.com", 0]])]), {
+        type: "cancel",
+        by: "ops",
+        reason: "not needed",
+        via: "api",
+      }),
     );
     expect(plan.update?.decision).toEqual({ decidedBy: "ops", onBehalfOf: null, via: "api", comment: "not needed" });
     expect(plan.events[0]).toMatchObject({ type: "cancelled", actor: "ops", comment: "not needed" });
