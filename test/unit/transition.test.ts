@@ -250,7 +250,7 @@ describe("planTransition", () => {
       kind: "refuse",
       why: { reason: "final", status: "approved" },
     });
-    expect(planTransition(done, { type: "cancel", by: "ops", reason: "x" })).toEqual({
+    expect(planTransition(done, { type: "cancel", by: "ops", reason: "x", via: "api" })).toEqual({
       kind: "refuse",
       why: { reason: "final", status: "approved" },
     });
