@@ -4,9 +4,10 @@
  * nonsense, and each of those is recorded and fails closed (humans are asked).
  */
 import { z } from "zod";
+import type { Duration } from "../domain/duration.ts";
 import type { EvaluatedPolicy, PolicyResult } from "../domain/policy.ts";
 import type { JsonValue, VoteOutcome } from "../domain/types.ts";
-import { text } from "../validation.ts";
+import { positiveDurationMs, text } from "../validation.ts";
 
 /** What a policy sees of a request. */
 export interface PolicyRequest {
@@ -41,17 +42,21 @@ export interface Policy {
   version: string;
   /** `enforce`: its answer decides; `shadow`: its answer is only recorded. @defaultValue `"enforce"` */
   mode?: "enforce" | "shadow";
+  /**
+   * How long the request waits for its answer (at most a minute); then the policy has failed, closed,
+   * and humans are asked. @defaultValue `"5s"`
+   */
+  timeout?: Duration;
   /** An answer, or undefined to leave the request to the next policy (and then to humans). */
   decide(request: PolicyRequest): PolicyAnswer | undefined | Promise<PolicyAnswer | undefined>;
 }
-
-/** A policy that has not answered in this long has failed (closed): requests are not held up by it. */
-const POLICY_TIMEOUT_MS = 5_000;
 
 export const policySchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, { error: "must be 1 to 100 letters, digits, . _ or -" }),
   version: text(100),
   mode: z.enum(["enforce", "shadow"], { error: 'must be "enforce" or "shadow"' }).default("enforce"),
+  // A request waits for its policies: one that has not answered by then has failed, and is not waited for.
+  timeout: positiveDurationMs.pipe(z.number().max(60_000, { error: "must be at most a minute" })).default(5_000),
   decide: z.custom<Policy["decide"]>((value) => typeof value === "function", { error: "must be a function" }),
 });
 export type ResolvedPolicy = z.output<typeof policySchema>;
@@ -67,7 +72,7 @@ async function ask(policy: ResolvedPolicy, request: PolicyRequest): Promise<Poli
     const answer = await Promise.race([
       Promise.resolve().then(() => policy.decide(request)),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${POLICY_TIMEOUT_MS} ms`)), POLICY_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(`no answer within ${policy.timeout} ms`)), policy.timeout);
       }),
     ]);
     if (answer === undefined) return { kind: "none" };

@@ -112,6 +112,19 @@ describe("policies", () => {
     ]);
   });
 
+  it("fails closed on a policy that does not answer within its timeout, and refuses a timeout over a minute", async () => {
+    const hanging = { name: "slow", version: "1", timeout: "50ms", decide: () => new Promise<never>(() => {}) };
+    const req = await refund(10, { policies: [hanging, approveEverything] });
+    expect(req.status).toBe("pending");
+    const events = (await bed.approvals.events(req.id)).filter((e) => e.type === "policy_evaluated");
+    expect(events.map((e) => e.data)).toEqual([
+      { policy: "slow", version: "1", mode: "enforce", error: "no answer within 50 ms" },
+    ]);
+    await expect(refund(10, { policies: [{ ...hanging, timeout: "2m" }] })).rejects.toMatchObject({
+      issues: [{ path: "policies.0.timeout", message: "must be at most a minute" }],
+    });
+  });
+
   it("policy: false skips them, and a request's own policies come first", async () => {
     const skipped = await refund(10, { policy: false });
     expect(skipped.status).toBe("pending");
