@@ -32,9 +32,13 @@ import {
 import { type ApprovalsOptions, resolveOptions } from "./core/options.ts";
 import {
   type DecisionHandler,
+  type HandlerRegistration,
+  listHandlers,
   publishHandlers,
   type RegisteredHandler,
+  type RetiredHandler,
   registerHandler,
+  retireHandler,
   tooLate,
 } from "./core/resume.ts";
 import { createReviewerPort } from "./core/reviewer-port.ts";
@@ -84,6 +88,13 @@ export interface Approvals {
    * `start()`; `name` (default: the type, `"all-types"` for `"*"`) names its jobs and must stay stable across deploys.
    */
   onDecision(type: string, handler: DecisionHandler, options?: { name?: string }): void;
+  /** The onDecision handlers that decisions add jobs for (registered by any process), with their queued jobs. */
+  handlers(): Promise<HandlerRegistration[]>;
+  /**
+   * Stops decisions adding jobs for a handler no process runs any more. Its waiting jobs go with
+   * `dropQueued`, else they stay for a worker that still has it. A process that registers it again brings it back.
+   */
+  retireHandler(name: string, options?: { dropQueued?: boolean }): Promise<RetiredHandler>;
   /** While active, `to` is asked alongside `from` and may decide wherever `from` could (one hop). */
   delegate(input: DelegateInput): Promise<Delegation>;
   revokeDelegation(id: string, input?: { by?: string }): Promise<Delegation>;
@@ -200,6 +211,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       if (worker || stopped) throw tooLate();
       registerHandler(handlers, type, handler, handlerOptions?.name);
     },
+    handlers: () => listHandlers(ctx),
+    retireHandler: (name, retireOptions) => retireHandler(ctx, handlers, name, retireOptions),
     delegate: (input) => delegate(ctx, input),
     revokeDelegation: (id, input) => revokeDelegation(ctx, id, input),
     delegations: (query) => delegations(ctx, query),

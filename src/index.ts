@@ -53,7 +53,7 @@ export type {
   ListQuery,
   WaitOptions,
 } from "./core/inputs.ts";
-export type { DecisionHandler, ResumeContext } from "./core/resume.ts";
+export type { DecisionHandler, HandlerRegistration, ResumeContext, RetiredHandler } from "./core/resume.ts";
 export type { AuditVerification, ExportedEvent, VerifyAuditOptions } from "./core/audit.ts";
 export type { Policy, PolicyAnswer, PolicyRequest } from "./core/policies.ts";
 export type { PolicyReportRow } from "./core/policy-report.ts";

@@ -7,6 +7,7 @@ import { EXIT, say, UsageError } from "./context.ts";
 import { registerAudit } from "./audit.ts";
 import { registerDecide } from "./decide.ts";
 import { registerDelegate } from "./delegate.ts";
+import { registerHandlers } from "./handlers.ts";
 import { registerMcp } from "./mcp.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerPending } from "./pending.ts";
@@ -31,6 +32,7 @@ for (const register of [
   registerShow,
   registerDecide,
   registerDelegate,
+  registerHandlers,
   registerRequest,
   registerWait,
   registerWatch,

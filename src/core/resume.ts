@@ -8,7 +8,7 @@ import { sql } from "kysely";
 import { SYSTEM_ACTOR } from "../domain/plan.ts";
 import type { Approval, Decision } from "../domain/types.ts";
 import { ValidationError } from "../errors.ts";
-import { PAYLOADS, RESUME_ATTEMPTS, resumeKey } from "../scheduler/jobs.ts";
+import { PAYLOADS, RESUME_ATTEMPTS, resumeKey, resumeTask } from "../scheduler/jobs.ts";
 import { loadApproval } from "../store/approval-reads.ts";
 import type { Db } from "../store/connection.ts";
 import { appendEvents } from "../store/event-store.ts";
@@ -70,6 +70,94 @@ export async function publishHandlers(db: Db, handlers: RegisteredHandler[]): Pr
       oc.column("name").doUpdateSet({ type: (eb) => eb.ref("excluded.type"), registered_at: sql<Date>`now()` }),
     )
     .execute();
+}
+
+/** A handler decisions add jobs for, as some process registered it, and its jobs still waiting. */
+export interface HandlerRegistration {
+  name: string;
+  type: string;
+  /** When a process last registered it (each worker does at `start()`). */
+  registeredAt: Date;
+  /** Its jobs not yet done: waiting for a worker that has it, or running. */
+  queued: number;
+}
+
+/** The queued jobs of one handler, by its task (a resume job's identifier names its handler). */
+const jobsOf = (workerSchema: string, name: string) => sql`${sql.id(workerSchema, "_private_jobs")} j
+  join ${sql.id(workerSchema, "_private_tasks")} t on t.id = j.task_id and t.identifier = ${resumeTask(name)}`;
+
+/** Every registered handler with its queued jobs, by name. */
+export function listHandlers(ctx: EngineContext): Promise<HandlerRegistration[]> {
+  return ctx.database.run((db) => handlerRows(db, ctx.database.workerSchema));
+}
+
+async function handlerRows(db: Db, workerSchema: string): Promise<HandlerRegistration[]> {
+  const rows = await db
+    .selectFrom("decision_handler as h")
+    .select(["h.name", "h.type", "h.registered_at"])
+    .orderBy("h.name")
+    .execute();
+  return Promise.all(
+    rows.map(async (row) => {
+      const { rows: counted } = await sql<{
+        queued: number;
+      }>`select count(*)::int as queued from ${jobsOf(workerSchema, row.name)}`.execute(db);
+      return { name: row.name, type: row.type, registeredAt: row.registered_at, queued: counted[0]?.queued ?? 0 };
+    }),
+  );
+}
+
+export interface RetiredHandler {
+  /** Whether it was registered. */
+  retired: boolean;
+  /** Its waiting jobs deleted (with `dropQueued`). */
+  dropped: number;
+  /** Its jobs left: running, or waiting for a worker that still has it. */
+  queued: number;
+}
+
+/**
+ * Takes a handler off the list that decisions add jobs for. Its waiting jobs are deleted with
+ * `dropQueued` (a running one finishes); otherwise they stay for a worker that still has it. Refused for
+ * a handler this process registers: its `start()` would register it again.
+ */
+export function retireHandler(
+  ctx: EngineContext,
+  registered: ReadonlyMap<string, RegisteredHandler>,
+  name: string,
+  options: { dropQueued?: boolean } = {},
+): Promise<RetiredHandler> {
+  const issues = [
+    ...(typeof name === "string" && NAME.test(name) ? [] : [{ path: "name", message: "must be a handler's name" }]),
+    ...(registered.has(name)
+      ? [{ path: "name", message: "is registered by onDecision in this process, whose start() registers it again" }]
+      : []),
+    ...(options.dropQueued === undefined || typeof options.dropQueued === "boolean"
+      ? []
+      : [{ path: "dropQueued", message: "must be true or false" }]),
+  ];
+  if (issues.length > 0) return Promise.reject(new ValidationError("retireHandler", issues));
+  return ctx.database.transaction((db) => retireRows(db, ctx.database, name, options.dropQueued === true));
+}
+
+async function retireRows(
+  db: Db,
+  { schema, workerSchema }: { schema: string; workerSchema: string },
+  name: string,
+  dropQueued: boolean,
+): Promise<RetiredHandler> {
+  // One statement: its counts all read the snapshot from before its deletes.
+  const { rows } = await sql<{ retired: number; dropped: number; before: number }>`
+    with retired as (delete from ${sql.id(schema, "decision_handler")} where name = ${name} returning 1),
+    dropped as (
+      delete from ${sql.id(workerSchema, "_private_jobs")} d using ${sql.id(workerSchema, "_private_tasks")} t
+      where ${dropQueued} and t.id = d.task_id and t.identifier = ${resumeTask(name)} and d.locked_at is null
+      returning 1
+    )
+    select (select count(*) from retired)::int as retired, (select count(*) from dropped)::int as dropped,
+      (select count(*) from ${jobsOf(workerSchema, name)})::int as before`.execute(db);
+  const row = rows[0] ?? { retired: 0, dropped: 0, before: 0 };
+  return { retired: row.retired > 0, dropped: row.dropped, queued: row.before - row.dropped };
 }
 
 /** The resume job: runs the handler unless it already succeeded for this approval; audits each outcome. */

@@ -23,7 +23,7 @@ const wire = () =>
     reminders: [],
   });
 
-describe("the CLI for edits, delegation and extensions", () => {
+describe("the CLI for edits, delegation, extensions and handlers", () => {
   it("approve --set edits typed fields, and show lists the edit, the revision and the vote's revision", async () => {
     const approval = await wire();
     const approved = await cli(
@@ -148,5 +148,30 @@ describe("the CLI for edits, delegation and extensions", () => {
         `extended\\s+ops@co\\.com\\s+cli\\s+waiting on the bank deadline ${approval.deadline.toISOString()} → ${after.deadline.toISOString()}`,
       ),
     );
+  });
+
+  it("handlers lists the registered onDecision handlers with their queued jobs, and retire-handler retires one", async () => {
+    expect(await cli("handlers")).toMatchObject({
+      code: 0,
+      stdout: "",
+      stderr: "No onDecision handlers are registered.\n",
+    });
+    const gone = bed.create();
+    gone.onDecision("payment.release.v1", () => {}, { name: "ledger" });
+    await gone.start();
+    await gone.stop();
+    const approval = await wire();
+    await bed.approvals.decide(approval.id, { reviewer: "controller@co.com", outcome: "approve" });
+    const listed = await cli("handlers");
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^NAME\s+TYPE\s+REGISTERED\s+QUEUED\nledger\s+payment\.release\.v1\s+.+\s+1\n$/);
+    const retired = await cli("retire-handler", "ledger", "--drop-queued");
+    expect(retired).toMatchObject({
+      code: 0,
+      stderr: 'Retired "ledger", 1 waiting jobs deleted; 0 of its jobs left.\n',
+    });
+    expect((await cli("handlers", "--json")).stdout).toBe("[]\n");
+    const again = await cli("retire-handler", "ledger");
+    expect(again.stderr).toBe('"ledger" was not registered; 0 of its jobs left.\n');
   });
 });

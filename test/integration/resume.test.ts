@@ -1,6 +1,12 @@
 /** onDecision: a job per handler added with the decision, run at least once and never again after success. */
 import { afterAll, describe, expect, it } from "vitest";
-import { type Approvals, type ApprovalError, type Decision, ERROR_CODES } from "../../src/index.ts";
+import {
+  type Approvals,
+  type ApprovalError,
+  type Decision,
+  ERROR_CODES,
+  type ValidationError,
+} from "../../src/index.ts";
 import { eventually, sleep, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("resume");
@@ -109,6 +115,54 @@ describe("onDecision", () => {
     started.push(owner);
     await eventually(() => seen.length === 1);
     expect(seen[0]).toMatchObject({ status: "rejected", approved: false, comment: "no" });
+  });
+
+  it("a handler no process runs any more is listed with its queued jobs, and retired: later decisions add none", async () => {
+    // A worker that had it ran once (registering it) and is gone.
+    const gone = bed.create();
+    gone.onDecision("retired.v1", () => {}, { name: "old-ledger" });
+    await gone.start();
+    await gone.stop();
+    const decideOne = async () => {
+      const { id } = await bed.approvals.requestApproval({ ...base, type: "retired.v1" });
+      await bed.approvals.decide(id, { reviewer: "cfo@co.com", outcome: "approve" });
+      return id;
+    };
+    // Workers of the tests above still run ("audit-log" takes every type): only this handler's jobs count.
+    const ledgerJobs = async (id: string) =>
+      (await jobsFor(id)).filter((job) => job.task === "countersign:resume:old-ledger");
+    const first = await decideOne();
+    expect(await ledgerJobs(first)).toEqual([{ task: "countersign:resume:old-ledger", attempts: 0 }]);
+    const listed = async () => (await bed.approvals.handlers()).find((h) => h.name === "old-ledger");
+    expect(await listed()).toMatchObject({ name: "old-ledger", type: "retired.v1", queued: 1 });
+
+    // The queued job stays for a worker that may still have it, unless asked to drop it.
+    expect(await bed.approvals.retireHandler("old-ledger")).toEqual({ retired: true, dropped: 0, queued: 1 });
+    expect(await listed()).toBeUndefined();
+    const second = await decideOne();
+    expect(await ledgerJobs(second)).toEqual([]);
+    expect(await bed.approvals.retireHandler("old-ledger", { dropQueued: true })).toEqual({
+      retired: false,
+      dropped: 1,
+      queued: 0,
+    });
+    expect(await ledgerJobs(first)).toEqual([]);
+
+    // Refused: a handler this process registers (its start() would bring it back), and names that are none.
+    const owner = bed.create();
+    owner.onDecision("retired.v1", () => {}, { name: "kept" });
+    const refused = (promise: Promise<unknown>) =>
+      promise.then(
+        () => [],
+        (error: ValidationError) => error.issues.map((i) => `${i.path}: ${i.message}`),
+      );
+    expect(await refused(owner.retireHandler("kept"))).toEqual([
+      "name: is registered by onDecision in this process, whose start() registers it again",
+    ]);
+    expect(await refused(owner.retireHandler("bad name!", { dropQueued: "yes" as never }))).toEqual([
+      "name: must be a handler's name",
+      "dropQueued: must be true or false",
+    ]);
   });
 
   it("must be registered before start(), under a name no other handler has", async () => {
