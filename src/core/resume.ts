@@ -4,7 +4,7 @@
  * a crash between the decision and the handler loses nothing. Each job names its handler in its task
  * identifier: only workers that registered that handler take it.
  */
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import { SYSTEM_ACTOR } from "../domain/plan.ts";
 import type { Approval, Decision } from "../domain/types.ts";
 import { ValidationError } from "../errors.ts";
@@ -82,29 +82,19 @@ export interface HandlerRegistration {
   queued: number;
 }
 
-/** The queued jobs of one handler, by its task (a resume job's identifier names its handler). */
-const jobsOf = (workerSchema: string, name: string) => sql`${sql.id(workerSchema, "_private_jobs")} j
-  join ${sql.id(workerSchema, "_private_tasks")} t on t.id = j.task_id and t.identifier = ${resumeTask(name)}`;
+/** The queued jobs of a handler, by its task (a resume job's identifier names its handler). */
+const jobsOf = (workerSchema: string, task: RawBuilder<string>) => sql`${sql.id(workerSchema, "_private_jobs")} j
+  join ${sql.id(workerSchema, "_private_tasks")} t on t.id = j.task_id and t.identifier = ${task}`;
 
 /** Every registered handler with its queued jobs, by name. */
-export function listHandlers(ctx: EngineContext): Promise<HandlerRegistration[]> {
-  return ctx.database.run((db) => handlerRows(db, ctx.database.workerSchema));
-}
-
-async function handlerRows(db: Db, workerSchema: string): Promise<HandlerRegistration[]> {
-  const rows = await db
-    .selectFrom("decision_handler as h")
-    .select(["h.name", "h.type", "h.registered_at"])
-    .orderBy("h.name")
-    .execute();
-  return Promise.all(
-    rows.map(async (row) => {
-      const { rows: counted } = await sql<{
-        queued: number;
-      }>`select count(*)::int as queued from ${jobsOf(workerSchema, row.name)}`.execute(db);
-      return { name: row.name, type: row.type, registeredAt: row.registered_at, queued: counted[0]?.queued ?? 0 };
-    }),
+export async function listHandlers(ctx: EngineContext): Promise<HandlerRegistration[]> {
+  const { schema, workerSchema } = ctx.database;
+  const { rows } = await ctx.database.run((db) =>
+    sql<HandlerRegistration>`select h.name, h.type, h.registered_at as "registeredAt",
+        (select count(*) from ${jobsOf(workerSchema, sql`${resumeTask("")} || h.name`)})::int as queued
+      from ${sql.id(schema, "decision_handler")} h order by h.name`.execute(db),
   );
+  return rows;
 }
 
 export interface RetiredHandler {
@@ -155,7 +145,7 @@ async function retireRows(
       returning 1
     )
     select (select count(*) from retired)::int as retired, (select count(*) from dropped)::int as dropped,
-      (select count(*) from ${jobsOf(workerSchema, name)})::int as before`.execute(db);
+      (select count(*) from ${jobsOf(workerSchema, sql`${resumeTask(name)}`)})::int as before`.execute(db);
   const row = rows[0] ?? { retired: 0, dropped: 0, before: 0 };
   return { retired: row.retired > 0, dropped: row.dropped, queued: row.before - row.dropped };
 }
