@@ -138,11 +138,31 @@ const requestShape = (options: Settings) => ({
   reviewers: z
     .array(z.string())
     .min(1)
-    .describe("Who may decide (e-mail addresses or ids such as slack:#finance); any one of them decides."),
+    .optional()
+    .describe(
+      "Who may decide (e-mail addresses or ids such as slack:#finance); any one of them decides. Give this or steps.",
+    ),
   escalation: z
     .array(z.array(z.string()).min(1))
     .optional()
     .describe("Escalation levels: reviewers who are asked too when nobody decided in time, level by level."),
+  steps: z
+    .array(
+      z.object({
+        name: z.string().describe('What this sign-off is, e.g. "finance".'),
+        reviewers: z.array(z.string()).min(1).describe("Who may sign off at this step."),
+        quorum: z.number().int().min(1).optional().describe("How many distinct approvals this step needs. Default 1."),
+        escalation: z
+          .array(z.array(z.string()).min(1))
+          .optional()
+          .describe("This step's escalation levels, as for the top-level escalation."),
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      "Sign-offs in order, for a chain (say engineering, then finance): each step must pass before the next is asked. Give this or reviewers.",
+    ),
   requestedBy: z
     .string()
     .optional()
@@ -195,7 +215,7 @@ function requestTool(server: McpServer, approvals: Approvals, settings: Settings
     {
       title: "Ask a human for approval",
       description:
-        "Asks one or more people to approve an action before you take it. Returns the approval id and its status " +
+        "Asks one or more people (or a chain of sign-offs, with steps) to approve an action before you take it. Returns the approval id and its status " +
         "(pending); the reviewers are notified through their own channels. Then call wait_for_decision with the id.",
       inputSchema: requestShape(settings),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -206,7 +226,8 @@ function requestTool(server: McpServer, approvals: Approvals, settings: Settings
           type: input.type ?? settings.type,
           title: input.title,
           requestedBy: input.requestedBy ?? settings.requestedBy,
-          reviewers: input.reviewers,
+          ...(input.reviewers ? { reviewers: input.reviewers } : {}),
+          ...(input.steps ? { steps: input.steps } : {}),
           ...(input.payload !== undefined ? { payload: input.payload as JsonValue } : {}),
           ...(input.escalation ? { escalation: input.escalation } : {}),
           ...(input.timeout || input.timeoutAction

@@ -6,7 +6,7 @@ import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Notification } from "../../src/index.ts";
 import { mcpHandler, mcpNodeHandler } from "../../src/mcp/server.ts";
-import { approvalRoundTrip, expectReadableErrors, expectTools, recordingWorker } from "../support/mcp.ts";
+import { approvalRoundTrip, call, expectReadableErrors, expectTools, recordingWorker } from "../support/mcp.ts";
 import { readJson, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("mcp_http");
@@ -91,6 +91,29 @@ describe("mcpHandler (Streamable HTTP)", () => {
     } finally {
       await client.close();
     }
+  });
+
+  it("requests a chain of sign-offs with steps: the second step is asked once the first passed", async () => {
+    const client = await connect();
+    const requested = await call(client, "request_approval", {
+      title: "Release 3.0",
+      steps: [
+        { name: "engineering", reviewers: ["lead@co.com", "sre@co.com"], quorum: 2 },
+        { name: "finance", reviewers: ["cfo@co.com"] },
+      ],
+    });
+    expect(requested.result.isError, requested.raw).toBeFalsy();
+    expect(requested.data).toMatchObject({ status: "pending", waitingOn: ["lead@co.com", "sre@co.com"] });
+    const id = requested.data.id as string;
+    for (const reviewer of ["lead@co.com", "sre@co.com"])
+      await bed.approvals.decide(id, { reviewer, outcome: "approve" });
+    const looked = await call(client, "get_approval", { id });
+    expect(looked.data).toMatchObject({ status: "pending", currentStep: 1, waitingOn: ["cfo@co.com"] });
+    expect(looked.data.steps.map((step: { name: string; quorum: number }) => [step.name, step.quorum])).toEqual([
+      ["engineering", 2],
+      ["finance", 1],
+    ]);
+    await client.close();
   });
 
   it("serves behind Express, after express.json() has read the body", async () => {

@@ -30,9 +30,20 @@ export async function expectTools(client: Client): Promise<void> {
   const request = byName.request_approval?.inputSchema as WireJson;
   expect(request.type).toBe("object");
   expect(Object.keys(request.properties)).toEqual(
-    expect.arrayContaining(["type", "title", "payload", "reviewers", "requestedBy", "timeout", "idempotencyKey"]),
+    expect.arrayContaining([
+      "type",
+      "title",
+      "payload",
+      "reviewers",
+      "steps",
+      "requestedBy",
+      "timeout",
+      "idempotencyKey",
+    ]),
   );
-  expect(request.required).toEqual(expect.arrayContaining(["title", "reviewers"]));
+  // reviewers or steps: countersign checks that exactly one is given.
+  expect(request.required).toEqual(["title"]);
+  expect(request.properties.steps).toMatchObject({ type: "array", minItems: 1 });
   expect(request.properties.reviewers).toMatchObject({ type: "array", items: { type: "string" } });
   expect(request.properties.timeoutAction.enum).toEqual(["approve", "reject", "cancel"]);
   const wait = byName.wait_for_decision?.inputSchema as WireJson;
@@ -158,6 +169,10 @@ export async function expectReadableErrors(client: Client): Promise<void> {
   expect(self.result.isError).toBe(true);
   expect(errorText(self.result)).toContain("cannot approve their own request");
   expect(self.data.error.issues).toEqual([expect.objectContaining({ path: "quorum" })]);
+
+  const neither = await call(client, "request_approval", { title: "Nobody asked" });
+  expect(neither.result.isError).toBe(true);
+  expect(errorText(neither.result)).toContain("give either reviewers or steps (exactly one)");
 
   const badTimeout = await call(client, "request_approval", { title: "t", reviewers: ["a@co.com"], timeout: "soon" });
   expect(badTimeout.result.isError).toBe(true);
