@@ -5,6 +5,8 @@
  */
 import { runMigrations as runWorkerMigrations } from "graphile-worker";
 import type pg from "pg";
+import { TASKS } from "../scheduler/jobs.ts";
+import { registerTasksSql } from "../scheduler/queue.ts";
 import { ApprovalError, ERROR_CODES } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { toWorkerLogger } from "../logger.ts";
@@ -88,6 +90,7 @@ export async function migrate(target: MigrateTarget): Promise<{ applied: string[
     const applied = await applyMigrations(client, schema, logger);
     await runWorkerMigrations({ pgPool: workerPool, schema: target.workerSchema, logger: toWorkerLogger(logger) });
     await keepGenericPlans(client, target.workerSchema);
+    await client.query(registerTasksSql(target.workerSchema), [Object.values(TASKS)]);
     if (applied.length > 0) logger.info({ schema, applied }, "countersign: migrations applied");
     return { applied };
   } finally {

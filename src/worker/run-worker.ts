@@ -3,7 +3,7 @@
  * from dead workers. Its jobs' queries go through that pool too, never through the host's.
  */
 import { EventEmitter } from "node:events";
-import { run, type WorkerEvents } from "graphile-worker";
+import { run, runMigrations, type WorkerEvents } from "graphile-worker";
 import type pg from "pg";
 import type { EngineContext } from "../core/context.ts";
 import type { RegisteredHandler } from "../core/resume.ts";
@@ -12,6 +12,7 @@ import { toWorkerLogger } from "../logger.ts";
 import type { Connections } from "../store/connections.ts";
 import { createDatabase } from "../store/connection.ts";
 import { checkSchema } from "../store/migrate.ts";
+import { registerTasksSql } from "../scheduler/queue.ts";
 import { superviseWorkers } from "./supervisor.ts";
 
 export interface RunningWorker {
@@ -34,10 +35,15 @@ export async function startWorker(
   events.on("pool:create", ({ workerPool }) => {
     poolId = workerPool.id;
   });
+  const taskList = createTaskList(workerCtx, handlers);
+  // Before the runner's first poll registers them in an order of its own (see registerTasksSql); the
+  // worker schema first, for hosts that applied only countersign's own SQL (run() would install it).
+  await runMigrations({ pgPool: pool, schema: options.workerSchema, logger: toWorkerLogger(options.logger) });
+  await pool.query(registerTasksSql(options.workerSchema), [Object.keys(taskList)]);
   const runner = await run({
     pgPool: pool,
     schema: options.workerSchema,
-    taskList: createTaskList(workerCtx, handlers),
+    taskList,
     concurrency: options.worker.concurrency,
     pollInterval: options.worker.pollIntervalMs,
     noHandleSignals: true,

@@ -72,6 +72,34 @@ describe("migrations", () => {
     expect(unindexed).toEqual([]);
   });
 
+  it("a first request on a fresh schema is not held up by a worker registering its tasks", async () => {
+    const schema = freshSchema();
+    const approvals = open(schema);
+    await approvals.migrate();
+    // What graphile-worker's first poll sends (its getTaskDetails), held open in a transaction: the task
+    // identifiers it inserts are locked until it commits, and an add_jobs inserting one of them waits.
+    const worker = new pg.Client({ connectionString: testDatabaseUrl() });
+    await worker.connect();
+    try {
+      await worker.query("begin");
+      const tasks = `"${schema}_worker"._private_tasks`;
+      await worker.query(
+        `insert into ${tasks} as tasks (identifier) select i from unnest($1::text[]) as u(i)
+          where not exists (select 1 from ${tasks} as existing where existing.identifier = u.i) on conflict do nothing`,
+        [["countersign:warning", "countersign:timeout", "countersign:reminder", "countersign:notify"]],
+      );
+      const requested = approvals.requestApproval({ ...request, reminders: ["5m"] });
+      const outcome = await Promise.race([
+        requested.then((approval) => approval.status),
+        new Promise((resolve) => setTimeout(() => resolve("still waiting for the worker's transaction"), 3_000)),
+      ]);
+      expect(outcome).toBe("pending");
+    } finally {
+      await worker.query("commit").catch(() => {});
+      await worker.end();
+    }
+  });
+
   it("keeps graphile-worker's add_jobs on generic plans, and sets it again after the function is redefined", async () => {
     const schema = freshSchema();
     const settings = async () =>
