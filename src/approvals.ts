@@ -46,6 +46,7 @@ import { createWaiter } from "./core/waiter.ts";
 import type { Approval, AuditEvent, Decision, Delegation, PayloadRevision } from "./domain/types.ts";
 import { ApprovalError, ERROR_CODES } from "./errors.ts";
 import { createFetchHandler, type FetchHandler } from "./http/handler.ts";
+import { TASKS } from "./scheduler/jobs.ts";
 import { type NodeHandler, toNodeHandler } from "./http/node.ts";
 import { assertSupportedNode } from "./runtime.ts";
 import { ChangeListener } from "./store/change-listener.ts";
@@ -175,7 +176,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
   return {
     schema,
-    migrate: () => migrate({ connections, schema, workerSchema, logger }),
+    migrate: () => migrate({ connections, schema, workerSchema, logger, tasks: Object.values(TASKS) }),
     async start() {
       refuseWhenStopped();
       worker ??= ctx.database

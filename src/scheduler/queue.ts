@@ -81,18 +81,3 @@ export function addResumeJobsQuery(
     -- add_jobs costs a plan and a NOTIFY even when given no jobs: call it only when a handler matches.
     where exists (select 1 from ${matching})`;
 }
-
-/**
- * Adds task identifiers to graphile-worker's task table ahead of use, in one order, once. A worker's first
- * poll registers its whole task list, and `add_jobs` the identifiers of the jobs it adds, each in its own
- * order: run at the same moment on a fresh schema, the two inserts deadlocked (PostgreSQL error 40P01 on
- * a `requestApproval` right after `start()`). Identifiers that exist are skipped by both without a lock.
- */
-export function registerTasksSql(workerSchema: string): string {
-  const tasks = `"${workerSchema.replaceAll('"', '""')}"._private_tasks`;
-  return `insert into ${tasks} (identifier)
-    select i from unnest($1::text[]) as u(i)
-    where not exists (select 1 from ${tasks} t where t.identifier = u.i)
-    order by i
-    on conflict do nothing`;
-}

@@ -5,8 +5,6 @@
  */
 import { runMigrations as runWorkerMigrations } from "graphile-worker";
 import type pg from "pg";
-import { TASKS } from "../scheduler/jobs.ts";
-import { registerTasksSql } from "../scheduler/queue.ts";
 import { ApprovalError, ERROR_CODES } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { toWorkerLogger } from "../logger.ts";
@@ -73,6 +71,8 @@ export interface MigrateTarget {
   schema: string;
   workerSchema: string;
   logger: Logger;
+  /** The worker task identifiers every instance uses, registered ahead of use (see registerTasksSql). */
+  tasks: string[];
 }
 
 /**
@@ -90,7 +90,7 @@ export async function migrate(target: MigrateTarget): Promise<{ applied: string[
     const applied = await applyMigrations(client, schema, logger);
     await runWorkerMigrations({ pgPool: workerPool, schema: target.workerSchema, logger: toWorkerLogger(logger) });
     await keepGenericPlans(client, target.workerSchema);
-    await client.query(registerTasksSql(target.workerSchema), [Object.values(TASKS)]);
+    await client.query(registerTasksSql(target.workerSchema), [target.tasks]);
     if (applied.length > 0) logger.info({ schema, applied }, "countersign: migrations applied");
     return { applied };
   } finally {
@@ -185,4 +185,19 @@ export async function checkSchema(pool: pg.Pool, schema: string, logger: Logger)
     `select id, name, breaking from ${quoteIdent(schema)}.migration order by id`,
   );
   assertKnownVersion(rows, schema, logger);
+}
+
+/**
+ * Adds task identifiers to graphile-worker's task table ahead of use, in one order, once. A worker's first
+ * poll registers its whole task list, and `add_jobs` the identifiers of the jobs it adds, each in its own
+ * order: run at the same moment on a fresh schema, the two inserts deadlocked (PostgreSQL error 40P01 on
+ * a `requestApproval` right after `start()`). Identifiers that exist are skipped by both without a lock.
+ */
+export function registerTasksSql(workerSchema: string): string {
+  const tasks = `${quoteIdent(workerSchema)}._private_tasks`;
+  return `insert into ${tasks} (identifier)
+    select i from unnest($1::text[]) as u(i)
+    where not exists (select 1 from ${tasks} t where t.identifier = u.i)
+    order by i
+    on conflict do nothing`;
 }

@@ -11,8 +11,7 @@ import { createTaskList } from "./tasks.ts";
 import { toWorkerLogger } from "../logger.ts";
 import type { Connections } from "../store/connections.ts";
 import { createDatabase } from "../store/connection.ts";
-import { checkSchema } from "../store/migrate.ts";
-import { registerTasksSql } from "../scheduler/queue.ts";
+import { checkSchema, registerTasksSql } from "../store/migrate.ts";
 import { superviseWorkers } from "./supervisor.ts";
 
 export interface RunningWorker {
