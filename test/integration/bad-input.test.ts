@@ -65,6 +65,12 @@ describe("input PostgreSQL would refuse", () => {
     expect(await refused(() => bed.approvals.cancel(id, { reason: "no\u0000" }))).toEqual([
       { path: "reason", message: "must not contain NUL characters" },
     ]);
+    expect(await refused(() => bed.approvals.cancel(id, { reason: "no", via: "cli\u0000" }))).toEqual([
+      { path: "via", message: "must not contain NUL characters" },
+    ]);
+    expect(await refused(() => bed.approvals.extend(id, { by: "1h", via: "x".repeat(51) }))).toEqual([
+      { path: "via", message: expect.stringContaining("50") },
+    ]);
     expect(await refused(() => bed.approvals.list({ type: "t\u0000" }))).toEqual([
       { path: "type", message: "must not contain NUL characters" },
     ]);
