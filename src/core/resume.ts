@@ -4,11 +4,12 @@
  * a crash between the decision and the handler loses nothing. Each job names its handler in its task
  * identifier: only workers that registered that handler take it.
  */
-import { type RawBuilder, sql } from "kysely";
+import { sql } from "kysely";
 import { SYSTEM_ACTOR } from "../domain/plan.ts";
 import type { Approval, Decision } from "../domain/types.ts";
 import { ValidationError } from "../errors.ts";
 import { PAYLOADS, RESUME_ATTEMPTS, resumeKey, resumeTask } from "../scheduler/jobs.ts";
+import { countTaskJobs, removeTaskJobsQuery } from "../scheduler/queue.ts";
 import { loadApproval } from "../store/approval-reads.ts";
 import type { Db } from "../store/connection.ts";
 import { appendEvents } from "../store/event-store.ts";
@@ -82,16 +83,12 @@ export interface HandlerRegistration {
   queued: number;
 }
 
-/** The queued jobs of a handler, by its task (a resume job's identifier names its handler). */
-const jobsOf = (workerSchema: string, task: RawBuilder<string>) => sql`${sql.id(workerSchema, "_private_jobs")} j
-  join ${sql.id(workerSchema, "_private_tasks")} t on t.id = j.task_id and t.identifier = ${task}`;
-
 /** Every registered handler with its queued jobs, by name. */
 export async function listHandlers(ctx: EngineContext): Promise<HandlerRegistration[]> {
   const { schema, workerSchema } = ctx.database;
   const { rows } = await ctx.database.run((db) =>
     sql<HandlerRegistration>`select h.name, h.type, h.registered_at as "registeredAt",
-        (select count(*) from ${jobsOf(workerSchema, sql`${resumeTask("")} || h.name`)})::int as queued
+        ${countTaskJobs(workerSchema, sql`${resumeTask("")} || h.name`)} as queued
       from ${sql.id(schema, "decision_handler")} h order by h.name`.execute(db),
   );
   return rows;
@@ -136,16 +133,13 @@ async function retireRows(
   name: string,
   dropQueued: boolean,
 ): Promise<RetiredHandler> {
+  const task = resumeTask(name);
   // One statement: its counts all read the snapshot from before its deletes.
   const { rows } = await sql<{ retired: number; dropped: number; before: number }>`
     with retired as (delete from ${sql.id(schema, "decision_handler")} where name = ${name} returning 1),
-    dropped as (
-      delete from ${sql.id(workerSchema, "_private_jobs")} d using ${sql.id(workerSchema, "_private_tasks")} t
-      where ${dropQueued} and t.id = d.task_id and t.identifier = ${resumeTask(name)} and d.locked_at is null
-      returning 1
-    )
+    dropped as (${dropQueued ? removeTaskJobsQuery(workerSchema, task) : sql`select 1 where false`})
     select (select count(*) from retired)::int as retired, (select count(*) from dropped)::int as dropped,
-      (select count(*) from ${jobsOf(workerSchema, sql`${resumeTask(name)}`)})::int as before`.execute(db);
+      ${countTaskJobs(workerSchema, sql`${task}`)} as before`.execute(db);
   const row = rows[0] ?? { retired: 0, dropped: 0, before: 0 };
   return { retired: row.retired > 0, dropped: row.dropped, queued: row.before - row.dropped };
 }

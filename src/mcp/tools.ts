@@ -125,6 +125,8 @@ const id = z.string().describe("The approval id (a UUID) that request_approval r
 
 type Settings = Required<McpServerOptions>;
 
+const escalationLevels = z.array(z.array(z.string()).min(1)).optional();
+
 const requestShape = (options: Settings) => ({
   type: z
     .string()
@@ -142,20 +144,16 @@ const requestShape = (options: Settings) => ({
     .describe(
       "Who may decide (e-mail addresses or ids such as slack:#finance); any one of them decides. Give this or steps.",
     ),
-  escalation: z
-    .array(z.array(z.string()).min(1))
-    .optional()
-    .describe("Escalation levels: reviewers who are asked too when nobody decided in time, level by level."),
+  escalation: escalationLevels.describe(
+    "Escalation levels: reviewers who are asked too when nobody decided in time, level by level.",
+  ),
   steps: z
     .array(
       z.object({
         name: z.string().describe('What this sign-off is, e.g. "finance".'),
         reviewers: z.array(z.string()).min(1).describe("Who may sign off at this step."),
         quorum: z.number().int().min(1).optional().describe("How many distinct approvals this step needs. Default 1."),
-        escalation: z
-          .array(z.array(z.string()).min(1))
-          .optional()
-          .describe("This step's escalation levels, as for the top-level escalation."),
+        escalation: escalationLevels.describe("This step's escalation levels, as for the top-level escalation."),
       }),
     )
     .min(1)

@@ -53,9 +53,29 @@ export function removeJobsQuery(
   keys: string[],
   onlyIfRowsIn?: RawBuilder<unknown>,
 ): RawBuilder<unknown> {
+  return deleteWaitingJobs(
+    workerSchema,
+    sql`j.key = any(${keys}::text[]) ${onlyIfRowsIn ? sql`and exists (select 1 from ${onlyIfRowsIn})` : sql``}`,
+  );
+}
+
+/** The same DELETE for every job of one task (an `onDecision` handler's, when it is retired). */
+export function removeTaskJobsQuery(workerSchema: string, task: string): RawBuilder<unknown> {
+  return deleteWaitingJobs(workerSchema, sql`j.task_id in (${taskIds(workerSchema, sql`${task}`)})`);
+}
+
+/** How many jobs of the task named by `task` (an SQL text expression) are queued or running. */
+export function countTaskJobs(workerSchema: string, task: RawBuilder<string>): RawBuilder<number> {
+  return sql<number>`(select count(*)::int from ${sql.id(workerSchema, "_private_jobs")} j
+    where j.task_id in (${taskIds(workerSchema, task)}))`;
+}
+
+const taskIds = (workerSchema: string, task: RawBuilder<string>) =>
+  sql`select t.id from ${sql.id(workerSchema, "_private_tasks")} t where t.identifier = ${task}`;
+
+function deleteWaitingJobs(workerSchema: string, condition: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`delete from ${sql.id(workerSchema, "_private_jobs")} j
-    where j.key = any(${keys}::text[]) and j.locked_at is null
-    ${onlyIfRowsIn ? sql`and exists (select 1 from ${onlyIfRowsIn})` : sql``}
+    where ${condition} and j.locked_at is null
     returning j.id`;
 }
 
