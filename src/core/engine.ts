@@ -24,7 +24,7 @@ import {
 import { jobSpec, RESUME_ATTEMPTS, resumeKey, resumeTask } from "../scheduler/jobs.ts";
 import { addJobsQuery, addResumeJobsQuery } from "../scheduler/queue.ts";
 import { createTokenNonce, deriveToken, hashToken } from "../security/tokens.ts";
-import { findByIdempotencyKey, loadApproval, readFacts } from "../store/approval-reads.ts";
+import { type FactsRead, findByIdempotencyKey, loadApproval, readFacts } from "../store/approval-reads.ts";
 import { insertRequest, type NewApproval } from "../store/approval-writes.ts";
 import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
@@ -187,8 +187,20 @@ export interface Ballot {
 }
 
 export function decide(ctx: EngineContext, id: string, vote: Ballot, host?: HostDb): Promise<Approval> {
+  return change(ctx, id, voteCause(vote), host);
+}
+
+/**
+ * `decide` planned on facts already read (a link's read of its token and approval, one statement fewer);
+ * if they have gone stale, the change is planned again from fresh ones as any lost race is.
+ */
+export function decideOnFacts(ctx: EngineContext, read: FactsRead, vote: Ballot): Promise<Approval> {
+  return change(ctx, read.facts.id, voteCause(vote), undefined, read);
+}
+
+function voteCause(vote: Ballot): Cause {
   const { voter = vote.reviewer, edits = null, revision = null, outcome = null, actions = null, ...rest } = vote;
-  return change(ctx, id, { type: "vote", ...rest, voter, edits, revision, outcome, actions }, host);
+  return { type: "vote", ...rest, voter, edits, revision, outcome, actions };
 }
 
 export function extend(
@@ -218,10 +230,16 @@ const MAX_ATTEMPTS = 20;
  * passed is applied first, so a decision that arrives after it is refused even if the timeout job has
  * not run yet.
  */
-async function change(ctx: EngineContext, id: string, cause: Cause, host?: HostDb): Promise<Approval> {
+async function change(
+  ctx: EngineContext,
+  id: string,
+  cause: Cause,
+  host?: HostDb,
+  first?: FactsRead,
+): Promise<Approval> {
   const result = await withDb(ctx, host, async (db) => {
     for (let attempt = 1; ; attempt++) {
-      const read = await readFacts(db, id);
+      const read = attempt === 1 && first ? first : await readFacts(db, id);
       if (!read) throw new NotFoundError(`Approval ${id}`, { approvalId: id });
       const planned = planTransition(read.facts, isOverdue(read.facts) ? { type: "deadline" } : cause);
       if (planned.kind !== "apply")

@@ -1,7 +1,7 @@
 /**
- * The narrow port the HTTP layer reaches the engine through: resolve a reviewer's link, view an approval
- * as that reviewer, decide and get the updated view back, record a sighting of an inbound request, ping
- * the database. HTTP never touches the store.
+ * The narrow port the HTTP layer reaches the engine through: open a reviewer's link, view an approval as
+ * that reviewer, decide through a link and get the updated view back, record a sighting of an inbound
+ * request, ping the database. HTTP never touches the store.
  */
 import { sql } from "kysely";
 import type { ChannelActions } from "../channels/channel.ts";
@@ -10,11 +10,12 @@ import type { Approval, AuditEvent, EventType, JsonValue, VoteOutcome } from "..
 import { actionFields, editableFields, editsFromForm } from "../domain/editable.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import { hashToken, isWellFormedToken, tokenMatches } from "../security/tokens.ts";
-import { findTokenByHash, loadApproval, readAsReviewer } from "../store/approval-reads.ts";
+import { type FactsRead, loadApproval, readAsReviewer, readFactsByToken } from "../store/approval-reads.ts";
+import { toApproval } from "../store/rows.ts";
 import { firstSighting, listEvents } from "../store/event-store.ts";
 import { parseInput } from "../validation.ts";
 import type { EngineContext } from "./context.ts";
-import { decide } from "./engine.ts";
+import { decide, decideOnFacts } from "./engine.ts";
 import { approvalId as approvalIdSchema, decideSchema } from "./inputs.ts";
 
 /** An approval as one reviewer sees it. */
@@ -51,19 +52,30 @@ interface ReviewerDecision {
   formEdits?: Record<string, string>;
 }
 
+/** A decision through a link: the view after it, or, when it was refused, the error and the view as it stands. */
+interface LinkDecision {
+  view: ReviewerView;
+  refused?: unknown;
+}
+
 export interface ReviewerPort {
-  /** The approval and reviewer a link's token stands for; undefined for a malformed, unknown or expired one alike. */
-  resolve(token: string): Promise<{ approvalId: string; reviewer: string } | undefined>;
-  /** `resolve` and `view` in one read (the page's path); undefined as for `resolve`. */
+  /**
+   * The reviewer's view through a link's token, in one read (the page's path); undefined for a malformed,
+   * unknown or expired token alike.
+   */
   open(token: string, options?: ViewOptions): Promise<ReviewerView | undefined>;
   view(approvalId: string, reviewer: string, options?: ViewOptions): Promise<ReviewerView>;
-  /** Decides as the reviewer; throws the engine's typed errors; returns the view after the decision. */
-  decide(
-    approvalId: string,
-    reviewer: string,
-    decision: ReviewerDecision,
+  /**
+   * Decides as the link's reviewer: the token and its approval are read in one statement, `toDecision`
+   * makes the decision from the approval as read (a batch form names actions by position), and the engine
+   * plans on that same read. Undefined for a link `open` would refuse; any error after the link was found
+   * comes back as `refused`, with the approval as it now stands.
+   */
+  decideByLink(
+    token: string,
+    toDecision: (approval: Approval) => ReviewerDecision,
     options?: ViewOptions,
-  ): Promise<ReviewerView>;
+  ): Promise<LinkDecision | undefined>;
   /** What a channel's inbound route may do (decisions are recorded with `via` = the channel's name). */
   channelActions(channel: string): ChannelActions;
   /** Resolves when the database answers. */
@@ -121,22 +133,36 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
     history: options.history ? await database.run((db) => listEvents(db, approval.id, options.history)) : [],
   });
 
-  const decideAs = async (approvalId: string, input: ReviewerDecision & { reviewer: string; voter?: string }) => {
+  /** Decides by id, or on a link's read (`read`), which is also what a form's text is typed against. */
+  const decideAs = async (
+    approvalId: string,
+    input: ReviewerDecision & { reviewer: string; voter?: string },
+    read?: FactsRead,
+  ) => {
     parseInput(approvalIdSchema, approvalId, "approval id");
     const { formEdits, formActions, ...rest } = input;
-    if (formActions) rest.actions = typedActions(await get(approvalId), formActions);
-    const typed =
-      formEdits && Object.keys(formEdits).length > 0 ? typedEdits(await get(approvalId), formEdits) : undefined;
+    const approval = () => (read ? Promise.resolve(toApproval(read.rows)) : get(approvalId));
+    if (formActions) rest.actions = typedActions(await approval(), formActions);
+    const typed = formEdits && Object.keys(formEdits).length > 0 ? typedEdits(await approval(), formEdits) : undefined;
     const edits = typed && Object.keys(typed).length > 0 ? { edits: typed } : {};
-    return decide(ctx, approvalId, parseInput(decideSchema, { ...rest, ...edits }, "decision"));
+    const ballot = parseInput(decideSchema, { ...rest, ...edits }, "decision");
+    return read ? decideOnFacts(ctx, read, ballot) : decide(ctx, approvalId, ballot);
   };
 
   return {
-    async resolve(token) {
+    async decideByLink(token, toDecision, options = {}) {
       if (!isWellFormedToken(token)) return undefined;
-      const row = await database.run((db) => findTokenByHash(db, hashToken(token)));
-      if (!row || row.expired || !tokenMatches(token, row.token_hash)) return undefined;
-      return { approvalId: row.approval_id, reviewer: row.reviewer };
+      const link = await database.run((db) => readFactsByToken(db, hashToken(token)));
+      if (!link || link.expired || !tokenMatches(token, link.tokenHash)) return undefined;
+      const { reviewer, read } = link;
+      try {
+        const decision = toDecision(toApproval(read.rows));
+        return {
+          view: await viewOf(await decideAs(read.facts.id, { ...decision, reviewer }, read), reviewer, options),
+        };
+      } catch (refused) {
+        return { refused, view: await viewOf(await get(read.facts.id), reviewer, options) };
+      }
     },
     async open(token, options = {}) {
       if (!isWellFormedToken(token)) return undefined;
@@ -152,9 +178,6 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
     },
     async view(approvalId, reviewer, options = {}) {
       return viewOf(await get(approvalId), reviewer, options);
-    },
-    async decide(approvalId, reviewer, decision, options = {}) {
-      return viewOf(await decideAs(approvalId, { ...decision, reviewer }), reviewer, options);
     },
     channelActions(channel) {
       return {

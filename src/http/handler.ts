@@ -13,7 +13,7 @@
 import { z } from "zod";
 import type { Channel } from "../channels/channel.ts";
 import type { ReviewerPort, ReviewerView } from "../core/reviewer-port.ts";
-import type { JsonValue } from "../domain/types.ts";
+import type { Approval, JsonValue } from "../domain/types.ts";
 import { ApprovalError, ERROR_CODES, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { parseInput, storableString } from "../validation.ts";
@@ -104,13 +104,6 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
     return Response.json({ status: "ok" }, { headers: { "cache-control": "no-store" } });
   }
 
-  /** A token that is malformed, unknown or expired gets the same 404. */
-  async function resolve(token: string) {
-    const found = await port.resolve(token);
-    if (!found) throw linkNotFound();
-    return found;
-  }
-
   async function showPage(request: Request, url: URL, token: string, format: ResponseFormat): Promise<Response> {
     const history = historyFor(format);
     const view = await port.open(token, {
@@ -124,24 +117,23 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
     });
   }
 
+  /**
+   * The body is read and checked before the link: the link's read is also the facts the decision is
+   * planned on, and the deadline is judged at that read, so it must not wait on a slow upload.
+   */
   async function submitDecision(request: Request, token: string, format: ResponseFormat): Promise<Response> {
-    const { approvalId, reviewer } = await resolve(token);
     const raw = parseFields(await readBody(request, limit), mediaType(request));
     const fields = parseInput(decisionFields, raw, "decision");
     const typed = mediaType(request) === "application/json";
     if (!fields.decision && !(typed && fields.actions)) {
       throw new ValidationError("decision", [{ path: "decision", message: 'must be "approve" or "reject"' }]);
     }
-    // A batch's form names actions by position: read them against the approval the page showed.
-    const batchForm =
-      !typed && fields.decision === "actions"
-        ? formActions((await port.view(approvalId, reviewer)).approval, raw)
-        : undefined;
     const outcome = fields.decision === "approve" || fields.decision === "reject" ? fields.decision : undefined;
-    const decision = {
+    const toDecision = (approval: Approval) => ({
       ...(outcome ? { outcome } : {}),
       ...(typed && fields.actions ? { actions: fields.actions } : {}),
-      ...(batchForm ? { formActions: batchForm } : {}),
+      // A batch's form names actions by position: read them against the approval as the link read it.
+      ...(!typed && fields.decision === "actions" ? { formActions: formActions(approval, raw) } : {}),
       ...(fields.comment?.trim() ? { comment: fields.comment } : {}),
       via: "http",
       context: { userAgent: userAgent(request) },
@@ -149,15 +141,13 @@ export function createFetchHandler(port: ReviewerPort, options: HandlerOptions):
       // A form always sends its edit inputs: they count only when the reviewer approves.
       ...(typed && fields.edits ? { edits: fields.edits as Record<string, JsonValue> } : {}),
       ...(!typed && outcome === "approve" ? { formEdits: formEdits(raw) } : {}),
-    };
-    let view: ReviewerView;
-    try {
-      view = await port.decide(approvalId, reviewer, decision, { history: historyFor(format) });
-    } catch (error) {
-      // A refused decision is answered with the approval as it now stands.
-      const current = await port.view(approvalId, reviewer, { history: historyFor(format) });
-      return errorResponse(error, { format, logger, view: pageOf(current) });
-    }
+    });
+    const decided = await port.decideByLink(token, toDecision, { history: historyFor(format) });
+    if (!decided) throw linkNotFound();
+    const { view } = decided;
+    // A refused decision is answered with the approval as it now stands.
+    if ("refused" in decided) return errorResponse(decided.refused, { format, logger, view: pageOf(view) });
+    const reviewer = view.reviewer;
     const done = view.approval.actions
       ? "decided on each action of"
       : outcome === "reject"

@@ -11,7 +11,6 @@ import {
   type CountersignDatabase,
   DELEGATION_COLUMNS,
   EVENT_COLUMNS,
-  TOKEN_COLUMNS,
   VOTE_COLUMNS,
 } from "./database.ts";
 import type { ApprovalRows } from "./rows.ts";
@@ -96,10 +95,37 @@ const factsQuery = compiledOnce((db, p: { id: string }) =>
  */
 export async function readFacts(db: Db, id: string): Promise<FactsRead | undefined> {
   const row = (await factsQuery(db, { id })).rows[0];
-  if (!row) return undefined;
+  return row && factsOf(row);
+}
+
+function factsOf(row: ApprovalRow & ChildrenJson & { db_now: Date }): FactsRead {
   const { steps, reviewers, votes, delegations, db_now, ...approval } = row;
   const rows = rowsOf(row, approval);
   return { facts: toFacts(rows, db_now), rows, payloadSchema: approval.payload_schema };
+}
+
+const factsByTokenQuery = compiledOnce((db, p: { tokenHash: Buffer }) =>
+  withChildren(db)
+    .innerJoin("token", "token.approval_id", "approval.id")
+    .select(["token.reviewer as link_reviewer", "token.token_hash as link_hash"])
+    .select(sql<boolean>`token.expires_at <= statement_timestamp()`.as("link_expired"))
+    .select(sql<Date>`statement_timestamp()`.as("db_now"))
+    .where("token.token_hash", "=", p.tokenHash),
+);
+
+/** A link's token and the facts of its approval, in one statement: a decision through a link reads once. */
+export interface LinkFactsRead {
+  reviewer: string;
+  tokenHash: Buffer;
+  expired: boolean;
+  read: FactsRead;
+}
+
+export async function readFactsByToken(db: Db, tokenHash: Buffer): Promise<LinkFactsRead | undefined> {
+  const row = (await factsByTokenQuery(db, { tokenHash })).rows[0];
+  if (!row) return undefined;
+  const { link_reviewer, link_hash, link_expired, ...approval } = row;
+  return { reviewer: link_reviewer, tokenHash: link_hash, expired: link_expired, read: factsOf(approval) };
 }
 
 /** The facts the engine plans with, and the rows they came from (to build the approval after a change). */
@@ -173,18 +199,6 @@ export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id:
     query = query.where(sql<boolean>`(${createdAt}, ${id}) < (${at}, ${afterId}::uuid)`);
   }
   return query.orderBy(sql`${createdAt} desc, ${id} desc`).limit(filter.limit).execute();
-}
-
-const tokenQuery = compiledOnce((db, p: { tokenHash: Buffer }) =>
-  db
-    .selectFrom("token")
-    .select(TOKEN_COLUMNS)
-    .select(sql<boolean>`expires_at <= statement_timestamp()`.as("expired"))
-    .where("token_hash", "=", p.tokenHash),
-);
-
-export async function findTokenByHash(db: Db, tokenHash: Buffer) {
-  return (await tokenQuery(db, { tokenHash })).rows[0];
 }
 
 /** Which channels delivered this round to this reviewer, and which failed for good. */

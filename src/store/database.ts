@@ -271,10 +271,3 @@ export const EVENT_COLUMNS = [
   "seq",
   "hash",
 ] as const satisfies readonly (keyof EventTable)[];
-export const TOKEN_COLUMNS = [
-  "approval_id",
-  "reviewer",
-  "nonce",
-  "token_hash",
-  "expires_at",
-] as const satisfies readonly (keyof TokenTable)[];

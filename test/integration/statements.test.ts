@@ -98,7 +98,7 @@ describe("statements per operation", () => {
     }
   });
 
-  it("a decision over HTTP (JSON) is three, the link's token included, and the page one", async () => {
+  it("a decision over HTTP (JSON) is two, the link's token read with the approval, and the page one", async () => {
     const { id } = await bed.approvals.requestApproval(request());
     const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, id, "a@x.com");
     const url = `https://app.example.test/approvals/r/${token}`;
@@ -115,6 +115,24 @@ describe("statements per operation", () => {
       }),
     );
     expect(posted.status).toBe(200);
-    expect(sent).toEqual(["select", "select", "with"]);
+    expect(sent).toEqual(["select", "with"]);
+  });
+
+  it("a form's approval with an edit types it against the link's read: no read of its own", async () => {
+    const { id } = await bed.approvals.requestApproval({ ...request(), payload: { amount: 5 }, editable: ["amount"] });
+    const token = await tokenFor(bed.pool, bed.schema, TEST_SECRET, id, "a@x.com");
+    await bed.approvals.fetch(new Request(`https://app.example.test/approvals/r/${token}`)); // warms the pool
+    sent = [];
+    const posted = await bed.approvals.fetch(
+      new Request(`https://app.example.test/approvals/r/${token}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ decision: "approve", revision: "1", "edit.amount": "7" }),
+      }),
+    );
+    expect(posted.status).toBe(200);
+    // The link and the facts; the decision; the page's history.
+    expect(sent).toEqual(["select", "with", "select"]);
+    expect((await bed.approvals.get(id)).payload).toEqual({ amount: 7 });
   });
 });
