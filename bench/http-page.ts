@@ -15,7 +15,7 @@ import { ms, perSecond } from "./stats.ts";
 const REVIEWER = "alice@example.com";
 const LINKS = 300;
 
-type Run = Record<ServerKind, LoadResult>;
+type Run = Record<Exclude<ServerKind, "notify">, LoadResult>;
 
 export async function benchHttpPage(url: string, mode: BenchMode): Promise<Section> {
   const durationS = mode.pick(1.5, 6);
@@ -38,7 +38,7 @@ export async function benchHttpPage(url: string, mode: BenchMode): Promise<Secti
     );
     const get = (server: ServerProcess, seconds: number) => load(server, { method: "GET", paths, durationS: seconds });
     for (let run = 0; run < mode.repeats; run++) {
-      const order: ServerKind[] =
+      const order: (keyof Run)[] =
         run % 2 === 0 ? ["insert", "static", "countersign"] : ["countersign", "static", "insert"];
       const results: Partial<Run> = {};
       for (const kind of order) {

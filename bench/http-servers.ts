@@ -4,6 +4,8 @@
  * Express apps, so the framework costs the same everywhere:
  * - `countersign`: `expressHandler(approvals)` mounted at /approvals (worker not started);
  * - `insert`: commits one INSERT per request, then answers (the floor for anything that writes durably);
+ * - `notify`: the same INSERT with a NOTIFY in its transaction (the floor for anything that schedules a
+ *   graphile-worker job, whose `add_jobs` always NOTIFYs, or wakes a LISTENer when it commits);
  * - `static`: answers 200 with fixed bytes (the HTTP floor).
  * This file is both the parent's handle (`startServer`) and, run with `--serve`, the child.
  */
@@ -16,7 +18,7 @@ import pg from "pg";
 import { expressHandler } from "../src/http/express.ts";
 import { MOUNT, openInstance } from "./instance.ts";
 
-export type ServerKind = "countersign" | "insert" | "static";
+export type ServerKind = "countersign" | "insert" | "notify" | "static";
 
 interface ServerConfig {
   kind: ServerKind;
@@ -69,9 +71,13 @@ async function serve(config: ServerConfig): Promise<void> {
     const approvals = openInstance(config.databaseUrl, config.schema);
     app.use(MOUNT, expressHandler(approvals));
     close = () => approvals.stop();
-  } else if (config.kind === "insert") {
+  } else if (config.kind === "insert" || config.kind === "notify") {
     const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
-    const insert = `insert into "${config.schema}".bench_http_write (path) values ($1)`;
+    const table = `"${config.schema}".bench_http_write`;
+    const insert =
+      config.kind === "insert"
+        ? `insert into ${table} (path) values ($1)`
+        : `with written as (insert into ${table} (path) values ($1) returning id) select pg_notify('bench_http_write', id::text) from written`;
     // The body is parsed as countersign parses it: the baseline reads what it is sent, too.
     app.use(express.json(), (req, res) => {
       pool.query(insert, [req.url]).then(
