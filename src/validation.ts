@@ -7,10 +7,23 @@ import { ValidationError, type ValidationIssue } from "./errors.ts";
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw new ValidationError(what, result.error.issues.map(toIssue));
+  throw new ValidationError(
+    what,
+    result.error.issues.map((issue) => toIssue(issue, input)),
+  );
 }
 
-function toIssue(issue: z.core.$ZodIssue): ValidationIssue {
+/** The value at `path` in `input`; undefined where the path leads nowhere. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object" || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function toIssue(issue: z.core.$ZodIssue, input: unknown): ValidationIssue {
   const path = issue.path.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
     return {
@@ -18,7 +31,10 @@ function toIssue(issue: z.core.$ZodIssue): ValidationIssue {
       message: `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`,
     };
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) return { path, message: "is required" };
+  // zod leaves `issue.input` out unless asked, so whether the field is missing is read from the input: a
+  // value of the wrong type keeps its own message instead of being called missing.
+  if (issue.code === "invalid_type" && valueAt(input, issue.path) === undefined)
+    return { path, message: "is required" };
   return { path, message: issue.message };
 }
 

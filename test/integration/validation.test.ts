@@ -32,6 +32,16 @@ describe("requestApproval validation", () => {
     ]);
   });
 
+  it("calls a field of the wrong type what it is, not missing", async () => {
+    expect(await issues({ ...good, title: 42 as never })).toEqual([{ path: "title", message: "must be a string" }]);
+    expect(await issues({ ...good, timeout: { after: "1h", action: undefined }, type: null as never })).toEqual([
+      { path: "type", message: "must be a string" },
+    ]);
+    expect(await issues({ ...good, steps: [{ name: "s" }] as never, reviewers: undefined })).toEqual([
+      { path: "steps.0.reviewers", message: "is required" },
+    ]);
+  });
+
   it("wants exactly one of reviewers and steps", async () => {
     expect(await issues({ ...good, reviewers: undefined })).toEqual([
       { path: "reviewers", message: "give either reviewers or steps (exactly one)" },
