@@ -64,7 +64,13 @@ const hitlRequest = z
         }),
       )
       .min(1),
-    reviewConfigs: z.array(z.object({ actionName: z.string(), allowedDecisions: z.array(decisionType) })),
+    reviewConfigs: z.array(
+      z.object({
+        actionName: z.string(),
+        allowedDecisions: z.array(decisionType),
+        argsSchema: z.record(z.string(), z.unknown()).optional(),
+      }),
+    ),
   })
   .superRefine((value, ctx) => {
     if (value.reviewConfigs.length !== value.actionRequests.length) {
@@ -113,17 +119,22 @@ function defaultTitle(value: HITLRequest): string {
  * The batch of actions for an interrupt, one per tool call in the interrupt's order. The middleware's
  * action requests carry no tool call id, so each action's id is its position (`call-1`, `call-2`, …):
  * stable for the interrupt, which is all the resume needs, since the middleware matches decisions to tool
- * calls by position. Every top-level argument is editable when the tool allows "edit".
+ * calls by position. Every top-level argument is editable when the tool allows "edit", and a reviewer's
+ * edit must satisfy the tool's `argsSchema` when its `interruptOn` entry gives one.
  */
 function interruptActions(interrupt: AgentInterrupt): ActionRequest[] {
   const { value } = parseInterrupt(interrupt);
-  return value.actionRequests.map((action, index) => ({
-    id: `call-${index + 1}`,
-    name: action.name,
-    input: action.args as Record<string, JsonValue>,
-    editable: value.reviewConfigs[index]?.allowedDecisions.includes("edit") ? Object.keys(action.args) : [],
-    ...(action.description === undefined ? {} : { description: action.description }),
-  }));
+  return value.actionRequests.map((action, index) => {
+    const config = value.reviewConfigs[index];
+    return {
+      id: `call-${index + 1}`,
+      name: action.name,
+      input: action.args as Record<string, JsonValue>,
+      editable: config?.allowedDecisions.includes("edit") ? Object.keys(action.args) : [],
+      ...(action.description === undefined ? {} : { description: action.description }),
+      ...(config?.argsSchema === undefined ? {} : { inputSchema: config.argsSchema }),
+    };
+  });
 }
 
 /**

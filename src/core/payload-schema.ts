@@ -4,12 +4,17 @@
  * edited payload is checked against it before anything is written.
  */
 import { z } from "zod";
-import type { JsonValue } from "../domain/types.ts";
+import { actionInputs } from "../domain/batch.ts";
+import type { BatchAction, JsonValue } from "../domain/types.ts";
 import { ValidationError } from "../errors.ts";
 import { parseInput } from "../validation.ts";
+import { plainJson } from "./json-input.ts";
 
-/** The schema as JSON Schema, or a ValidationError when it cannot be one (a transform, a refinement…). */
-export function storedSchema(schema: unknown): JsonValue | null {
+/**
+ * The schema as JSON Schema, or a ValidationError when it cannot be one (a transform, a refinement…),
+ * naming the option at `path`.
+ */
+export function storedSchema(schema: unknown, path = "payloadSchema"): JsonValue | null {
   if (schema === undefined || schema === null) return null;
   let json: unknown = schema;
   if (schema instanceof z.ZodType) {
@@ -18,19 +23,29 @@ export function storedSchema(schema: unknown): JsonValue | null {
     } catch (error) {
       throw new ValidationError("requestApproval input", [
         {
-          path: "payloadSchema",
+          path,
           message: `cannot be stored as JSON Schema (${error instanceof Error ? error.message : String(error)}); drop transforms and refinements, or pass a JSON Schema`,
         },
       ]);
     }
   } else if (typeof schema !== "object" || Array.isArray(schema)) {
     throw new ValidationError("requestApproval input", [
-      { path: "payloadSchema", message: "must be a zod schema or a JSON Schema object" },
+      { path, message: "must be a zod schema or a JSON Schema object" },
     ]);
   }
-  compile(json as JsonValue, "requestApproval input");
+  // Stored as jsonb with the approval: refused here rather than by the database (a NUL) or the disk (size).
+  const storable = plainJson(z.unknown(), "a schema", MAX_SCHEMA_BYTES).safeParse(json);
+  if (!storable.success) {
+    throw new ValidationError(
+      "requestApproval input",
+      storable.error.issues.map((issue) => ({ path: [path, ...issue.path].join("."), message: issue.message })),
+    );
+  }
+  compile(json as JsonValue, "requestApproval input", path);
   return json as JsonValue;
 }
+
+const MAX_SCHEMA_BYTES = 256 * 1024;
 
 /**
  * Refinements and transforms are code: JSON Schema would silently drop them, and an edit would then pass
@@ -54,12 +69,12 @@ function refuseCode(ctx: { zodSchema: unknown }): void {
   if (def.checks?.some((check) => check._zod.def.check === "custom")) throw new Error("it has a refinement");
 }
 
-function compile(schema: JsonValue, what: string): z.ZodType {
+function compile(schema: JsonValue, what: string, path = "payloadSchema"): z.ZodType {
   try {
     return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (error) {
     throw new ValidationError(what, [
-      { path: "payloadSchema", message: `is not a JSON Schema countersign can check (${String(error)})` },
+      { path, message: `is not a JSON Schema countersign can check (${String(error)})` },
     ]);
   }
 }
@@ -68,4 +83,33 @@ function compile(schema: JsonValue, what: string): z.ZodType {
 export function checkPayload(schema: JsonValue | null, payload: JsonValue, what: string): void {
   if (schema === null) return;
   parseInput(compile(schema, what), payload, what);
+}
+
+/**
+ * A batch: every action whose input a revision edited must still satisfy that action's `inputSchema`.
+ * Issues are named `actions.<id>.edits.<field>`, as the batch's other refusals are. Only edited actions
+ * are checked: the agent's own input is not, so a reviewer can be the one who fixes it.
+ */
+export function checkActionEdits(
+  batch: readonly BatchAction[],
+  revision: { payload: JsonValue; edits: readonly { action?: string }[] },
+  what: string,
+): void {
+  const edited = new Set(revision.edits.map((edit) => edit.action));
+  const inputs = actionInputs(revision.payload);
+  const issues = batch.flatMap((action) => {
+    if (action.inputSchema === undefined || !edited.has(action.id)) return [];
+    const path = `actions.${action.id}.inputSchema`;
+    try {
+      parseInput(compile(action.inputSchema, what, path), inputs.get(action.id) ?? null, what);
+      return [];
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      return error.issues.map((issue) => ({
+        path: `actions.${action.id}.edits${issue.path ? `.${issue.path}` : ""}`,
+        message: issue.message,
+      }));
+    }
+  });
+  if (issues.length > 0) throw new ValidationError(what, issues);
 }

@@ -90,6 +90,12 @@ export interface ActionRequest {
   editable?: string[];
   /** Shown to the reviewer with the action. */
   description?: string;
+  /**
+   * A zod schema or a JSON Schema (a tool's parameters) that a reviewer's edit of `input` must satisfy:
+   * an edit that breaks it is refused with a ValidationError naming the field. The input as requested is
+   * not checked, so a reviewer can fix it. Stored as JSON Schema, like `payloadSchema`.
+   */
+  inputSchema?: z.ZodType | Record<string, unknown>;
 }
 
 /** A step names at most this many reviewers, over all its escalation levels. */
@@ -151,6 +157,7 @@ const actionSchema = z.strictObject({
   input: z.unknown(),
   editable: z.array(text(200)).max(100, { error: "at most 100 fields" }).optional(),
   description: optionalText(2000),
+  inputSchema: z.unknown().optional(),
 });
 // The inputs become the payload, so they share its limits (checked on the payload).
 const actionsSchema = z
@@ -267,12 +274,17 @@ export function planRequest(input: ApprovalRequest, defaults: ResolvedOptions["d
       { path: "warnBefore", message: "must be shorter than the timeout, or the warning would come before the request" },
     ]);
   }
-  const actions = parsed.actions?.map((a) => ({
-    id: a.id,
-    name: a.name,
-    description: a.description ?? null,
-    editable: [...new Set(a.editable ?? [])],
-  }));
+  const actions = parsed.actions?.map((a, index) => {
+    const inputSchema = storedSchema(a.inputSchema, `actions.${index}.inputSchema`);
+    return {
+      id: a.id,
+      name: a.name,
+      description: a.description ?? null,
+      editable: [...new Set(a.editable ?? [])],
+      // Left out when absent, so that the fingerprint of a batch without schemas stays as it was.
+      ...(inputSchema !== null ? { inputSchema } : {}),
+    };
+  });
   const payload = parsed.actions
     ? (parseInput(
         payloadSchema,

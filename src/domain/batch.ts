@@ -36,7 +36,7 @@ export function batchPayload(actions: readonly { id: string; name: string; input
 }
 
 /** Each action's current input, by id. */
-function actionInputs(payload: JsonValue): Map<string, JsonValue> {
+export function actionInputs(payload: JsonValue): Map<string, JsonValue> {
   const inputs = new Map<string, JsonValue>();
   const list = payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload.actions : null;
   if (!Array.isArray(list)) return inputs;
@@ -183,6 +183,7 @@ export function actionsOf(state: BatchState): ApprovalAction[] {
       description: action.description,
       input: inputs.get(action.id) ?? null,
       editable: action.editable,
+      ...(action.inputSchema !== undefined ? { inputSchema: action.inputSchema } : {}),
       outcome,
       comment: rejection?.comment ?? null,
       rejectedBy: rejection?.by ?? null,

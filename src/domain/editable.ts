@@ -57,9 +57,17 @@ export function editableFields(source: EditableSource): EditableField[] {
   });
 }
 
-/** A batch action's editable fields: its own input and `editable` (batch actions carry no schema). */
-export function actionFields(action: { input: JsonValue; editable: readonly string[] }): EditableField[] {
-  return editableFields({ payload: action.input, editable: action.editable, payloadSchema: null });
+/** A batch action's editable fields: its own input and `editable`, typed by its `inputSchema` when it has one. */
+export function actionFields(action: {
+  input: JsonValue;
+  editable: readonly string[];
+  inputSchema?: JsonValue;
+}): EditableField[] {
+  return editableFields({
+    payload: action.input,
+    editable: action.editable,
+    payloadSchema: action.inputSchema ?? null,
+  });
 }
 
 /** The value as a form shows it. */

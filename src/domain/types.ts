@@ -79,6 +79,8 @@ export interface ApprovalAction {
   input: JsonValue;
   /** Top-level fields of `input` a reviewer may change when approving. */
   editable: string[];
+  /** The JSON Schema a reviewer's edit of `input` must satisfy, when the request gave one. */
+  inputSchema?: JsonValue;
   outcome: VoteOutcome | "pending";
   comment: string | null;
   /** Who rejected it, or null. */
@@ -92,6 +94,8 @@ export interface BatchAction {
   name: string;
   description: string | null;
   editable: string[];
+  /** JSON Schema an edited input must satisfy; absent when the request gave none. */
+  inputSchema?: JsonValue;
 }
 
 /** A reviewer's decision on one action of a batch. */

@@ -44,8 +44,17 @@ afterAll(async () => {
 
 const toolMessages = (messages: BaseMessage[]) => messages.filter((m) => m.type === "tool").map((m) => m.text);
 
+/** The send_email tool's parameters as JSON Schema, for `interruptOn`'s `argsSchema`. */
+const EMAIL_ARGS = {
+  type: "object",
+  properties: { to: { type: "string", pattern: "^[^@\\s]+@company\\.com$" }, body: { type: "string" } },
+  required: ["to", "body"],
+};
+
 /** An agent whose model asks for two tool calls, then answers with what the tool messages said. */
-function buildAgent() {
+function buildAgent(
+  sendEmailReview: { allowedDecisions: ("approve" | "edit" | "reject")[]; argsSchema?: object } | true = true,
+) {
   const runs: [string, unknown][] = [];
   const sendEmail = tool(
     async (args) => {
@@ -73,7 +82,7 @@ function buildAgent() {
     checkpointer,
     middleware: [
       humanInTheLoopMiddleware({
-        interruptOn: { send_email: true, pay: { allowedDecisions: ["approve", "reject"] } },
+        interruptOn: { send_email: sendEmailReview, pay: { allowedDecisions: ["approve", "reject"] } },
       }),
     ],
   });
@@ -191,6 +200,29 @@ describe("countersign/langchain", () => {
       ["pay", { invoice: "INV-7", amount: 4800 }],
     ]);
     expect(result.messages.at(-1)?.text).toBe("Done: Sent to board@company.com / Paid 4800 EUR");
+  });
+
+  it("carries a tool's argsSchema: a reviewer's edit that breaks it is refused, naming the argument", async () => {
+    const { agent, runs } = buildAgent({ allowedDecisions: ["approve", "edit", "reject"], argsSchema: EMAIL_ARGS });
+    const { threadId, interrupt } = await pausedThread(agent);
+    const approval = await ask("test.langchain.schema.v1", threadId, interrupt);
+    expect(approval.actions?.[0]?.inputSchema).toEqual(EMAIL_ARGS);
+    expect(approval.actions?.[1]?.inputSchema).toBeUndefined();
+    const decide = (to: string) =>
+      bed.approvals.decide(approval.id, {
+        reviewer: CFO,
+        actions: { "call-1": { outcome: "approve", edits: { to } }, "call-2": { outcome: "approve" } },
+      });
+    const refused = await decide("someone@elsewhere.org").then(
+      () => undefined,
+      (error: ValidationError) => error,
+    );
+    expect(refused?.issues.map((issue) => issue.path)).toEqual(["actions.call-1.edits.to"]);
+    expect((await bed.approvals.get(approval.id)).status).toBe("pending");
+    await decide("board@company.com");
+    const decision = await bed.approvals.waitForDecision(approval.id);
+    await agent.invoke(resumeCommand(decision), { configurable: { thread_id: threadId } });
+    expect(runs[0]).toEqual(["send_email", { to: "board@company.com", body: "Q1 closed at 1.1M EUR." }]);
   });
 
   it("rejects every call of a cancelled review, telling the model why", async () => {

@@ -2,7 +2,13 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type ApprovalError, ERROR_CODES, type JsonValue, StaleRevisionError } from "../../src/index.ts";
+import {
+  type ApprovalError,
+  ERROR_CODES,
+  type JsonValue,
+  StaleRevisionError,
+  type ValidationError,
+} from "../../src/index.ts";
 import { eventually, recordingChannel, useTestBed } from "../support/test-bed.ts";
 
 const channel = recordingChannel();
@@ -176,6 +182,15 @@ describe("approve with edits", () => {
       }),
     );
     expect(custom?.message).toContain("it has a refinement");
+    // Stored as jsonb: a NUL is refused with its path before the database would refuse it.
+    const nul = await refusal(
+      bed.approvals.requestApproval({
+        ...payment,
+        payloadSchema: { type: "object", title: "a\u0000b" },
+        reviewers: ["c@co.com"],
+      }),
+    );
+    expect((nul as ValidationError | undefined)?.issues[0]?.path).toBe("payloadSchema.title");
     // A JSON Schema is taken as it is.
     const json = await bed.approvals.requestApproval({
       ...payment,
