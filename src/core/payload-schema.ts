@@ -71,7 +71,11 @@ function refuseCode(ctx: { zodSchema: unknown }): void {
 
 function compile(schema: JsonValue, what: string, path = "payloadSchema"): z.ZodType {
   try {
-    return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    const compiled = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    // References resolve on first use: a schema that only refers to itself (`{ "$ref": "#" }`) overflows
+    // the stack here, and is refused with the request, not on a reviewer's edit.
+    compiled.safeParse(null);
+    return compiled;
   } catch (error) {
     throw new ValidationError(what, [
       { path, message: `is not a JSON Schema countersign can check (${String(error)})` },

@@ -181,6 +181,12 @@ describe("an action's inputSchema", () => {
     expect(await attempt({ type: "object", description: "x".repeat(300 * 1024) })).toEqual([
       { path: "actions.0.inputSchema", message: `must be at most ${256 * 1024} bytes as JSON` },
     ]);
+    // A schema that refers to itself without end, and a pattern that is not a regular expression.
+    for (const broken of [{ $ref: "#" }, { type: "object", properties: { to: { type: "string", pattern: "(" } } }]) {
+      const issues = await attempt(broken);
+      expect(issues[0]?.path).toBe("actions.0.inputSchema");
+      expect(issues[0]?.message).toMatch(/^is not a JSON Schema countersign can check/);
+    }
     const transformed = await attempt(z.object({ amount: z.number() }).transform((value) => value.amount));
     expect(transformed[0]?.path).toBe("actions.0.inputSchema");
     expect(transformed[0]?.message).toMatch(/transform/);

@@ -191,6 +191,11 @@ describe("approve with edits", () => {
       }),
     );
     expect((nul as ValidationError | undefined)?.issues[0]?.path).toBe("payloadSchema.title");
+    // A schema that only refers to itself overflowed the stack on its first check: refused as a schema.
+    const loop = await refusal(
+      bed.approvals.requestApproval({ ...payment, payloadSchema: { $ref: "#" }, reviewers: ["c@co.com"] }),
+    );
+    expect((loop as ValidationError | undefined)?.issues[0]?.path).toBe("payloadSchema");
     // A JSON Schema is taken as it is.
     const json = await bed.approvals.requestApproval({
       ...payment,
