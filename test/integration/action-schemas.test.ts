@@ -12,7 +12,7 @@ import {
   type ValidationError,
 } from "../../src/index.ts";
 import { tokenFor } from "../support/http-servers.ts";
-import { TEST_SECRET, useTestBed } from "../support/test-bed.ts";
+import { supportBatch, TEST_SECRET, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("action_schemas");
 const LEAD = "billing-lead@company.com";
@@ -45,15 +45,7 @@ const actions: ActionRequest[] = [
   },
 ];
 const batch = (extra: Partial<ApprovalRequest> = {}) =>
-  bed.approvals.requestApproval({
-    type: "agent.tool_calls.v1",
-    title: "Support agent wants to run 2 tools",
-    actions,
-    requestedBy: "agent://support",
-    reviewers: [LEAD],
-    reminders: [],
-    ...extra,
-  });
+  bed.approvals.requestApproval(supportBatch(actions, LEAD, extra));
 
 describe("an action's inputSchema", () => {
   it("refuses a reviewer's edit that breaks it, naming the action and field, and writes nothing", async () => {

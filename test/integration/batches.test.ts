@@ -7,7 +7,7 @@ import {
   ERROR_CODES,
   ValidationError,
 } from "../../src/index.ts";
-import { useTestBed } from "../support/test-bed.ts";
+import { supportBatch, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("batches");
 
@@ -22,15 +22,7 @@ const actions: ActionRequest[] = [
   { id: "call_2", name: "sendEmail", input: { to: "customer@x.com", body: "Your refund is on its way" } },
 ];
 const batch = (extra: Partial<ApprovalRequest> = {}) =>
-  bed.approvals.requestApproval({
-    type: "agent.tool_calls.v1",
-    title: "Support agent wants to run 2 tools",
-    actions,
-    requestedBy: "agent://support",
-    reviewers: ["billing-lead@company.com"],
-    reminders: [],
-    ...extra,
-  });
+  bed.approvals.requestApproval(supportBatch(actions, "billing-lead@company.com", extra));
 
 describe("a batch of actions", () => {
   it("is decided per action in one vote: approve one with edits, reject another with a reason", async () => {

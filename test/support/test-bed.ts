@@ -6,6 +6,8 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, inject } from "vitest";
 import {
+  type ActionRequest,
+  type ApprovalRequest,
   createApprovals,
   type Approvals,
   type ApprovalsOptions,
@@ -136,3 +138,20 @@ export type WireJson = any;
 
 /** A JSON response body, read loosely for assertions. */
 export const readJson = async (response: Response): Promise<WireJson> => response.json();
+
+/** A support agent's batch of tool calls for one reviewer, without reminders; `extra` overrides any field. */
+export function supportBatch(
+  actions: ActionRequest[],
+  reviewer: string,
+  extra: Partial<ApprovalRequest> = {},
+): ApprovalRequest {
+  return {
+    type: "agent.tool_calls.v1",
+    title: "Support agent wants to run 2 tools",
+    actions,
+    requestedBy: "agent://support",
+    reviewers: [reviewer],
+    reminders: [],
+    ...extra,
+  };
+}
