@@ -8,6 +8,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import {
+  type ActionRequest,
   ApprovalError,
   type Approval,
   type Approvals,
@@ -40,6 +41,7 @@ const INSTRUCTIONS = `Human approval for actions you must not take on your own.
 Call request_approval before the action, then wait_for_decision with the id it returns, again and again while the status is "pending".
 Proceed only when the decision says approved: true. Rejected, timed out or cancelled means do not proceed; tell the user why (the reviewer's comment).
 When a reviewer approved with edits, use the decision's payload, not the one you asked with.
+For several tool calls asked as actions, run only those whose decision.actions entry says approve, each with that entry's input.
 You cannot approve or reject anything yourself: reviewers decide through their own channels.`;
 
 const ok = (value: Record<string, unknown>): CallToolResult => ({
@@ -85,6 +87,7 @@ function decisionSummary(decision: Decision): Record<string, unknown> {
     revision: decision.revision,
     payload: decision.payload,
     edits: decision.edits,
+    ...(decision.actions ? { actions: decision.actions } : {}),
   };
 }
 
@@ -137,6 +140,25 @@ const requestShape = (options: Settings) => ({
     .record(z.string(), z.unknown())
     .optional()
     .describe("The details a reviewer judges (a JSON object, at most 256 KiB)."),
+  actions: z
+    .array(
+      z.object({
+        id: z.string().describe("Unique in this request, e.g. your tool call's id."),
+        name: z.string().describe("The tool's name."),
+        input: z.record(z.string(), z.unknown()).describe("The tool's arguments."),
+        editable: z.array(z.string()).optional().describe("Arguments a reviewer may change when approving."),
+        inputSchema: z
+          .record(z.string(), z.unknown())
+          .optional()
+          .describe("The tool's parameters as JSON Schema: a reviewer's change must satisfy it."),
+        description: z.string().optional().describe("What the call does, for the reviewer."),
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      "Several tool calls put to the reviewers in one review, each approved or rejected on its own (instead of payload).",
+    ),
   reviewers: z
     .array(z.string())
     .min(1)
@@ -213,7 +235,7 @@ function requestTool(server: McpServer, approvals: Approvals, settings: Settings
     {
       title: "Ask a human for approval",
       description:
-        "Asks one or more people (or a chain of sign-offs, with steps) to approve an action before you take it. Returns the approval id and its status " +
+        "Asks one or more people (or a chain of sign-offs, with steps) to approve an action, or several tool calls at once (actions), before you take it. Returns the approval id and its status " +
         "(pending); the reviewers are notified through their own channels. Then call wait_for_decision with the id.",
       inputSchema: requestShape(settings),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -227,6 +249,7 @@ function requestTool(server: McpServer, approvals: Approvals, settings: Settings
           ...(input.reviewers ? { reviewers: input.reviewers } : {}),
           ...(input.steps ? { steps: input.steps } : {}),
           ...(input.payload !== undefined ? { payload: input.payload as JsonValue } : {}),
+          ...(input.actions ? { actions: input.actions as ActionRequest[] } : {}),
           ...(input.escalation ? { escalation: input.escalation } : {}),
           ...(input.timeout || input.timeoutAction
             ? {

@@ -4,7 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Notification } from "../../src/index.ts";
+import type { Notification, ValidationError } from "../../src/index.ts";
 import { mcpHandler, mcpNodeHandler } from "../../src/mcp/server.ts";
 import { approvalRoundTrip, call, expectReadableErrors, expectTools, recordingWorker } from "../support/mcp.ts";
 import { readJson, useTestBed } from "../support/test-bed.ts";
@@ -114,6 +114,59 @@ describe("mcpHandler (Streamable HTTP)", () => {
       ["finance", 1],
     ]);
     await client.close();
+  });
+
+  it("requests several tool calls as actions: each is decided on its own, and the decision says which may run, with what input", async () => {
+    const client = await connect();
+    try {
+      const requested = await call(client, "request_approval", {
+        title: "Run 2 tools",
+        reviewers: ["lead@co.com"],
+        actions: [
+          {
+            id: "call_1",
+            name: "refund",
+            input: { order: "A-1", amount: 120 },
+            editable: ["amount"],
+            inputSchema: { type: "object", properties: { amount: { type: "number", maximum: 100 } } },
+          },
+          { id: "call_2", name: "email", input: { to: "x@co.com" } },
+        ],
+      });
+      expect(requested.result.isError, requested.raw).toBeFalsy();
+      const id = requested.data.id as string;
+      const refused = await bed.approvals
+        .decide(id, {
+          reviewer: "lead@co.com",
+          actions: { call_1: { outcome: "approve", edits: { amount: 150 } }, call_2: { outcome: "approve" } },
+        })
+        .then(
+          () => undefined,
+          (error: ValidationError) => error.issues.map((issue) => issue.path),
+        );
+      expect(refused).toEqual(["actions.call_1.edits.amount"]);
+      await bed.approvals.decide(id, {
+        reviewer: "lead@co.com",
+        actions: {
+          call_1: { outcome: "approve", edits: { amount: 90 } },
+          call_2: { outcome: "reject", comment: "no e-mails today" },
+        },
+      });
+      const waited = await call(client, "wait_for_decision", { id, waitSeconds: 5 });
+      expect(waited.data).toMatchObject({ status: "approved", approved: true });
+      expect(waited.data.actions).toEqual([
+        expect.objectContaining({ id: "call_1", outcome: "approve", input: { order: "A-1", amount: 90 } }),
+        expect.objectContaining({ id: "call_2", outcome: "reject", comment: "no e-mails today" }),
+      ]);
+      const noActions = await call(client, "request_approval", {
+        title: "Empty",
+        reviewers: ["lead@co.com"],
+        actions: [],
+      });
+      expect(noActions.result.isError).toBe(true);
+    } finally {
+      await client.close();
+    }
   });
 
   it("serves behind Express, after express.json() has read the body", async () => {

@@ -36,6 +36,7 @@ export async function expectTools(client: Client): Promise<void> {
       "payload",
       "reviewers",
       "steps",
+      "actions",
       "requestedBy",
       "timeout",
       "idempotencyKey",
