@@ -39,17 +39,19 @@ function toIssue(issue: z.core.$ZodIssue, input: unknown): ValidationIssue {
 }
 
 /** A duration in milliseconds, given as "30s", "5m", "8h", "2d" or a number of milliseconds. */
-export const durationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      message: `${JSON.stringify(value)} is not a duration; use e.g. "30s", "5m", "8h", "2d" or milliseconds`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const durationMs = z
+  .union([z.string(), z.number()], { error: 'must be a duration: e.g. "30s", "5m", "8h", "2d" or milliseconds' })
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(value)} is not a duration; use e.g. "30s", "5m", "8h", "2d" or milliseconds`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 /** A positive duration no longer than a year. */
 export const positiveDurationMs = durationMs.pipe(

@@ -58,6 +58,9 @@ describe("requestApproval validation", () => {
     expect(await issues({ ...good, reminders: [0] })).toEqual([
       { path: "reminders.0", message: "must be longer than zero" },
     ]);
+    expect(await issues({ ...good, timeout: { after: true as never } })).toEqual([
+      { path: "timeout.after", message: 'must be a duration: e.g. "30s", "5m", "8h", "2d" or milliseconds' },
+    ]);
     expect(await issues({ ...good, timeout: { action: "explode" } })).toMatchObject([{ path: "timeout.action" }]);
   });
 
