@@ -103,9 +103,10 @@ export function checkActionEdits(
   const inputs = actionInputs(revision.payload);
   const issues = batch.flatMap((action) => {
     if (action.inputSchema === undefined || !edited.has(action.id)) return [];
-    const path = `actions.${action.id}.inputSchema`;
+    // Outside the try: a schema that no longer compiles is named as the schema, not as the edit.
+    const schema = compile(action.inputSchema, what, `actions.${action.id}.inputSchema`);
     try {
-      parseInput(compile(action.inputSchema, what, path), inputs.get(action.id) ?? null, what);
+      parseInput(schema, inputs.get(action.id) ?? null, what);
       return [];
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
