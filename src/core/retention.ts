@@ -1,7 +1,7 @@
 /** `prune`: retention for final approvals, in bounded batches; pending approvals are never touched. */
 import { sql } from "kysely";
 import { z } from "zod";
-import { type PruneBatch, pruneBatch, pruneCandidates } from "../store/retention.ts";
+import { type PruneBatch, pruneBatch, pruneCandidates, pruneJobs } from "../store/retention.ts";
 import { parseInput, positiveDurationMs } from "../validation.ts";
 import type { EngineContext } from "./context.ts";
 import type { Duration } from "../domain/duration.ts";
@@ -47,7 +47,8 @@ export async function prune(ctx: EngineContext, options: PruneOptions): Promise<
     const counts = await ctx.database.run((db) => pruneCandidates(db, schema, cutoff));
     return { ...counts, events: parsed.keepAudit ? 0 : counts.events, dryRun: true, cutoff };
   }
-  const total: PruneBatch = { approvals: 0, events: 0, jobs: 0 };
+  const jobs = await ctx.database.run((db) => pruneJobs(db, { schema, workerSchema }, cutoff));
+  const total: PruneBatch = { approvals: 0, events: 0, jobs };
   for (;;) {
     const batch = await ctx.database.transaction(async (db) => {
       if (!parsed.keepAudit) await sql`select set_config('countersign.pruning', 'on', true)`.execute(db);
@@ -55,7 +56,6 @@ export async function prune(ctx: EngineContext, options: PruneOptions): Promise<
     });
     total.approvals += batch.approvals;
     total.events += batch.events;
-    total.jobs += batch.jobs;
     if (batch.approvals < parsed.batchSize) return { ...total, dryRun: false, cutoff };
   }
 }

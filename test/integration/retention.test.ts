@@ -1,4 +1,5 @@
 /** prune (issue 15): final approvals go in bounded batches, pending ones never, the audit stays verifiable. */
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { cliFor } from "../support/cli.ts";
 import type { ValidationError } from "../../src/index.ts";
@@ -81,6 +82,29 @@ describe("prune", () => {
     for (const id of old) expect(await bed.approvals.verifyAudit({ id })).toMatchObject({ ok: true });
     for (const id of [...recent, ...pending]) expect((await bed.approvals.get(id)).id).toBe(id);
     expect((await bed.approvals.get(pending[0]!)).status).toBe("pending");
+  });
+
+  it("reads the worker's jobs table once per prune, however many batches it takes", async () => {
+    const old = await approvals(6, "approve", 300);
+    // Every statement sent, by wrapping pg's query: the jobs table has no index to find an approval's
+    // jobs by, so each statement that names it reads all of it.
+    const sent: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0];
+      const text = typeof config === "string" ? config : (config as { text?: string } | undefined)?.text;
+      if (text) sent.push(text);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query;
+    let result: Awaited<ReturnType<typeof bed.approvals.prune>>;
+    try {
+      result = await bed.approvals.prune({ finalOlderThan: "250d", batchSize: 2 });
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    expect(result.approvals).toBe(old.length);
+    expect(result.jobs).toBe(2 * old.length); // the request's and the outcome's notifications, which no worker ran
+    expect(sent.filter((text) => text.includes("_private_jobs"))).toHaveLength(1);
   });
 
   it("takes the audit events along with keepAudit: false, and only then", async () => {
