@@ -18,7 +18,7 @@ export function registerPrune(program: Command): void {
         if (options.json) json(result);
         const events = options.dropAudit ? `, ${result.events} audit events` : " (their audit events stay)";
         say(
-          `${result.dryRun ? "Would remove" : "Removed"} ${result.approvals} final approvals decided before ${result.cutoff.toISOString()}${events}${result.dryRun ? "" : `, ${result.jobs} worker jobs`}.`,
+          `${result.dryRun ? "Would remove" : "Removed"} ${result.approvals} final approvals decided before ${result.cutoff.toISOString()}${events}, ${result.jobs} worker jobs.`,
         );
       }),
     );

@@ -44,7 +44,7 @@ export async function prune(ctx: EngineContext, options: PruneOptions): Promise<
     return rows[0]?.cutoff ?? new Date(Date.now() - parsed.finalOlderThan);
   });
   if (parsed.dryRun) {
-    const counts = await ctx.database.run((db) => pruneCandidates(db, schema, cutoff));
+    const counts = await ctx.database.run((db) => pruneCandidates(db, { schema, workerSchema }, cutoff));
     return { ...counts, events: parsed.keepAudit ? 0 : counts.events, dryRun: true, cutoff };
   }
   const jobs = await ctx.database.run((db) => pruneJobs(db, { schema, workerSchema }, cutoff));

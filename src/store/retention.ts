@@ -14,26 +14,38 @@ export interface PruneBatch {
 /** Where the approval id starts in a job's key, after "countersign:" (see jobKey). */
 const JOB_KEY_ID_FROM = "countersign:".length + 1;
 
-/** Final approvals decided before `cutoff`, and their events: what a prune would remove. */
-export async function pruneCandidates(db: Db, schema: string, cutoff: Date): Promise<PruneBatch> {
-  const result = await sql<{ approvals: number; events: number }>`
-    with doomed as (
-      select id from ${sql.id(schema, "approval")} where status <> 'pending' and decided_at < ${cutoff}
-    )
+/** Final approvals decided before `cutoff`: `id`, and `key_id` as it appears in their jobs' keys. */
+const doomedApprovals = (schema: string, cutoff: Date) =>
+  sql`select id, id::text as key_id from ${sql.id(schema, "approval")} where status <> 'pending' and decided_at < ${cutoff}`;
+
+/**
+ * The worker jobs of the approvals in a `doomed` CTE. Keys are "countersign:<approval id>:…": the id is read
+ * out of the key and hash-joined. graphile-worker's jobs have no index an approval's jobs can be found by,
+ * so this is a pass over the whole jobs table (350 ms at 1,000,000 pending approvals); a "key like any
+ * (patterns)" tried every pattern on every job (45 s for 1,000 approvals at 200,000 jobs).
+ */
+const doomedJobs = (workerSchema: string) =>
+  sql`from ${sql.id(workerSchema, "_private_jobs")} j
+    where j.key like 'countersign:%' and substr(j.key, ${JOB_KEY_ID_FROM}, 36) in (select key_id from doomed)`;
+
+/** Final approvals decided before `cutoff`, their events and their worker jobs: what a prune would remove. */
+export async function pruneCandidates(
+  db: Db,
+  schemas: { schema: string; workerSchema: string },
+  cutoff: Date,
+): Promise<PruneBatch> {
+  const result = await sql<PruneBatch>`
+    with doomed as (${doomedApprovals(schemas.schema, cutoff)})
     select (select count(*) from doomed)::int as approvals,
-      (select count(*) from ${sql.id(schema, "event")} where approval_id in (select id from doomed))::int as events`.execute(
-    db,
-  );
-  const row = result.rows[0] ?? { approvals: 0, events: 0 };
-  return { ...row, jobs: 0 };
+      (select count(*) from ${sql.id(schemas.schema, "event")} where approval_id in (select id from doomed))::int as events,
+      (select count(*) ${doomedJobs(schemas.workerSchema)})::int as jobs`.execute(db);
+  return result.rows[0] ?? { approvals: 0, events: 0, jobs: 0 };
 }
 
 /**
  * The worker jobs of every final approval decided before `cutoff`, removed in one statement before the
- * batches. graphile-worker's jobs have no index an approval's jobs can be found by, so finding them is a
- * pass over the whole jobs table: once per prune, not once per batch (at 1,000,000 pending approvals a
- * pass took 350 ms). A final approval gets no new jobs, and one that a worker is running when the
- * approval goes finds nothing to do.
+ * batches: the pass over the jobs table is made once per prune, not once per batch. A final approval gets
+ * no new jobs, and one that a worker is running when the approval goes finds nothing to do.
  */
 export async function pruneJobs(
   db: Db,
@@ -41,14 +53,10 @@ export async function pruneJobs(
   cutoff: Date,
 ): Promise<number> {
   const result = await sql<{ jobs: number }>`
-    with doomed as (
-      select id::text from ${sql.id(schemas.schema, "approval")} where status <> 'pending' and decided_at < ${cutoff}
-    )
-    -- Keys are "countersign:<approval id>:…": the id is read out of the key and hash-joined. A "key like any
-    -- (patterns)" tried every pattern on every job: 45 s for 1,000 approvals at 200,000 jobs.
-    select count(${sql.id(schemas.workerSchema, "remove_job")}(j.key))::int as jobs
-    from ${sql.id(schemas.workerSchema, "_private_jobs")} j
-    where j.key like 'countersign:%' and substr(j.key, ${JOB_KEY_ID_FROM}, 36) in (select id from doomed)`.execute(db);
+    with doomed as (${doomedApprovals(schemas.schema, cutoff)})
+    select count(${sql.id(schemas.workerSchema, "remove_job")}(j.key))::int as jobs ${doomedJobs(schemas.workerSchema)}`.execute(
+    db,
+  );
   return result.rows[0]?.jobs ?? 0;
 }
 

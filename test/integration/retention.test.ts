@@ -60,8 +60,10 @@ describe("prune", () => {
 
     const result = await bed.approvals.prune({ finalOlderThan: "180d", batchSize: 2 });
     expect(result).toMatchObject({ dryRun: false, approvals: 5, events: 0 });
-    // The one left behind, and the notifications nobody ran (no worker here): none is left for them.
+    // The one left behind, and the notifications nobody ran (no worker here): none is left for them, and
+    // the dry run counted them.
     expect(result.jobs).toBeGreaterThanOrEqual(1);
+    expect(dry.jobs).toBe(result.jobs);
     const left = await bed.pool.query(
       `select count(*) from "${bed.workerSchema}"._private_jobs where key like any($1)`,
       [old.map((id) => `countersign:${id}:%`)],
@@ -137,6 +139,8 @@ describe("prune", () => {
     await approvals(1, "approve", 400);
     const dry = await cliFor(bed)("prune", "--final-older-than", "365d", "--dry-run");
     expect(dry.code).toBe(0);
-    expect(dry.stderr).toMatch(/^Would remove 1 final approvals decided before \S+ \(their audit events stay\)\.\n$/);
+    expect(dry.stderr).toMatch(
+      /^Would remove 1 final approvals decided before \S+ \(their audit events stay\), 2 worker jobs\.\n$/,
+    );
   });
 });
