@@ -5,16 +5,20 @@
  * compiled statement's parameters are then the values, in the places the placeholders took.
  */
 import { type Compilable, CompiledQuery, type QueryResult } from "kysely";
-import type { Db } from "./connection.ts";
+import { type Db, schemaOf } from "./connection.ts";
 
 const MARK = "\u0000countersign-placeholder:";
 
 export function compiledOnce<P extends Record<string, unknown>, R>(
   build: (db: Db, params: P) => Compilable<R>,
 ): (db: Db, params: P) => Promise<QueryResult<R>> {
-  const cache = new WeakMap<Db, { sql: string; order: (keyof P)[] }>();
+  type Compiled = { sql: string; order: (keyof P)[] };
+  // Per schema for countersign's own Dbs (see `schemaOf`), else per Db.
+  const bySchema = new Map<string, Compiled>();
+  const byDb = new WeakMap<Db, Compiled>();
   return (db, params) => {
-    let compiled = cache.get(db);
+    const schema = schemaOf(db);
+    let compiled = schema === undefined ? byDb.get(db) : bySchema.get(schema);
     if (!compiled) {
       const placeholders = new Proxy({} as P, { get: (_, key) => `${MARK}${String(key)}` });
       const query = build(db, placeholders).compile();
@@ -25,7 +29,8 @@ export function compiledOnce<P extends Record<string, unknown>, R>(
         return parameter.slice(MARK.length) as keyof P;
       });
       compiled = { sql: query.sql, order };
-      cache.set(db, compiled);
+      if (schema === undefined) byDb.set(db, compiled);
+      else bySchema.set(schema, compiled);
     }
     return db.executeQuery(
       CompiledQuery.raw(

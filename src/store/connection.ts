@@ -30,20 +30,43 @@ export interface Database {
   run<T>(work: (db: Db) => Promise<T>): Promise<T>;
 }
 
+/**
+ * The schema each Db handed to countersign's statements is scoped to. They differ only in the connection
+ * they run on, so a statement compiled for one is the same text for every Db of its schema: compiled
+ * statements are kept per schema (`compiledOnce`). Keyed by the Db itself, a host's transaction (a fresh
+ * Db each time) compiled its statements again on every decision.
+ */
+const scopedTo = new WeakMap<Db, string>();
+
+function scoped(db: Db, schema: string): Db {
+  scopedTo.set(db, schema);
+  return db;
+}
+
+/** The schema `db` is scoped to, when countersign made it. */
+export function schemaOf(db: Db): string | undefined {
+  return scopedTo.get(db);
+}
+
 export function createDatabase(pool: pg.Pool, schema: string, workerSchema: string): Database {
-  const db = new Kysely<CountersignDatabase>({ dialect: new PostgresDialect({ pool: preparing(pool) }) }).withSchema(
+  const db = scoped(
+    new Kysely<CountersignDatabase>({ dialect: new PostgresDialect({ pool: preparing(pool) }) }).withSchema(schema),
     schema,
   );
+  const inScope =
+    <T>(work: (db: Db) => Promise<T>) =>
+    (trx: Db) =>
+      work(scoped(trx, schema));
   return {
     schema,
     workerSchema,
     transaction: (work, host) =>
       translateErrors(async () => {
-        if (!host) return db.transaction().execute(work);
+        if (!host) return db.transaction().execute(inScope(work));
         const hostDb = isKysely(host) ? host : kyselyOverClient(host);
-        const scoped = (hostDb.withoutPlugins() as Kysely<CountersignDatabase>).withSchema(schema);
-        if (scoped.isTransaction || (!isKysely(host) && (await insideTransactionBlock(host)))) return work(scoped);
-        return scoped.transaction().execute(work);
+        const own = scoped((hostDb.withoutPlugins() as Kysely<CountersignDatabase>).withSchema(schema), schema);
+        if (own.isTransaction || (!isKysely(host) && (await insideTransactionBlock(host)))) return work(own);
+        return own.transaction().execute(inScope(work));
       }),
     run: (work) => translateErrors(() => work(db)),
   };

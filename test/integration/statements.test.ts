@@ -2,7 +2,10 @@
  * Round trips per operation, counted on the wire (every statement a pg client sends, BEGIN and COMMIT
  * included): a count, not a timing, so it can be asserted.
  */
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { compiledOnce } from "../../src/store/compiled-once.ts";
+import { createDatabase } from "../../src/store/connection.ts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tokenFor } from "../support/http-servers.ts";
 import { TEST_SECRET, testDatabaseUrl, useTestBed } from "../support/test-bed.ts";
@@ -65,6 +68,34 @@ describe("statements per operation", () => {
       expect(sent).toEqual(["begin", "select", "with", "commit"]);
     } finally {
       await client.end();
+    }
+  });
+
+  it("a host's transactions compile countersign's statements once, not once per transaction", async () => {
+    // Every host transaction gets a Db of its own; the statement compiled for one is the same for all.
+    const database = createDatabase(bed.pool, bed.schema, bed.workerSchema);
+    let builds = 0;
+    const read = compiledOnce((db, p: { id: string }) => {
+      builds++;
+      return db.selectFrom("approval").select("id").where("id", "=", p.id);
+    });
+    const { id } = await bed.approvals.requestApproval(request());
+    const client = await bed.pool.connect();
+    try {
+      for (let i = 0; i < 3; i++) {
+        await client.query("begin");
+        const rows = await database.transaction(async (db) => (await read(db, { id })).rows, client);
+        await client.query("commit");
+        expect(rows).toEqual([{ id }]);
+      }
+      // And a kysely transaction of the host's, and countersign's own pool.
+      const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: bed.pool }) });
+      await kysely.transaction().execute((trx) => database.transaction((db) => read(db, { id }), trx));
+      await database.run((db) => read(db, { id }));
+      await database.transaction((db) => read(db, { id }));
+      expect(builds).toBe(1);
+    } finally {
+      client.release();
     }
   });
 
