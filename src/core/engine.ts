@@ -35,7 +35,7 @@ import type { EngineContext } from "./context.ts";
 import { type ApprovalRequest, planRequest, requestPolicies } from "./request-input.ts";
 import { evaluatePolicies, type PolicyRequest } from "./policies.ts";
 import type { SpanContextLike } from "./telemetry.ts";
-import { checkActionEdits, checkPayload } from "./payload-schema.ts";
+import { checkRevision } from "./payload-schema.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Request
@@ -245,10 +245,12 @@ async function change(
       if (planned.kind !== "apply")
         return { refused: planned.kind === "refuse" ? planned.why : undefined, rows: read.rows };
       const revision = planned.plan.revision;
-      if (revision) {
-        checkPayload(read.payloadSchema, revision.payload, `edits of approval ${id}`);
-        if (read.facts.batch) checkActionEdits(read.facts.batch, revision, `edits of approval ${id}`);
-      }
+      if (revision)
+        checkRevision(
+          { payloadSchema: read.payloadSchema, batch: read.facts.batch },
+          revision,
+          `edits of approval ${id}`,
+        );
       const applied = await applyPlan(ctx, db, read.facts, planned.plan);
       if (applied) reportFinal(ctx, applied);
       if (applied && !isOverdue(read.facts)) return { rows: rowsAfter(read.rows, applied) };

@@ -90,11 +90,24 @@ export function checkPayload(schema: JsonValue | null, payload: JsonValue, what:
 }
 
 /**
+ * A reviewer's revision against what the request asked of it: the whole payload against `payloadSchema`,
+ * and in a batch each edited action's input against its `inputSchema`.
+ */
+export function checkRevision(
+  request: { payloadSchema: JsonValue | null; batch: readonly BatchAction[] | null },
+  revision: { payload: JsonValue; edits: readonly { action?: string }[] },
+  what: string,
+): void {
+  checkPayload(request.payloadSchema, revision.payload, what);
+  if (request.batch) checkActionEdits(request.batch, revision, what);
+}
+
+/**
  * A batch: every action whose input a revision edited must still satisfy that action's `inputSchema`.
  * Issues are named `actions.<id>.edits.<field>`, as the batch's other refusals are. Only edited actions
  * are checked: the agent's own input is not, so a reviewer can be the one who fixes it.
  */
-export function checkActionEdits(
+function checkActionEdits(
   batch: readonly BatchAction[],
   revision: { payload: JsonValue; edits: readonly { action?: string }[] },
   what: string,

@@ -133,20 +133,20 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
     history: options.history ? await database.run((db) => listEvents(db, approval.id, options.history)) : [],
   });
 
-  /** Decides by id, or on a link's read (`read`), which is also what a form's text is typed against. */
+  /** Decides by id, or on a link's read (`link`), whose approval is also what a form's text is typed against. */
   const decideAs = async (
     approvalId: string,
     input: ReviewerDecision & { reviewer: string; voter?: string },
-    read?: FactsRead,
+    link?: { read: FactsRead; approval: Approval },
   ) => {
     parseInput(approvalIdSchema, approvalId, "approval id");
     const { formEdits, formActions, ...rest } = input;
-    const approval = () => (read ? Promise.resolve(toApproval(read.rows)) : get(approvalId));
+    const approval = () => (link ? Promise.resolve(link.approval) : get(approvalId));
     if (formActions) rest.actions = typedActions(await approval(), formActions);
     const typed = formEdits && Object.keys(formEdits).length > 0 ? typedEdits(await approval(), formEdits) : undefined;
     const edits = typed && Object.keys(typed).length > 0 ? { edits: typed } : {};
     const ballot = parseInput(decideSchema, { ...rest, ...edits }, "decision");
-    return read ? decideOnFacts(ctx, read, ballot) : decide(ctx, approvalId, ballot);
+    return link ? decideOnFacts(ctx, link.read, ballot) : decide(ctx, approvalId, ballot);
   };
 
   return {
@@ -155,13 +155,18 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
       const link = await database.run((db) => readFactsByToken(db, hashToken(token)));
       if (!link || link.expired || !tokenMatches(token, link.tokenHash)) return undefined;
       const { reviewer, read } = link;
+      const approval = toApproval(read.rows);
       try {
-        const decision = toDecision(toApproval(read.rows));
+        const decision = toDecision(approval);
         return {
-          view: await viewOf(await decideAs(read.facts.id, { ...decision, reviewer }, read), reviewer, options),
+          view: await viewOf(
+            await decideAs(approval.id, { ...decision, reviewer }, { read, approval }),
+            reviewer,
+            options,
+          ),
         };
       } catch (refused) {
-        return { refused, view: await viewOf(await get(read.facts.id), reviewer, options) };
+        return { refused, view: await viewOf(await get(approval.id), reviewer, options) };
       }
     },
     async open(token, options = {}) {

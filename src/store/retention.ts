@@ -76,8 +76,7 @@ export async function pruneBatch(
   const ofDoomed = sql`approval_id in (select id from doomed)`;
   const result = await sql<Omit<PruneBatch, "jobs">>`
     with doomed as (
-      select id from ${t("approval")} where status <> 'pending' and decided_at < ${options.cutoff}
-      order by decided_at limit ${options.limit} for update skip locked
+      ${doomedApprovals(schemas.schema, options.cutoff)} order by decided_at limit ${options.limit} for update skip locked
     ),
     votes as (delete from ${t("vote")} where ${ofDoomed}),
     tokens as (delete from ${t("token")} where ${ofDoomed}),
