@@ -109,6 +109,42 @@ describe("prune", () => {
     expect(sent.filter((text) => text.includes("_private_jobs"))).toHaveLength(1);
   });
 
+  it("removes the jobs without a notification each, and leaves alone a job a worker is running", async () => {
+    const old = await approvals(3, "approve", 360);
+    const jobs = `"${bed.workerSchema}"._private_jobs`;
+    // A job a worker holds right now: it will find its approval gone and do nothing.
+    const runningKey = `countersign:${old[0]}:deliver:running`;
+    await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:deliver', '{}'::json, job_key := $1)`, [
+      runningKey,
+    ]);
+    await bed.pool.query(`update ${jobs} set locked_at = now(), locked_by = 'a worker' where key = $1`, [runningKey]);
+    const listener = new pg.Client({ connectionString: bed.url });
+    await listener.connect();
+    // graphile-worker's remove_job announces each removal on this channel ("count":-1), waking every
+    // worker of the database once per job; other test files' add_jobs use the channel too.
+    const removals: string[] = [];
+    listener.on("notification", (n) => {
+      if (n.payload?.includes('"count":-1')) removals.push(n.payload);
+    });
+    try {
+      await listener.query('listen "jobs:insert"');
+      const dry = await bed.approvals.prune({ finalOlderThan: "350d", dryRun: true });
+      const result = await bed.approvals.prune({ finalOlderThan: "350d" });
+      // A round trip after the prune committed: notifications it sent arrive before the answer.
+      await listener.query("select 1");
+      expect(removals).toEqual([]);
+      expect(result).toMatchObject({ approvals: old.length, jobs: 2 * old.length });
+      expect(dry.jobs).toBe(result.jobs);
+    } finally {
+      await listener.end();
+    }
+    const running = await bed.pool.query(
+      `select key, attempts, max_attempts from ${jobs} where locked_by = 'a worker'`,
+    );
+    expect(running.rows).toEqual([{ key: runningKey, attempts: 0, max_attempts: 25 }]);
+    await bed.pool.query(`delete from ${jobs} where key = $1`, [runningKey]);
+  });
+
   it("takes the audit events along with keepAudit: false, and only then", async () => {
     const old = await approvals(2, "approve", 30);
     expect(await count("event", old)).toBeGreaterThan(0);
