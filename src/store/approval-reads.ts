@@ -257,7 +257,7 @@ function reviewerReadQuery(db: QueryCreator<CountersignDatabase>, p: ReviewerRea
           .select(EVENT_COLUMNS.map((column) => `event.${column}` as const))
           .whereRef("event.approval_id", "=", "token.approval_id")
           .where("event.type", "=", sql<EventType>`any(${p.types}::text[])`)
-          .orderBy("event.id"),
+          .orderBy("event.seq"),
       ).as("history"),
     ])
     .where("token.token_hash", "=", p.tokenHash);
@@ -353,7 +353,7 @@ export async function readForDelivery(
         .where("event.type", "=", "notified")
         .where("event.channel", "=", channel)
         .where(sql<boolean>`event.data ->> 'reviewer' = ${reviewer} and event.data ? 'receipt'`)
-        .orderBy("event.id")
+        .orderBy("event.seq")
         .limit(1)
         .as("receipt"),
     ])

@@ -72,6 +72,20 @@ describe("migrations", () => {
     expect(unindexed).toEqual([]);
   });
 
+  it("indexes an audit event once for its approval: by its place in the chain", async () => {
+    const schema = freshSchema();
+    await open(schema).migrate();
+    // Every index is one more WAL record and index entry for each event written; reads by approval use
+    // the chain's (approval_id, seq).
+    const indexes = await query(
+      `select indexname as name, indexdef as definition from pg_indexes where schemaname = $1 and tablename = 'event'
+        order by 1`,
+      [schema],
+    );
+    expect(indexes.map((index) => index.name)).toEqual(["event_chain_idx", "event_pkey", "event_viewed_once_idx"]);
+    expect(indexes[0].definition).toContain("(approval_id, seq)");
+  });
+
   it("a first request on a fresh schema is not held up by a worker registering its tasks", async () => {
     const schema = freshSchema();
     const approvals = open(schema);
