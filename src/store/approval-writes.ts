@@ -118,7 +118,7 @@ export async function insertRequest(
       parts.map((_, i) => sql`, (select count(*) from ${sql.raw(`alongside_${i}`)}) as ${sql.raw(`alongside_${i}`)}`),
       sql``,
     )}
-    from created`.execute(db);
+    from created`.execute(db.withoutPlugins()); // every table is named with its schema (see `together`)
   return result.rows[0];
 }
 
