@@ -4,6 +4,15 @@ import type { ActionVote, BatchAction, JsonValue, PayloadEdit, StepSchedule } fr
 import type { Db } from "./connection.ts";
 import { APPROVAL_COLUMNS, type ApprovalRow, VOTE_COLUMNS } from "./database.ts";
 
+/**
+ * A constant column list as one piece of SQL, built once: listing the approval's columns identifier by
+ * identifier built and compiled some seventy nodes on every request and change.
+ */
+const columnList = (columns: readonly string[]) =>
+  sql.raw(columns.map((column) => `"${column.replaceAll('"', '""')}"`).join(", "));
+const APPROVAL_RETURNING = columnList(APPROVAL_COLUMNS);
+const VOTE_RETURNING = columnList(VOTE_COLUMNS);
+
 /** Rows of a new approval, as the engine built them. */
 export interface NewApproval {
   approval: {
@@ -82,7 +91,7 @@ export async function insertRequest(
               ${a.decided?.comment ?? null}, ${a.decided ? sql`now()` : null},
               ${a.traceContext === null ? null : json(a.traceContext)}::jsonb)
       on conflict (idempotency_key) do nothing
-      returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}
+      returning ${APPROVAL_RETURNING}
     ),
     steps as (
       insert into ${t("step")} (approval_id, position, name, quorum, schedule, escalation_levels, started_at)
@@ -180,7 +189,7 @@ export const changeParts = {
     ];
     return sql`update ${sql.id(schema, "approval")} set ${sql.join(changes)}
       where id = ${id} and version = ${version}
-      returning ${sql.join(APPROVAL_COLUMNS.map((c) => sql.id(c)))}`;
+      returning ${APPROVAL_RETURNING}`;
   },
   vote(
     schema: string,
@@ -205,7 +214,7 @@ export const changeParts = {
         ${vote.onBehalfOf}::text, ${vote.outcome}::text, ${vote.comment}::text, ${vote.via}::text,
         ${vote.revision}::int, ${vote.onceKey}::text, ${actions}::jsonb
       from ${GUARD}
-      returning ${sql.join(VOTE_COLUMNS.map((c) => sql.id(c)))}`;
+      returning ${VOTE_RETURNING}`;
   },
   /** The revisions an edit writes: the payload as requested too, the first time anyone edits it. */
   revisions(
