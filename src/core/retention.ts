@@ -1,7 +1,7 @@
 /** `prune`: retention for final approvals, in bounded batches; pending approvals are never touched. */
 import { sql } from "kysely";
 import { z } from "zod";
-import { countApprovalsJobs, removeApprovalsJobsQuery } from "../scheduler/queue.ts";
+import { countApprovalsJobs, removeApprovalsJobs } from "../scheduler/queue.ts";
 import { doomedApprovalIds, type PruneBatch, pruneBatch, pruneCandidates } from "../store/retention.ts";
 import { parseInput, positiveDurationMs } from "../validation.ts";
 import type { EngineContext } from "./context.ts";
@@ -48,21 +48,13 @@ export async function prune(ctx: EngineContext, options: PruneOptions): Promise<
   if (parsed.dryRun) {
     const counts = await ctx.database.run(async (db) => ({
       ...(await pruneCandidates(db, schema, cutoff)),
-      jobs:
-        (await sql<{ jobs: number }>`select ${countApprovalsJobs(workerSchema, doomed)} as jobs`.execute(db)).rows[0]
-          ?.jobs ?? 0,
+      jobs: await countApprovalsJobs(db, workerSchema, doomed),
     }));
     return { ...counts, events: parsed.keepAudit ? 0 : counts.events, dryRun: true, cutoff };
   }
   // The jobs first, in one statement before the batches: the pass over the jobs table is made once per
   // prune, not once per batch. A final approval gets no new jobs.
-  const jobs = await ctx.database.run(
-    async (db) =>
-      (
-        await sql<{ jobs: number }>`with removed as (${removeApprovalsJobsQuery(workerSchema, doomed)})
-          select count(*)::int as jobs from removed`.execute(db)
-      ).rows[0]?.jobs ?? 0,
-  );
+  const jobs = await ctx.database.run((db) => removeApprovalsJobs(db, workerSchema, doomed));
   const total: PruneBatch = { approvals: 0, events: 0, jobs };
   for (;;) {
     const batch = await ctx.database.transaction(async (db) => {

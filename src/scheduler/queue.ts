@@ -4,6 +4,7 @@
  * the database's clock.
  */
 import { type RawBuilder, sql } from "kysely";
+import type { Db } from "../store/connection.ts";
 import type { JobSpec } from "./jobs.ts";
 
 /**
@@ -43,10 +44,10 @@ export function addJobsQuery(
 /**
  * The DELETE (a part of a statement: it must be a CTE at its top) of the jobs with these keys that are not
  * running; gated like `addJobsQuery`. It deletes from graphile-worker's jobs table directly, as `prune`
- * does (`removeApprovalsJobsQuery`): `complete_jobs` is a SQL function whose body PostgreSQL parses and plans again on every call (a
- * tenth of a decision's database CPU), and `remove_job` sends a NOTIFY per job, which woke every worker for
- * nothing and filled the notification queue a waiter reads from. A timer that is running already is left
- * alone: it finds its approval moved on and does nothing.
+ * does (`removeApprovalsJobs`): `complete_jobs` is a SQL function whose body PostgreSQL parses and plans
+ * again on every call (a tenth of a decision's database CPU), and `remove_job` sends a NOTIFY per job,
+ * which woke every worker for nothing and filled the notification queue a waiter reads from. A timer that
+ * is running already is left alone: it finds its approval moved on and does nothing.
  */
 export function removeJobsQuery(
   workerSchema: string,
@@ -71,15 +72,28 @@ const KEY_ID_FROM = "countersign:".length + 1;
 const ofApprovals = (approvalIds: RawBuilder<unknown>) =>
   sql`j.key like 'countersign:%' and substr(j.key, ${KEY_ID_FROM}, 36) in (${approvalIds})`;
 
-/** The same DELETE for every waiting job of the approvals `approvalIds` selects (see `ofApprovals`). */
-export function removeApprovalsJobsQuery(workerSchema: string, approvalIds: RawBuilder<unknown>): RawBuilder<unknown> {
-  return deleteWaitingJobs(workerSchema, ofApprovals(approvalIds));
+/** Removes, with the same DELETE, every waiting job of the approvals `approvalIds` selects; resolves with how many. */
+export async function removeApprovalsJobs(
+  db: Db,
+  workerSchema: string,
+  approvalIds: RawBuilder<unknown>,
+): Promise<number> {
+  const { rows } = await sql<{ jobs: number }>`
+    with removed as (${deleteWaitingJobs(workerSchema, ofApprovals(approvalIds))})
+    select count(*)::int as jobs from removed`.execute(db);
+  return rows[0]?.jobs ?? 0;
 }
 
-/** How many jobs `removeApprovalsJobsQuery` would remove. */
-export function countApprovalsJobs(workerSchema: string, approvalIds: RawBuilder<unknown>): RawBuilder<number> {
-  return sql<number>`(select count(*)::int from ${sql.id(workerSchema, "_private_jobs")} j
-    where ${ofApprovals(approvalIds)} and ${WAITING})`;
+/** How many jobs `removeApprovalsJobs` would remove. */
+export async function countApprovalsJobs(
+  db: Db,
+  workerSchema: string,
+  approvalIds: RawBuilder<unknown>,
+): Promise<number> {
+  const { rows } = await sql<{ jobs: number }>`
+    select count(*)::int as jobs from ${sql.id(workerSchema, "_private_jobs")} j
+    where ${ofApprovals(approvalIds)} and ${WAITING}`.execute(db);
+  return rows[0]?.jobs ?? 0;
 }
 
 /** The same DELETE for every job of one task (an `onDecision` handler's, when it is retired). */
