@@ -46,7 +46,7 @@ export async function prune(ctx: EngineContext, options: PruneOptions): Promise<
   });
   const doomed = doomedApprovalIds(schema, cutoff);
   if (parsed.dryRun) {
-    const counts = await ctx.database.run(async (db) => ({
+    const counts = await ctx.database.transaction(async (db) => ({
       ...(await pruneCandidates(db, schema, cutoff)),
       jobs: await countApprovalsJobs(db, workerSchema, doomed),
     }));
@@ -54,7 +54,7 @@ export async function prune(ctx: EngineContext, options: PruneOptions): Promise<
   }
   // The jobs first, in one statement before the batches: the pass over the jobs table is made once per
   // prune, not once per batch. A final approval gets no new jobs.
-  const jobs = await ctx.database.run((db) => removeApprovalsJobs(db, workerSchema, doomed));
+  const jobs = await ctx.database.transaction((db) => removeApprovalsJobs(db, workerSchema, doomed));
   const total: PruneBatch = { approvals: 0, events: 0, jobs };
   for (;;) {
     const batch = await ctx.database.transaction(async (db) => {

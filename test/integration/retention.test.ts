@@ -145,6 +145,50 @@ describe("prune", () => {
     await bed.pool.query(`delete from ${jobs} where key = $1`, [runningKey]);
   });
 
+  it("sweeps the jobs with a hash join even when the job table's statistics know no keys", async () => {
+    const jobs = `"${bed.workerSchema}"._private_jobs`;
+    // Statistics gathered while the table held only keyless jobs: the planner then expects one row to
+    // match "key like 'countersign:%'", and a nested loop read every doomed approval once per job.
+    await bed.pool.query(`delete from ${jobs}`);
+    await bed.pool.query(`select "${bed.workerSchema}".add_job('other', '{}'::json) from generate_series(1, 50)`);
+    await bed.pool.query(`analyze ${jobs}`);
+    await bed.pool.query(`delete from ${jobs}`);
+    const old = await approvals(170, "approve", 340);
+    await approvals(280, "pending");
+    await bed.pool.query(`analyze "${bed.schema}".approval`);
+    const sent: { text: string; values: unknown[] }[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text?: string; values?: unknown[] };
+      const text = typeof config === "string" ? config : config.text;
+      if (text) sent.push({ text, values: (typeof config === "string" ? args[1] : config.values) as unknown[] });
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query;
+    try {
+      expect(await bed.approvals.prune({ finalOlderThan: "330d" })).toMatchObject({
+        approvals: old.length,
+        jobs: 2 * old.length,
+      });
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    // The sweep as prune sent it, after whatever it sent before it in its transaction, explained.
+    const sweep = sent.findIndex((s) => s.text.includes("_private_jobs"));
+    const begun = sent.slice(0, sweep).findLastIndex((s) => /^\s*begin/i.test(s.text));
+    const client = new pg.Client({ connectionString: bed.url });
+    await client.connect();
+    try {
+      await client.query("begin");
+      for (const s of begun < 0 ? [] : sent.slice(begun + 1, sweep)) await client.query(s.text, s.values);
+      const { rows } = await client.query(`explain (format json) ${sent[sweep]?.text}`, sent[sweep]?.values);
+      const joins = JSON.stringify(rows[0]["QUERY PLAN"]).match(/"Node Type":"[^"]*(Join|Loop)[^"]*"/g);
+      expect(joins).toEqual(['"Node Type":"Hash Join"']);
+    } finally {
+      await client.query("rollback");
+      await client.end();
+    }
+  });
+
   it("takes the audit events along with keepAudit: false, and only then", async () => {
     const old = await approvals(2, "approve", 30);
     expect(await count("event", old)).toBeGreaterThan(0);
