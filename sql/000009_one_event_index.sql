@@ -3,4 +3,4 @@
 -- every audit event a second index entry (a WAL record and about 40 bytes on disk). Reads now order by
 -- seq, the chain's own order (id is taken before the chain's row lock, so two writers can take them in
 -- the opposite order).
-drop index :COUNTERSIGN_SCHEMA.event_approval_idx;
+drop index if exists :COUNTERSIGN_SCHEMA.event_approval_idx;
