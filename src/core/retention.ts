@@ -1,7 +1,7 @@
 /** `prune`: retention for final approvals, in bounded batches; pending approvals are never touched. */
 import { sql } from "kysely";
 import { z } from "zod";
-import { countApprovalsJobs, removeApprovalsJobs } from "../scheduler/queue.ts";
+import { sweepApprovalsJobs } from "../scheduler/queue.ts";
 import { doomedApprovalIds, type PruneBatch, pruneBatch, pruneCandidates } from "../store/retention.ts";
 import { parseInput, positiveDurationMs } from "../validation.ts";
 import type { EngineContext } from "./context.ts";
@@ -48,13 +48,13 @@ export async function prune(ctx: EngineContext, options: PruneOptions): Promise<
   if (parsed.dryRun) {
     const counts = await ctx.database.transaction(async (db) => ({
       ...(await pruneCandidates(db, schema, cutoff)),
-      jobs: await countApprovalsJobs(db, workerSchema, doomed),
+      jobs: await sweepApprovalsJobs(db, workerSchema, doomed, true),
     }));
     return { ...counts, events: parsed.keepAudit ? 0 : counts.events, dryRun: true, cutoff };
   }
   // The jobs first, in one statement before the batches: the pass over the jobs table is made once per
   // prune, not once per batch. A final approval gets no new jobs.
-  const jobs = await ctx.database.transaction((db) => removeApprovalsJobs(db, workerSchema, doomed));
+  const jobs = await ctx.database.transaction((db) => sweepApprovalsJobs(db, workerSchema, doomed));
   const total: PruneBatch = { approvals: 0, events: 0, jobs };
   for (;;) {
     const batch = await ctx.database.transaction(async (db) => {

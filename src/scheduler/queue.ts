@@ -44,7 +44,7 @@ export function addJobsQuery(
 /**
  * The DELETE (a part of a statement: it must be a CTE at its top) of the jobs with these keys that are not
  * running; gated like `addJobsQuery`. It deletes from graphile-worker's jobs table directly, as `prune`
- * does (`removeApprovalsJobs`): `complete_jobs` is a SQL function whose body PostgreSQL parses and plans
+ * does (`sweepApprovalsJobs`): `complete_jobs` is a SQL function whose body PostgreSQL parses and plans
  * again on every call (a tenth of a decision's database CPU), and `remove_job` sends a NOTIFY per job,
  * which woke every worker for nothing and filled the notification queue a waiter reads from. A timer that
  * is running already is left alone: it finds its approval moved on and does nothing.
@@ -73,31 +73,23 @@ const ofApprovals = (approvalIds: RawBuilder<unknown>) =>
   sql`j.key like 'countersign:%' and substr(j.key, ${KEY_ID_FROM}, 36) in (${approvalIds})`;
 
 /**
- * Removes, with the same DELETE, every waiting job of the approvals `approvalIds` selects; resolves with
- * how many. Run it in a transaction: nested loops are turned off for it (see `hashJoinOnly`).
+ * Removes, with the same DELETE, every waiting job of the approvals `approvalIds` selects, or with
+ * `dryRun` only counts them; resolves with how many. Run it in a transaction: nested loops are turned
+ * off for it (see `hashJoinOnly`).
  */
-export async function removeApprovalsJobs(
+export async function sweepApprovalsJobs(
   db: Db,
   workerSchema: string,
   approvalIds: RawBuilder<unknown>,
+  dryRun = false,
 ): Promise<number> {
   await hashJoinOnly(db);
+  const condition = ofApprovals(approvalIds);
+  const swept = dryRun
+    ? sql`select j.id from ${sql.id(workerSchema, "_private_jobs")} j where ${condition} and ${WAITING}`
+    : deleteWaitingJobs(workerSchema, condition);
   const { rows } = await sql<{ jobs: number }>`
-    with removed as (${deleteWaitingJobs(workerSchema, ofApprovals(approvalIds))})
-    select count(*)::int as jobs from removed`.execute(db);
-  return rows[0]?.jobs ?? 0;
-}
-
-/** How many jobs `removeApprovalsJobs` would remove; in a transaction too. */
-export async function countApprovalsJobs(
-  db: Db,
-  workerSchema: string,
-  approvalIds: RawBuilder<unknown>,
-): Promise<number> {
-  await hashJoinOnly(db);
-  const { rows } = await sql<{ jobs: number }>`
-    select count(*)::int as jobs from ${sql.id(workerSchema, "_private_jobs")} j
-    where ${ofApprovals(approvalIds)} and ${WAITING}`.execute(db);
+    with swept as (${swept}) select count(*)::int as jobs from swept`.execute(db);
   return rows[0]?.jobs ?? 0;
 }
 
