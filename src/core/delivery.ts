@@ -4,6 +4,7 @@
  * channel never holds up another. Every attempt's result is an audit event. A reviewer whom no channel
  * could reach for an initial ask brings the step's next escalation level in at once.
  */
+import { sql } from "kysely";
 import type { z } from "zod";
 import { UndeliverableError, type Channel } from "../channels/channel.ts";
 import type { NotifyJob } from "../domain/jobs.ts";
@@ -12,7 +13,7 @@ import type { Approval, JsonValue, Notification } from "../domain/types.ts";
 import { jobSpec, PAYLOADS } from "../scheduler/jobs.ts";
 import { addJobsQuery } from "../scheduler/queue.ts";
 import { createTokenNonce, deriveToken, hashToken } from "../security/tokens.ts";
-import { deliveryOutcomes, readForDelivery } from "../store/approval-reads.ts";
+import { deliveryOutcomes, existingApproval, readForDelivery } from "../store/approval-reads.ts";
 import { activeDelegationsFrom, addTokensQuery } from "../store/delegations.ts";
 import { appendEvents, eventsInsertQuery } from "../store/event-store.ts";
 import { together } from "../store/statement.ts";
@@ -34,11 +35,15 @@ export async function fanOut(ctx: EngineContext, payload: unknown): Promise<void
   }
   const { deliveries, events, escalateNow: escalate } = expandRound(ctx, round);
   const specs = deliveries.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
-  // One statement, atomic by itself: the deliveries and the audit of who cannot be reached.
+  // One statement, atomic by itself: the deliveries and the audit of who cannot be reached, written only
+  // while the approval exists (prune may take it while this round runs: its audit must not grow after).
+  const { schema, workerSchema } = ctx.database;
+  const live = sql.id("live");
   await ctx.database.run((db) =>
     together(db, {
-      ...(specs.length > 0 ? { jobs: addJobsQuery(ctx.database.workerSchema, specs) } : {}),
-      ...(events.length > 0 ? { events: eventsInsertQuery(ctx.database.schema, round.approvalId, events) } : {}),
+      live: existingApproval(schema, round.approvalId),
+      ...(specs.length > 0 ? { jobs: addJobsQuery(workerSchema, specs, live) } : {}),
+      ...(events.length > 0 ? { events: eventsInsertQuery(schema, round.approvalId, events, live) } : {}),
     }),
   );
   if (escalate) await escalateNow(ctx, round.approvalId, round.step);

@@ -1,5 +1,5 @@
 /** Reads of approvals: the facts the engine plans with, whole approvals, lists, tokens. */
-import { type ExpressionBuilder, type QueryCreator, sql } from "kysely";
+import { type ExpressionBuilder, type QueryCreator, type RawBuilder, sql } from "kysely";
 import { jsonArrayFrom, jsonObjectFrom } from "kysely/helpers/postgres";
 import type { ApprovalFacts } from "../domain/facts.ts";
 import type { Approval, ApprovalStatus, AuditEvent, EventType, JsonValue } from "../domain/types.ts";
@@ -199,6 +199,11 @@ export async function listApprovalIds(db: Db, filter: ListFilter): Promise<{ id:
     query = query.where(sql<boolean>`(${createdAt}, ${id}) < (${at}, ${afterId}::uuid)`);
   }
   return query.orderBy(sql`${createdAt} desc, ${id} desc`).limit(filter.limit).execute();
+}
+
+/** A statement part selecting the approval's id while the approval exists: the gate of a worker's write. */
+export function existingApproval(schema: string, id: string): RawBuilder<unknown> {
+  return sql`select id from ${sql.id(schema, "approval")} where id = ${id}`;
 }
 
 /** Which channels delivered this round to this reviewer, and which failed for good. */

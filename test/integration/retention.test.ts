@@ -1,9 +1,10 @@
 /** prune (issue 15): final approvals go in bounded batches, pending ones never, the audit stays verifiable. */
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
 import { cliFor } from "../support/cli.ts";
-import type { ValidationError } from "../../src/index.ts";
-import { useTestBed } from "../support/test-bed.ts";
+import type { Channel, ValidationError } from "../../src/index.ts";
+import { eventually, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("retention");
 
@@ -187,6 +188,35 @@ describe("prune", () => {
       await client.query("rollback");
       await client.end();
     }
+  });
+
+  it("a notify job that runs after its approval was pruned writes nothing for it", async () => {
+    // A worker was running the round when prune took the approval: here, a round of an approval gone.
+    const gone = randomUUID();
+    const jobs = `"${bed.workerSchema}"._private_jobs`;
+    await bed.pool.query(`select "${bed.workerSchema}".add_job('countersign:notify', $1::json, job_key := $2)`, [
+      JSON.stringify({ approvalId: gone, kind: "request", round: "ask:0", step: 0, recipients: ["a@co.com"] }),
+      `countersign:${gone}:notify:ask:0`,
+    ]);
+    // A channel that reaches nobody: an unreachable reviewer is audited (notify_failed) on a live approval.
+    const nowhere: Channel = { name: "nowhere", accepts: () => false, async send() {} };
+    const worker = bed.create({ channels: [nowhere] });
+    await worker.start();
+    try {
+      await eventually(async () => {
+        const { rows } = await bed.pool.query(`select count(*)::int as n from ${jobs} where key like $1`, [
+          `countersign:${gone}:notify:%`,
+        ]);
+        return rows[0].n === 0;
+      });
+    } finally {
+      await worker.stop();
+    }
+    expect(await count("event", [gone])).toBe(0);
+    const left = await bed.pool.query(`select count(*)::int as n from ${jobs} where key like $1`, [
+      `countersign:${gone}:%`,
+    ]);
+    expect(left.rows[0].n).toBe(0);
   });
 
   it("takes the audit events along with keepAudit: false, and only then", async () => {
