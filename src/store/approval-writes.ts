@@ -2,6 +2,7 @@
 import { type RawBuilder, sql } from "kysely";
 import type { ActionVote, BatchAction, JsonValue, PayloadEdit, StepSchedule } from "../domain/types.ts";
 import type { Db } from "./connection.ts";
+import { executeQualified } from "./statement.ts";
 import { APPROVAL_COLUMNS, type ApprovalRow, VOTE_COLUMNS } from "./database.ts";
 
 /**
@@ -77,7 +78,9 @@ export async function insertRequest(
     nonce: token.nonce.toString("base64"),
     token_hash: token.token_hash.toString("base64"),
   }));
-  const result = await sql<ApprovalRow>`
+  const result = await executeQualified(
+    db,
+    sql<ApprovalRow>`
     with created as (
       insert into ${t("approval")} (id, type, title, payload, requested_by, step_count, deadline, timeout_action,
         idempotency_key, fingerprint, editable, payload_schema, distinct_across_steps, warn_before_ms, actions, metadata, payload_digest,
@@ -127,7 +130,8 @@ export async function insertRequest(
       parts.map((_, i) => sql`, (select count(*) from ${sql.raw(`alongside_${i}`)}) as ${sql.raw(`alongside_${i}`)}`),
       sql``,
     )}
-    from created`.execute(db.withoutPlugins()); // every table is named with its schema (see `together`)
+    from created`,
+  );
   return result.rows[0];
 }
 

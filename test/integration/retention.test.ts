@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { cliFor } from "../support/cli.ts";
 import type { Channel, ValidationError } from "../../src/index.ts";
-import { eventually, useTestBed } from "../support/test-bed.ts";
+import { eventually, statementsSentDuring, useTestBed } from "../support/test-bed.ts";
 
 const bed = useTestBed("retention");
 
@@ -89,25 +89,13 @@ describe("prune", () => {
 
   it("reads the worker's jobs table once per prune, however many batches it takes", async () => {
     const old = await approvals(6, "approve", 300);
-    // Every statement sent, by wrapping pg's query: the jobs table has no index to find an approval's
-    // jobs by, so each statement that names it reads all of it.
-    const sent: string[] = [];
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0];
-      const text = typeof config === "string" ? config : (config as { text?: string } | undefined)?.text;
-      if (text) sent.push(text);
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query;
-    let result: Awaited<ReturnType<typeof bed.approvals.prune>>;
-    try {
-      result = await bed.approvals.prune({ finalOlderThan: "250d", batchSize: 2 });
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+    // The jobs table has no index to find an approval's jobs by, so each statement that names it reads all of it.
+    const { result, sent } = await statementsSentDuring(() =>
+      bed.approvals.prune({ finalOlderThan: "250d", batchSize: 2 }),
+    );
     expect(result.approvals).toBe(old.length);
     expect(result.jobs).toBe(2 * old.length); // the request's and the outcome's notifications, which no worker ran
-    expect(sent.filter((text) => text.includes("_private_jobs"))).toHaveLength(1);
+    expect(sent.filter((s) => s.text.includes("_private_jobs"))).toHaveLength(1);
   });
 
   it("removes the jobs without a notification each, and leaves alone a job a worker is running", async () => {
@@ -157,22 +145,8 @@ describe("prune", () => {
     const old = await approvals(170, "approve", 340);
     await approvals(280, "pending");
     await bed.pool.query(`analyze "${bed.schema}".approval`);
-    const sent: { text: string; values: unknown[] }[] = [];
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text?: string; values?: unknown[] };
-      const text = typeof config === "string" ? config : config.text;
-      if (text) sent.push({ text, values: (typeof config === "string" ? args[1] : config.values) as unknown[] });
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query;
-    try {
-      expect(await bed.approvals.prune({ finalOlderThan: "330d" })).toMatchObject({
-        approvals: old.length,
-        jobs: 2 * old.length,
-      });
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+    const { result, sent } = await statementsSentDuring(() => bed.approvals.prune({ finalOlderThan: "330d" }));
+    expect(result).toMatchObject({ approvals: old.length, jobs: 2 * old.length });
     // The sweep as prune sent it, after whatever it sent before it in its transaction, explained.
     const sweep = sent.findIndex((s) => s.text.includes("_private_jobs"));
     const begun = sent.slice(0, sweep).findLastIndex((s) => /^\s*begin/i.test(s.text));

@@ -8,24 +8,17 @@ import { compiledOnce } from "../../src/store/compiled-once.ts";
 import { createDatabase } from "../../src/store/connection.ts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tokenFor } from "../support/http-servers.ts";
-import { TEST_SECRET, testDatabaseUrl, useTestBed } from "../support/test-bed.ts";
+import { TEST_SECRET, testDatabaseUrl, useTestBed, watchStatements } from "../support/test-bed.ts";
 
 const bed = useTestBed("statements");
 
 let sent: string[] = [];
-const original = pg.Client.prototype.query;
+let stopWatching = () => {};
 beforeEach(() => {
   sent = [];
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const config = args[0];
-    const text = typeof config === "string" ? config : (config as { text?: string }).text;
-    if (text) sent.push(text.trim().split(/\s+/)[0]?.toLowerCase() ?? "");
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof pg.Client.prototype.query;
+  stopWatching = watchStatements(({ text }) => sent.push(text.trim().split(/\s+/)[0]?.toLowerCase() ?? ""));
 });
-afterEach(() => {
-  pg.Client.prototype.query = original;
-});
+afterEach(() => stopWatching());
 
 const request = () => ({
   type: "count.v1",

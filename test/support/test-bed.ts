@@ -155,3 +155,38 @@ export function supportBatch(
     ...extra,
   };
 }
+
+/** A statement a pg client sent: its text and its bound values. */
+export interface SentStatement {
+  text: string;
+  values: unknown[] | undefined;
+}
+
+/**
+ * Hands every statement any pg client sends to `onStatement` (by wrapping pg's query) until the returned
+ * function is called: what went over the wire, counted rather than estimated.
+ */
+export function watchStatements(onStatement: (statement: SentStatement) => void): () => void {
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0] as string | { text?: string; values?: unknown[] } | undefined;
+    const text = typeof config === "string" ? config : config?.text;
+    const values = (typeof config === "string" ? args[1] : config?.values) as unknown[] | undefined;
+    if (text) onStatement({ text, values: Array.isArray(values) ? values : undefined });
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof pg.Client.prototype.query;
+  return () => {
+    pg.Client.prototype.query = original;
+  };
+}
+
+/** The statements sent while `work` ran, and its result. */
+export async function statementsSentDuring<T>(work: () => Promise<T>): Promise<{ result: T; sent: SentStatement[] }> {
+  const sent: SentStatement[] = [];
+  const stop = watchStatements((statement) => sent.push(statement));
+  try {
+    return { result: await work(), sent };
+  } finally {
+    stop();
+  }
+}
