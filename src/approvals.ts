@@ -152,7 +152,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   const resolved = resolveOptions(options);
   const { schema, workerSchema, logger } = resolved;
   const connections = openConnections(resolved);
-  const database = createDatabase(connections.queries, schema, workerSchema);
+  const database = createDatabase(connections.queries, schema, workerSchema, connections.prepare.queries);
   const ctx: EngineContext = {
     database,
     options: resolved,

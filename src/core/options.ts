@@ -32,6 +32,17 @@ export interface ApprovalsOptions {
    */
   waitPollInterval?: Duration;
   /**
+   * Send every statement unnamed instead of preparing it once per connection. Needed where the queries go
+   * through a transaction-mode pooler that does not keep prepared statements (PgBouncer before 1.21, or
+   * with `max_prepared_statements = 0`): it runs a statement prepared on one server connection on another,
+   * which fails ("prepared statement … does not exist"). Each statement is then planned on every call.
+   * graphile-worker is told the same when the worker's connections go through the pooler too (no
+   * `directConnectionString`).
+   * @defaultValue `true` when `directConnectionString` is given (the queries then go through a pooler),
+   * else `false`
+   */
+  noPreparedStatements?: boolean;
+  /**
    * The schema countersign's tables live in.
    * @defaultValue `"countersign"`
    */
@@ -111,6 +122,7 @@ export interface ResolvedOptions {
   pool: pg.Pool | undefined;
   directConnectionString: string | undefined;
   waitPollIntervalMs: number | undefined;
+  noPreparedStatements: boolean;
   schema: string;
   workerSchema: string;
   publicUrl: string;
@@ -197,6 +209,7 @@ const optionsSchema = z
       .refine(isPostgresUrl, { error: "must be a PostgreSQL URL, e.g. postgres://user:password@db-primary:5432/app" })
       .optional(),
     waitPollInterval: durationMs.pipe(z.number().min(100, { error: "must be at least 100ms" })).optional(),
+    noPreparedStatements: z.boolean().optional(),
     schema: schemaName.default(DEFAULT_SCHEMA),
     workerSchema: schemaName.optional(),
     publicUrl: z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" }),
@@ -289,6 +302,7 @@ export function resolveOptions(options: ApprovalsOptions): ResolvedOptions {
     pool: parsed.pool,
     directConnectionString: parsed.directConnectionString,
     waitPollIntervalMs: parsed.waitPollInterval,
+    noPreparedStatements: parsed.noPreparedStatements ?? parsed.directConnectionString !== undefined,
     schema: parsed.schema,
     workerSchema: parsed.workerSchema ?? `${parsed.schema}_worker`,
     publicUrl: parsed.publicUrl.replace(/\/+$/, ""),

@@ -48,9 +48,12 @@ export function schemaOf(db: Db): string | undefined {
   return scopedTo.get(db);
 }
 
-export function createDatabase(pool: pg.Pool, schema: string, workerSchema: string): Database {
+/** `prepare`: whether statements may be prepared on `pool`'s connections (see `preparedQuery`). */
+export function createDatabase(pool: pg.Pool, schema: string, workerSchema: string, prepare: boolean): Database {
   const db = scoped(
-    new Kysely<CountersignDatabase>({ dialect: new PostgresDialect({ pool: preparing(pool) }) }).withSchema(schema),
+    new Kysely<CountersignDatabase>({ dialect: new PostgresDialect({ pool: preparing(pool, prepare) }) }).withSchema(
+      schema,
+    ),
     schema,
   );
   const inScope =
@@ -63,7 +66,7 @@ export function createDatabase(pool: pg.Pool, schema: string, workerSchema: stri
     transaction: (work, host) =>
       translateErrors(async () => {
         if (!host) return db.transaction().execute(inScope(work));
-        const hostDb = isKysely(host) ? host : kyselyOverClient(host);
+        const hostDb = isKysely(host) ? host : kyselyOverClient(host, prepare);
         const own = scoped((hostDb.withoutPlugins() as Kysely<CountersignDatabase>).withSchema(schema), schema);
         if (own.isTransaction || (!isKysely(host) && (await insideTransactionBlock(host)))) return work(own);
         return own.transaction().execute(inScope(work));
@@ -78,18 +81,21 @@ export function createDatabase(pool: pg.Pool, schema: string, workerSchema: stri
  * go in as one array parameter), so the number per connection stays small; columns are read by name, so
  * a migration that adds one does not invalidate a prepared plan's result type. A host's pg client is
  * treated the same way: the statements stay prepared on that connection for its next decision.
+ * Without `prepare` (a transaction pooler that would run a statement prepared on one server connection
+ * on another) every statement goes unnamed.
  */
-function preparedQuery(client: pg.ClientBase) {
+function preparedQuery(client: pg.ClientBase, prepare: boolean) {
+  if (!prepare) return ((text: string, values: unknown[]) => client.query(text, values)) as never;
   return ((text: string, values: unknown[]) => client.query({ name: statementName(text), text, values })) as never;
 }
 
-function preparing(pool: pg.Pool): PostgresPool {
+function preparing(pool: pg.Pool, prepare: boolean): PostgresPool {
   return {
     options: pool.options,
     async connect() {
       const client = await pool.connect();
       return {
-        query: preparedQuery(client),
+        query: preparedQuery(client, prepare),
         release: () => client.release(),
       };
     },
@@ -129,11 +135,11 @@ async function insideTransactionBlock(client: pg.ClientBase): Promise<boolean> {
   return result.rows[0]?.inside === true;
 }
 
-function kyselyOverClient(client: pg.ClientBase): Kysely<unknown> {
+function kyselyOverClient(client: pg.ClientBase, prepare: boolean): Kysely<unknown> {
   const pool: PostgresPool = {
     options: {},
     connect: async () => ({
-      query: preparedQuery(client),
+      query: preparedQuery(client, prepare),
       release: () => {},
     }),
     end: async () => {},

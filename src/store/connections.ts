@@ -11,6 +11,11 @@ import type { Logger } from "../logger.ts";
 export interface Connections {
   /** The pool the public API queries through. */
   readonly queries: pg.Pool;
+  /**
+   * Whether statements may be prepared (named) on the query pool, and on countersign's own connections:
+   * not through a transaction pooler that runs each statement on whichever server connection is free.
+   */
+  readonly prepare: { queries: boolean; own: boolean };
   /** A new pool of countersign's own, ended by {@link Connections.end} unless the caller ends it first. */
   ownPool(applicationName: string, max: number): pg.Pool;
   /** A new client of countersign's own (not connected yet); the caller ends it. */
@@ -24,6 +29,8 @@ export function openConnections(options: {
   pool?: pg.Pool | undefined;
   /** For countersign's own connections: a direct one when the queries go through a transaction pooler. */
   directConnectionString?: string | undefined;
+  /** The queries go through a pooler that cannot keep prepared statements. */
+  noPreparedStatements: boolean;
   logger: Logger;
 }): Connections {
   const { logger } = options;
@@ -44,6 +51,10 @@ export function openConnections(options: {
 
   return {
     queries,
+    prepare: {
+      queries: !options.noPreparedStatements,
+      own: !options.noPreparedStatements || options.directConnectionString !== undefined,
+    },
     ownPool(applicationName, max) {
       const pool = guard(new pg.Pool({ ...own, application_name: applicationName, max }), logger);
       owned.push(pool);

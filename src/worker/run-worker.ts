@@ -27,7 +27,11 @@ export async function startWorker(
   const { options } = ctx;
   // One connection per concurrent job, one for graphile-worker's LISTEN, one for polling and the supervisor.
   const pool = connections.ownPool(`countersign:worker:${options.schema}`.slice(0, 63), options.worker.concurrency + 2);
-  const workerCtx: EngineContext = { ...ctx, database: createDatabase(pool, options.schema, options.workerSchema) };
+  const prepare = connections.prepare.own;
+  const workerCtx: EngineContext = {
+    ...ctx,
+    database: createDatabase(pool, options.schema, options.workerSchema, prepare),
+  };
   await checkSchema(pool, options.schema, options.logger);
   const events: WorkerEvents = new EventEmitter();
   let poolId: string | undefined;
@@ -46,6 +50,7 @@ export async function startWorker(
     concurrency: options.worker.concurrency,
     pollInterval: options.worker.pollIntervalMs,
     noHandleSignals: true,
+    noPreparedStatements: !prepare,
     crontab: "",
     logger: toWorkerLogger(options.logger),
     events,

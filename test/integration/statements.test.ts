@@ -66,7 +66,7 @@ describe("statements per operation", () => {
 
   it("a host's transactions compile countersign's statements once, not once per transaction", async () => {
     // Every host transaction gets a Db of its own; the statement compiled for one is the same for all.
-    const database = createDatabase(bed.pool, bed.schema, bed.workerSchema);
+    const database = createDatabase(bed.pool, bed.schema, bed.workerSchema, true);
     let builds = 0;
     const read = compiledOnce((db, p: { id: string }) => {
       builds++;

@@ -49,7 +49,7 @@ async function getBinaries(): Promise<{ postgres: string; initdb: string }> {
 }
 
 /** uid/gid of a user Postgres can run as when we are root (creating `postgres` if missing). */
-function serverUser(): { uid: number; gid: number } | undefined {
+export function serverUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
   try {
