@@ -62,6 +62,12 @@ export interface Needs {
   publicUrl?: boolean;
   /** The `--config` file the extra options came from, named in messages about them. */
   configFile?: string;
+  /**
+   * `worker` runs the same statements for as long as it lives: they are prepared once per connection as
+   * in an app. A command that runs a few statements and exits gains nothing from that, and sends them
+   * unnamed, so it also works through a transaction pooler (PgBouncer) that keeps no prepared statements.
+   */
+  longRunning?: boolean;
 }
 
 /**
@@ -86,6 +92,7 @@ export function open(options: ConnectionOptions, extra: Partial<ApprovalsOptions
       schema: options.schema,
       secret: options.secret ?? randomBytes(32).toString("hex"),
       publicUrl: options.publicUrl ?? "http://localhost/approvals",
+      ...(needs.longRunning ? {} : { noPreparedStatements: true }),
       ...extra,
     });
   } catch (error) {

@@ -34,7 +34,7 @@ export function registerMcp(program: Command): void {
         throw new UsageError("--max-wait must be a whole number of seconds, at least 1");
       const { createMcpServer, StdioServerTransport } = await loadMcp();
       // Requesting derives reviewer tokens: the app's real secret, or the links its worker sends would not work.
-      const approvals = open(options, {}, { secret: true });
+      const approvals = open(options, {}, { secret: true, longRunning: true });
       const server = createMcpServer(approvals, { maxWaitSeconds, requestedBy: options.requestedBy });
       // stdout carries MCP and nothing else: every message goes to stderr.
       await server.connect(new StdioServerTransport());

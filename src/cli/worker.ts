@@ -23,6 +23,7 @@ export function registerWorker(program: Command): void {
       const approvals = open(options, extra, {
         secret: true,
         publicUrl: true,
+        longRunning: true,
         ...(options.config ? { configFile: options.config } : {}),
       });
       try {

@@ -6,6 +6,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApprovalRequest, Approvals } from "../../src/index.ts";
+import { CLI_BIN, cliEnv } from "../support/cli.ts";
+import { runToEnd } from "../support/child-process.ts";
 import { PGBOUNCER_PATH, type RunningPgBouncer, startPgBouncer } from "../support/pgbouncer.ts";
 import { eventually, recordingChannel, useTestBed } from "../support/test-bed.ts";
 
@@ -99,6 +101,20 @@ describe.skipIf(!PGBOUNCER_PATH)("behind PgBouncer in transaction mode", () => {
     } finally {
       await behind.stop();
     }
+  });
+
+  it("the CLI's commands work through it, run after run (a server connection keeps what a run prepared)", async () => {
+    const cli = (...args: string[]) => runToEnd(CLI_BIN, args, { ...cliEnv(bed), DATABASE_URL: bouncer.url });
+    const { id } = await bed.approvals.requestApproval(request("decided from a shell"));
+    for (let run = 0; run < 3; run++) {
+      const pending = await cli("pending", "--json");
+      expect(pending.stderr).toBe("");
+      expect(pending.stdout).toContain(id);
+      expect((await cli("show", id, "--json")).code).toBe(0);
+    }
+    const decided = await cli("approve", id, "--as", REVIEWER);
+    expect(decided).toMatchObject({ code: 0, stderr: `Approved "decided from a shell" as ${REVIEWER}.\n` });
+    expect((await bed.approvals.get(id))?.status).toBe("approved");
   });
 
   it("refuses a noPreparedStatements that is not a boolean", () => {
