@@ -114,7 +114,7 @@ describe("migrations", () => {
     }
   });
 
-  it("keeps graphile-worker's add_jobs on generic plans, and sets it again after the function is redefined", async () => {
+  it("keeps graphile-worker's add_jobs on generic plans without sequential scans, and sets that again after the function is redefined", async () => {
     const schema = freshSchema();
     const settings = async () =>
       (
@@ -126,13 +126,45 @@ describe("migrations", () => {
       ).map((row) => row.proconfig);
     const approvals = open(schema);
     await approvals.migrate();
-    expect(await settings()).toEqual([["plan_cache_mode=force_generic_plan"]]);
+    expect(await settings()).toEqual([["plan_cache_mode=force_generic_plan", "enable_seqscan=off"]]);
     // As a graphile-worker upgrade would: CREATE OR REPLACE drops the setting.
     await query(`alter function "${schema}_worker".add_jobs reset all`);
     expect(await settings()).toEqual([null]);
     await approvals.migrate();
-    expect(await settings()).toEqual([["plan_cache_mode=force_generic_plan"]]);
+    expect(await settings()).toEqual([["plan_cache_mode=force_generic_plan", "enable_seqscan=off"]]);
     await expect(approvals.requestApproval(request)).resolves.toMatchObject({ status: "pending" });
+  });
+
+  it("add_jobs reads no job table whole, even on a connection that planned it while the table was empty", async () => {
+    const schema = freshSchema();
+    const approvals = open(schema);
+    await approvals.migrate();
+    const jobs = `"${schema}_worker"._private_jobs`;
+    // An analyze would make the connection plan again and hide the plan this test is about.
+    await query(`alter table ${jobs} set (autovacuum_enabled = off)`);
+    const client = new pg.Client({ connectionString: testDatabaseUrl() });
+    await client.connect();
+    try {
+      // The connection's first request plans add_jobs while the job table is empty.
+      await approvals.requestApproval(request, { db: client });
+      // Then the table grows, as it does on a new deployment before autovacuum gets to it.
+      await query(
+        `insert into ${jobs} (task_id, payload, run_at, key)
+          select t.id, '{}', now() + interval '1 day', 'filler:' || g
+          from "${schema}_worker"._private_tasks t, generate_series(1, 20000) g
+          where t.identifier = 'countersign:notify'`,
+      );
+      await client.query("begin");
+      await approvals.requestApproval(request, { db: client });
+      const { rows } = await client.query(
+        "select seq_scan::int, seq_tup_read::int from pg_stat_xact_user_tables where relid = $1::regclass",
+        [jobs],
+      );
+      await client.query("commit");
+      expect(rows).toEqual([{ seq_scan: 0, seq_tup_read: 0 }]);
+    } finally {
+      await client.end();
+    }
   });
 
   it("refuses to use or start against a database migrated by a newer version with a breaking change", async () => {
