@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   SIGNATURE_REFUSED: "SIGNATURE_REFUSED",
   /** The database cannot be reached (refused, dropped, restarting). A write is all or nothing; retry later. */
   UNAVAILABLE: "UNAVAILABLE",
+  /**
+   * PostgreSQL does not have a statement countersign prepared on the connection, or already has one by that
+   * name: the connection goes through a transaction pooler (PgBouncer) that does not keep prepared
+   * statements, or its session was reset. Set `noPreparedStatements` (or `directConnectionString`).
+   */
+  PREPARED_STATEMENT_LOST: "PREPARED_STATEMENT_LOST",
   /** This Node.js is older than countersign supports (`data.required`); thrown by `createApprovals`. */
   UNSUPPORTED_RUNTIME: "UNSUPPORTED_RUNTIME",
   /** Something unexpected failed; `cause` holds the original error. */

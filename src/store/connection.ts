@@ -148,6 +148,8 @@ function kyselyOverClient(client: pg.ClientBase, prepare: boolean): Kysely<unkno
 }
 
 const MISSING_SCHEMA_CODES = new Set(["42P01", "3F000", "42883"]);
+/** A named statement the server does not have (26000), or has already (42P05). */
+const LOST_STATEMENT_CODES = new Set(["26000", "42P05"]);
 /** Node socket errors, and SQLSTATEs for a server that is shutting down, starting or full. */
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
@@ -189,10 +191,19 @@ async function translateErrors<T>(work: () => Promise<T>): Promise<T> {
       );
     }
     const code = (error as { code?: unknown }).code;
+    const message = error instanceof Error ? error.message : String(error);
+    if (typeof code === "string" && LOST_STATEMENT_CODES.has(code) && message.includes('prepared statement "cs_')) {
+      throw new ApprovalError(
+        ERROR_CODES.PREPARED_STATEMENT_LOST,
+        `PostgreSQL refused a statement countersign prepared on this connection (${message}). The connection most likely goes through a transaction pooler such as PgBouncer that does not keep prepared statements, or its session was reset (DISCARD ALL, DEALLOCATE ALL). Set noPreparedStatements: true, or give directConnectionString (see PgBouncer in the README). Nothing of this call was written.`,
+        {},
+        { cause: error },
+      );
+    }
     if (typeof code === "string" && MISSING_SCHEMA_CODES.has(code)) {
       throw new ApprovalError(
         ERROR_CODES.NOT_MIGRATED,
-        `countersign's tables are missing (${(error as Error).message}). Call approvals.migrate() once, or apply migrationSql() with your own migration tool.`,
+        `countersign's tables are missing (${message}). Call approvals.migrate() once, or apply migrationSql() with your own migration tool.`,
         {},
         { cause: error },
       );

@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApprovalRequest, Approvals } from "../../src/index.ts";
+import { ApprovalError, type ApprovalRequest, type Approvals, ERROR_CODES } from "../../src/index.ts";
 import { CLI_BIN, cliEnv } from "../support/cli.ts";
 import { runToEnd } from "../support/child-process.ts";
 import { PGBOUNCER_PATH, type RunningPgBouncer, startPgBouncer } from "../support/pgbouncer.ts";
@@ -55,6 +55,28 @@ async function everyCallInLanes(approvals: Approvals, bouncerUrl: string, lanes:
     }),
   );
 }
+
+describe("a host connection whose session was reset", () => {
+  it("is answered PREPARED_STATEMENT_LOST, saying what happened, and nothing is written", async () => {
+    const host = new pg.Client({ connectionString: bed.url });
+    await host.connect();
+    try {
+      await bed.approvals.requestApproval(request("prepares on the host's connection"), { db: host });
+      // pg still believes the statements are there; the server no longer has them.
+      await host.query("deallocate all");
+      const failed = bed.approvals.requestApproval(request("after the reset"), { db: host });
+      await expect(failed).rejects.toBeInstanceOf(ApprovalError);
+      await expect(failed).rejects.toMatchObject({
+        code: ERROR_CODES.PREPARED_STATEMENT_LOST,
+        message: expect.stringMatching(/does not exist.*DEALLOCATE ALL/),
+      });
+      const { rows } = await bed.pool.query(`select 1 from "${bed.schema}".approval where title = 'after the reset'`);
+      expect(rows).toEqual([]);
+    } finally {
+      await host.end();
+    }
+  });
+});
 
 describe.skipIf(!PGBOUNCER_PATH)("behind PgBouncer in transaction mode", () => {
   let bouncer: RunningPgBouncer;
@@ -115,6 +137,44 @@ describe.skipIf(!PGBOUNCER_PATH)("behind PgBouncer in transaction mode", () => {
     const decided = await cli("approve", id, "--as", REVIEWER);
     expect(decided).toMatchObject({ code: 0, stderr: `Approved "decided from a shell" as ${REVIEWER}.\n` });
     expect((await bed.approvals.get(id))?.status).toBe("approved");
+  });
+
+  it("left on prepared statements behind it, each call that fails says what to set, and writes nothing", async () => {
+    const misconfigured = bed.create({ connectionString: bouncer.url, noPreparedStatements: false });
+    const failures: unknown[] = [];
+    let requested = 0;
+    try {
+      await Promise.all(
+        Array.from({ length: 6 }, async (_, lane) => {
+          for (let round = 0; round < 6; round++) {
+            try {
+              const { id } = await misconfigured.requestApproval(request(`misconfigured ${lane}.${round}`));
+              requested++;
+              await misconfigured.get(id);
+              await misconfigured.decide(id, { reviewer: REVIEWER, outcome: "approve" });
+            } catch (error) {
+              failures.push(error);
+            }
+          }
+        }),
+      );
+    } finally {
+      await misconfigured.stop();
+    }
+    // Two server connections shared by six lanes: a statement prepared on one is soon run on the other.
+    expect(failures.length).toBeGreaterThan(0);
+    for (const failure of failures) {
+      expect(failure).toBeInstanceOf(ApprovalError);
+      expect(failure).toMatchObject({
+        code: ERROR_CODES.PREPARED_STATEMENT_LOST,
+        message: expect.stringContaining("Set noPreparedStatements: true"),
+      });
+    }
+    // A request that failed left no row behind.
+    const { rows } = await bed.pool.query<{ n: number }>(
+      `select count(*)::int as n from "${bed.schema}".approval where title like 'misconfigured %'`,
+    );
+    expect(rows[0]?.n).toBe(requested);
   });
 
   it("refuses a noPreparedStatements that is not a boolean", () => {
