@@ -1,7 +1,8 @@
 /**
- * Behind a real PgBouncer in transaction mode (Debian's 1.18, which keeps no prepared statements): each
- * transaction gets whichever of its two server connections is free. A statement prepared on one of them
- * and then executed on the other failed ("prepared statement … does not exist", or "already exists").
+ * Where statements countersign prepared are lost. Behind a real PgBouncer in transaction mode (Debian's
+ * 1.18, which keeps no prepared statements), each transaction gets whichever of its two server connections
+ * is free: a statement prepared on one of them and then executed on the other failed ("prepared statement
+ * … does not exist", or "already exists"). And on a host's connection whose session was reset.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
