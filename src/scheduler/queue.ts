@@ -85,9 +85,7 @@ export async function sweepApprovalsJobs(
 ): Promise<number> {
   await hashJoinOnly(db);
   const condition = ofApprovals(approvalIds);
-  const swept = dryRun
-    ? sql`select j.id from ${sql.id(workerSchema, "_private_jobs")} j where ${condition} and ${WAITING}`
-    : deleteWaitingJobs(workerSchema, condition);
+  const swept = dryRun ? selectWaitingJobs(workerSchema, condition) : deleteWaitingJobs(workerSchema, condition);
   const { rows } = await sql<{ jobs: number }>`
     with swept as (${swept}) select count(*)::int as jobs from swept`.execute(db);
   return rows[0]?.jobs ?? 0;
@@ -125,6 +123,11 @@ function deleteWaitingJobs(workerSchema: string, condition: RawBuilder<unknown>)
   return sql`delete from ${sql.id(workerSchema, "_private_jobs")} j
     where ${condition} and ${WAITING}
     returning j.id`;
+}
+
+/** The jobs `deleteWaitingJobs` would delete, deleting nothing. */
+function selectWaitingJobs(workerSchema: string, condition: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`select j.id from ${sql.id(workerSchema, "_private_jobs")} j where ${condition} and ${WAITING}`;
 }
 
 /**

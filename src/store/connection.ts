@@ -104,12 +104,15 @@ function preparing(pool: pg.Pool, prepare: boolean): PostgresPool {
   };
 }
 
+/** How countersign's prepared statements are named, so an error about one of them is recognised. */
+const STATEMENT_PREFIX = "cs_";
+
 /** Statement texts are few and fixed: each one's name is computed once per process. */
 const names = new Map<string, string>();
 function statementName(text: string): string {
   let name = names.get(text);
   if (name === undefined) {
-    name = `cs_${createHash("sha1").update(text).digest("base64url")}`;
+    name = `${STATEMENT_PREFIX}${createHash("sha1").update(text).digest("base64url")}`;
     // A bound, in case a caller builds texts without end (they would only lose the cache, not break).
     if (names.size < 10_000) names.set(text, name);
   }
@@ -192,7 +195,11 @@ async function translateErrors<T>(work: () => Promise<T>): Promise<T> {
     }
     const code = (error as { code?: unknown }).code;
     const message = error instanceof Error ? error.message : String(error);
-    if (typeof code === "string" && LOST_STATEMENT_CODES.has(code) && message.includes('prepared statement "cs_')) {
+    if (
+      typeof code === "string" &&
+      LOST_STATEMENT_CODES.has(code) &&
+      message.includes(`prepared statement "${STATEMENT_PREFIX}`)
+    ) {
       throw new ApprovalError(
         ERROR_CODES.PREPARED_STATEMENT_LOST,
         `PostgreSQL refused a statement countersign prepared on this connection (${message}). The connection most likely goes through a transaction pooler such as PgBouncer that does not keep prepared statements, or its session was reset (DISCARD ALL, DEALLOCATE ALL). Set noPreparedStatements: true, or give directConnectionString (see PgBouncer in the README). Nothing of this call was written.`,

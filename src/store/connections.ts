@@ -42,9 +42,8 @@ export function openConnections(options: {
 
   const queries = options.pool ?? guard(new pg.Pool({ ...settings, max: 10 }), logger);
   // LISTEN, graphile-worker and the migration lock need a session of their own: not through PgBouncer.
-  const own: pg.PoolConfig = options.directConnectionString
-    ? { connectionString: options.directConnectionString }
-    : settings;
+  const direct = options.directConnectionString;
+  const own: pg.PoolConfig = direct ? { connectionString: direct } : settings;
   // Host pools that already handle errors are left alone; one without a handler would crash the host.
   if (options.pool) guard(options.pool, logger);
   const owned: pg.Pool[] = [];
@@ -53,7 +52,7 @@ export function openConnections(options: {
     queries,
     prepare: {
       queries: !options.noPreparedStatements,
-      own: !options.noPreparedStatements || options.directConnectionString !== undefined,
+      own: !options.noPreparedStatements || Boolean(direct),
     },
     ownPool(applicationName, max) {
       const pool = guard(new pg.Pool({ ...own, application_name: applicationName, max }), logger);
