@@ -25,7 +25,7 @@ type Run = Record<ServerKind, LoadResult>;
 export async function benchHttpDecisions(url: string, mode: BenchMode): Promise<Section> {
   const decisions = mode.pick(1_000, 6_000);
   const warmup = mode.pick(200, 500);
-  const baselineS = mode.pick(1.5, 5);
+  const baselineS = mode.pick(1, 5);
   const warmupS = mode.pick(0.3, 0.5);
   const { schema, approvals, drop } = await migratedSchema(url, "decisions");
   await withClient(url, (client) => client.query(insertTableSql(schema)));

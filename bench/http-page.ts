@@ -18,7 +18,7 @@ const LINKS = 300;
 type Run = Record<Exclude<ServerKind, "notify">, LoadResult>;
 
 export async function benchHttpPage(url: string, mode: BenchMode): Promise<Section> {
-  const durationS = mode.pick(1.5, 6);
+  const durationS = mode.pick(1, 6);
   const warmupS = mode.pick(0.3, 0.5);
   const { schema, approvals, drop } = await migratedSchema(url, "page");
   await withClient(url, (client) => client.query(insertTableSql(schema)));

@@ -1,6 +1,6 @@
 /**
  * Figure 7: scale. Every public read, the page GET, requestApproval and decide, timed (p50) on a schema
- * holding 1,000,000 pending approvals (quick: 100,000; bulk-loaded, see bulk-load.ts) and on a
+ * holding 1,000,000 pending approvals (quick: 50,000; bulk-loaded, see bulk-load.ts) and on a
  * near-empty one, in the same run. Both schemas get the same 60 approvals through the API (newest, so
  * each list returns a full page of 50 either way, and only the table size differs). Then the SQL behind
  * each operation is captured and EXPLAIN ANALYZEd on the big schema, with sequential scans flagged; disk
@@ -42,7 +42,7 @@ interface Operation {
 }
 
 export async function benchScale(url: string, mode: BenchMode): Promise<Section> {
-  const pending = mode.pick(100_000, 1_000_000);
+  const pending = mode.pick(50_000, 1_000_000);
   const iterations = mode.pick(30, 100);
   const decisionsNeeded = (WARMUP + iterations) * mode.repeats + 1;
   const loadStarted = performance.now();
