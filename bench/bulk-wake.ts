@@ -108,8 +108,9 @@ function medianBurst<T extends BulkResult>(bursts: T[]): T {
 
 export async function measureBulkWake(url: string, mode: BenchMode): Promise<{ figures: Figure[]; lines: string[] }> {
   // Each run's figure is one burst of a few milliseconds, so a run takes the median of `samples` bursts
-  // of each kind: with one, a single descheduling moved a run's ratio from 1.3× to 3.7×.
-  const samples = mode.pick(1, 3);
+  // of each kind: with one, a single descheduling moved a run's ratio from 1.3× to 3.7×; with three, runs
+  // on the same code still went from 1.42× to 2.89×, as bursts alone went from 4.1 to 8.7 ms.
+  const samples = mode.pick(1, 5);
   const runs: BulkRun[] = [];
   for (let run = 0; run < mode.repeats; run++) {
     const taken: BulkRun[] = [];
