@@ -238,7 +238,11 @@ function figuresOf(runs: { big: Map<string, number>; empty: Map<string, number> 
  * table is named with its size, so that a scan of a table that holds configuration (a few rows, whatever
  * the number of approvals) is told apart from one of a table that grows with them.
  */
-function seqScanFigure(explained: [string, Explained[]][], label: string, tables: { name: string; rows: number }[]): Figure {
+function seqScanFigure(
+  explained: [string, Explained[]][],
+  label: string,
+  tables: { name: string; rows: number }[],
+): Figure {
   const rowsOf = new Map(tables.map((table) => [table.name.slice(table.name.lastIndexOf(".") + 1), table.rows]));
   const scannedIn = (plans: Explained[]) =>
     [...new Set(plans.flatMap((plan) => plan.seqScans))].map((table) => {

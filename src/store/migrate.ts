@@ -129,7 +129,9 @@ async function tuneWorkerSchema(client: pg.ClientBase, workerSchema: string): Pr
     [workerSchema],
   );
   const statements = [
-    ...rows.flatMap(({ signature }) => ADD_JOBS_SETTINGS.map((setting) => `alter function ${signature} set ${setting}`)),
+    ...rows.flatMap(({ signature }) =>
+      ADD_JOBS_SETTINGS.map((setting) => `alter function ${signature} set ${setting}`),
+    ),
     `create index if not exists ${LOCKED_JOBS_INDEX} on ${quoteIdent(workerSchema)}._private_jobs (locked_at)
       where locked_at is not null`,
   ];

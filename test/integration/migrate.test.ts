@@ -195,9 +195,10 @@ describe("migrations", () => {
     await approvals.stop();
     // A server process reports its counts as its connection ends: wait until the worker's are all gone.
     for (let i = 0; i < 50; i++) {
-      const [{ open }] = (await query("select count(*)::int as open from pg_stat_activity where application_name = $1", [
-        `countersign:worker:${schema}`,
-      ])) as [{ open: number }];
+      const [{ open }] = (await query(
+        "select count(*)::int as open from pg_stat_activity where application_name = $1",
+        [`countersign:worker:${schema}`],
+      )) as [{ open: number }];
       if (open === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
