@@ -84,7 +84,9 @@ function waitForDecision(
       settled = true;
       clearInterval(poll);
       unsubscribe();
-      for (const cancel of [cancelWait, cancelDeadline, cancelRetry]) cancel?.();
+      cancelWait?.();
+      cancelDeadline?.();
+      cancelRetry?.();
       signal?.removeEventListener("abort", onAbort);
       waits.delete(end);
       if ("decision" in outcome) resolve(outcome.decision);
@@ -129,15 +131,21 @@ function waitForDecision(
         if (!isFinal(change.status)) return;
         // The notification carries the decision: no read of the row, however many waiters wake at once,
         // unless a reviewer edited the payload since this waiter read it.
-        if (change.decision && known?.revision === change.decision.revision) {
-          const { payload, edits } = known;
+        const decided = change.decision;
+        if (decided && known?.revision === decided.revision) {
           settle({
             decision: {
               id,
               status: change.status,
-              ...change.decision,
-              payload,
-              edits,
+              decidedBy: decided.decidedBy,
+              via: decided.via,
+              comment: decided.comment,
+              decidedAt: decided.decidedAt,
+              approved: decided.approved,
+              revision: decided.revision,
+              onBehalfOf: decided.onBehalfOf,
+              payload: known.payload,
+              edits: known.edits,
               actions: null,
             },
           });

@@ -121,8 +121,12 @@ export class ChangeListener {
 
   #dispatch(change: Change | undefined): void {
     if (!change) return;
-    for (const key of [change.id, "*"]) {
-      for (const subscriber of this.#subscribers.get(key) ?? []) subscriber.onChange(change);
-    }
+    // Written for a burst: a thousand waiters woken by one commit are a thousand calls, run before the JIT
+    // has optimized them, where each array, iterator and spread allocated here showed in the profile.
+    const wake = (subscriber: Subscriber) => {
+      subscriber.onChange(change);
+    };
+    this.#subscribers.get(change.id)?.forEach(wake);
+    this.#subscribers.get("*")?.forEach(wake);
   }
 }

@@ -75,7 +75,9 @@ export function parseChange(payload: string | undefined): Change | undefined {
     const value = JSON.parse(payload ?? "") as { id?: unknown; status?: unknown; d?: unknown };
     if (typeof value.id === "string" && APPROVAL_STATUSES.includes(value.status as ApprovalStatus)) {
       const decision = parseDecision(value.d);
-      return { id: value.id, status: value.status as ApprovalStatus, ...(decision ? { decision } : {}) };
+      const change: Change = { id: value.id, status: value.status as ApprovalStatus };
+      if (decision) change.decision = decision;
+      return change;
     }
   } catch {
     // not ours: ignore
