@@ -257,7 +257,7 @@ function seqScanFigure(
   const worker = scannedIn(explained.filter(([name]) => name === WORKER_STATEMENTS).flatMap(([, plans]) => plans));
   return {
     figure: `scale: Seq Scans in the plans at ${label}`,
-    countersign: `hot paths: ${hotFlagged.length ? hotFlagged.join("; ") : "none"}; the worker's own statements: ${worker.length ? [...new Set(worker)].join(", ") : "none"}`,
+    countersign: `hot paths: ${hotFlagged.length ? hotFlagged.join("; ") : "none"}; the worker's own statements: ${worker.length ? worker.join(", ") : "none"}`,
     baseline: "—",
   };
 }
