@@ -7,7 +7,7 @@ import type { ApprovalFacts } from "../domain/facts.ts";
 import type { Plan } from "../domain/plan.ts";
 import type { PayloadEdit } from "../domain/types.ts";
 import { AlreadyDecidedError } from "../errors.ts";
-import { jobKey, jobSpec, RESUME_ATTEMPTS, resumeKey, resumeTask } from "../scheduler/jobs.ts";
+import { jobKey, jobSpec } from "../scheduler/jobs.ts";
 import { addJobsQuery, addResumeJobsQuery, removeJobsQuery } from "../scheduler/queue.ts";
 import { changeParts, GUARD, isDuplicateVote } from "../store/approval-writes.ts";
 import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
@@ -15,9 +15,10 @@ import type { Db } from "../store/connection.ts";
 import type { ApprovalRow, StepRow, VoteRow } from "../store/database.ts";
 import { eventsInsertQuery } from "../store/event-store.ts";
 import { approvalFromJson, voteFromJson } from "../store/rows.ts";
+import type { SetChange, SetChangeWritten } from "../store/change-set.ts";
 import { together } from "../store/statement.ts";
 import type { EngineContext } from "./context.ts";
-import { delegateRounds, expandRounds } from "./rounds.ts";
+import { asksDelegates, delegateRounds, expandRounds } from "./rounds.ts";
 
 /** What the statement changed, for the caller to build the approval as it now is without reading it again. */
 export interface Applied {
@@ -91,11 +92,7 @@ export async function applyPlan(
   const specs = rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
   if (specs.length > 0) parts.jobs = addJobsQuery(workerSchema, specs, GUARD);
   if (plan.resume) {
-    parts.resumed = addResumeJobsQuery(workerSchema, schema, GUARD, {
-      taskPrefix: resumeTask(""),
-      keyPrefix: resumeKey(id, ""),
-      maxAttempts: RESUME_ATTEMPTS,
-    });
+    parts.resumed = addResumeJobsQuery(workerSchema, schema, GUARD);
   }
   if (plan.announce) {
     parts.announced = decision ? announceDecisionQuery(schema, GUARD) : announceQuery(schema, plan.announce, GUARD);
@@ -115,13 +112,48 @@ export async function applyPlan(
       status: facts.status,
     });
   }
-  const approval = result.updated?.[0] as Parameters<typeof approvalFromJson>[0] | undefined;
+  const approval = result.updated?.[0];
   if (!approval) return undefined;
-  const vote = result.voted?.[0] as Parameters<typeof voteFromJson>[0] | undefined;
+  return appliedFromJson({ approval, vote: result.voted?.[0] }, [
+    ...(result.passed ?? []),
+    ...(result.started ?? []),
+    ...(result.escalated ?? []),
+  ]);
+}
+
+/** What a written change returned (its rows as JSON) as what the caller builds the approval from. */
+export function appliedFromJson(written: SetChangeWritten, steps: unknown[] = []): Applied {
+  const vote = written.vote as Parameters<typeof voteFromJson>[0] | undefined;
   return {
-    approval: approvalFromJson(approval),
+    approval: approvalFromJson(written.approval as Parameters<typeof approvalFromJson>[0]),
     vote: vote ? voteFromJson(vote) : undefined,
-    steps: [...(result.passed ?? []), ...(result.started ?? []), ...(result.escalated ?? [])].map(stepChangeFromJson),
+    steps: steps.map(stepChangeFromJson),
+  };
+}
+
+/**
+ * The plan as one approval's rows of a change set (see `store/change-set.ts`), or undefined when it
+ * changes what a set does not cover: edits, the deadline, the step (one that passes, starts or
+ * escalates), or a round that asks reviewers (their delegates are looked up in the statement).
+ */
+export function asSetChange(ctx: EngineContext, facts: ApprovalFacts, plan: Plan): SetChange | undefined {
+  const { steps } = plan;
+  const { set = {}, decision } = plan.update ?? {};
+  if (plan.revision || set.deadline || set.currentStep !== undefined) return undefined;
+  if (steps.passed !== undefined || steps.started !== undefined || steps.escalated) return undefined;
+  if (plan.jobs.some(asksDelegates)) return undefined;
+  const rounds = expandRounds(ctx, plan.jobs);
+  return {
+    id: facts.id,
+    version: facts.version,
+    status: set.status ?? null,
+    decision: decision ?? null,
+    vote: plan.vote,
+    events: [...plan.events, ...rounds.events],
+    removeKeys: plan.removeTimers.map(jobKey),
+    jobs: rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts })),
+    resume: plan.resume,
+    announce: plan.announce ? (decision ? "decision" : { payload: JSON.stringify(plan.announce) }) : null,
   };
 }
 

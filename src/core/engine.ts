@@ -21,7 +21,7 @@ import {
   StaleRevisionError,
   ValidationError,
 } from "../errors.ts";
-import { jobSpec, RESUME_ATTEMPTS, resumeKey, resumeTask } from "../scheduler/jobs.ts";
+import { jobSpec } from "../scheduler/jobs.ts";
 import { addJobsQuery, addResumeJobsQuery } from "../scheduler/queue.ts";
 import { createTokenNonce, deriveToken, hashToken } from "../security/tokens.ts";
 import { type FactsRead, findByIdempotencyKey, loadApproval, readFacts } from "../store/approval-reads.ts";
@@ -30,6 +30,7 @@ import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db, HostDb } from "../store/connection.ts";
 import { rowsAfter, toApproval } from "../store/rows.ts";
 import { type Applied, applyPlan } from "./apply-plan.ts";
+import { applyOnPool } from "./change-batch.ts";
 import { delegateRounds, expandRounds } from "./rounds.ts";
 import type { EngineContext } from "./context.ts";
 import { type ApprovalRequest, planRequest, requestPolicies } from "./request-input.ts";
@@ -91,14 +92,7 @@ export async function requestApproval(
   const write = (db: Db) =>
     insertRequest(db, schema, rows, (created) =>
       decided
-        ? [
-            addResumeJobsQuery(workerSchema, schema, created, {
-              taskPrefix: resumeTask(""),
-              keyPrefix: resumeKey(id, ""),
-              maxAttempts: RESUME_ATTEMPTS,
-            }),
-            announceDecisionQuery(schema, created),
-          ]
+        ? [addResumeJobsQuery(workerSchema, schema, created), announceDecisionQuery(schema, created)]
         : [
             addJobsQuery(workerSchema, specs, created),
             ...delegateRounds(ctx, creation.jobs, created),
@@ -251,7 +245,9 @@ async function change(
           revision,
           `edits of approval ${id}`,
         );
-      const applied = await applyPlan(ctx, db, read.facts, planned.plan);
+      const applied = host
+        ? await applyPlan(ctx, db, read.facts, planned.plan)
+        : await applyOnPool(ctx, db, read.facts, planned.plan);
       if (applied) reportFinal(ctx, applied);
       if (applied && !isOverdue(read.facts)) return { rows: rowsAfter(read.rows, applied) };
       // Lost the race, or timed the approval out first: plan the cause again on what is now there.

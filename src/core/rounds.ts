@@ -85,6 +85,11 @@ export function expandRounds(ctx: EngineContext, jobs: Job[]): { jobs: Job[]; ev
   return { jobs: expanded, events };
 }
 
+/** A round that asks reviewers also asks whoever they delegated to (a `delegates` job finds them). */
+export function asksDelegates(job: Job): job is NotifyJob {
+  return job.task === "notify" && ASKING_KINDS.has(job.kind) && job.recipients.length > 0;
+}
+
 /**
  * For each asking round in `jobs`, a statement part that adds a `delegates` job, but only when one of
  * the round's recipients has an active delegation (a cheap index probe): the worker then gives those
@@ -97,7 +102,7 @@ export function delegateRounds(
 ): RawBuilder<unknown>[] {
   const { schema, workerSchema } = ctx.database;
   return jobs.flatMap((job) =>
-    job.task === "notify" && ASKING_KINDS.has(job.kind) && job.recipients.length > 0
+    asksDelegates(job)
       ? [
           addJobsQuery(
             workerSchema,

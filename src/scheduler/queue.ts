@@ -5,7 +5,7 @@
  */
 import { type RawBuilder, sql } from "kysely";
 import type { Db } from "../store/connection.ts";
-import type { JobSpec } from "./jobs.ts";
+import { type JobSpec, RESUME_ATTEMPTS, resumeKey, resumeTask } from "./jobs.ts";
 
 /**
  * The SELECT that adds `jobs` through graphile-worker's `add_jobs`: a statement of its own, or a part of
@@ -130,22 +130,24 @@ function selectWaitingJobs(workerSchema: string, condition: RawBuilder<unknown>)
   return sql`select j.id from ${sql.id(workerSchema, "_private_jobs")} j where ${condition} and ${WAITING}`;
 }
 
+/** A resume job's key, as SQL over the approval's id and the handler's name (see `resumeKey`). */
+const [KEY_HEAD, KEY_MIDDLE] = resumeKey("\u0000", "").split("\u0000") as [string, string];
+
 /**
- * The SELECT that adds, when the approval in `updated` (a CTE with its row) became final, one resume job
- * per registered `onDecision` handler of its type (or of every type).
+ * The SELECT that adds, for each approval in `updated` (a CTE or subquery of approval rows that became
+ * final), one resume job per registered `onDecision` handler of its type (or of every type).
  */
 export function addResumeJobsQuery(
   workerSchema: string,
   schema: string,
   updated: RawBuilder<unknown>,
-  spec: { taskPrefix: string; keyPrefix: string; maxAttempts: number },
 ): RawBuilder<unknown> {
   const matching = sql`${updated} u join ${sql.id(schema, "decision_handler")} h on h.type in (u.type, '*')`;
   return sql`
     select count(*) from ${sql.id(workerSchema, "add_jobs")}(array(
       select (
-        ${spec.taskPrefix} || h.name, json_build_object('approvalId', u.id, 'handler', h.name), null, now(),
-        ${spec.maxAttempts}::smallint, ${spec.keyPrefix} || h.name, null, null
+        ${resumeTask("")} || h.name, json_build_object('approvalId', u.id, 'handler', h.name), null, now(),
+        ${RESUME_ATTEMPTS}::smallint, ${KEY_HEAD} || u.id || ${KEY_MIDDLE} || h.name, null, null
       )::${sql.id(workerSchema, "job_spec")}
       from ${matching}
     ))

@@ -41,14 +41,19 @@ export function announceQuery(schema: string, change: Change, onlyIfRowsIn?: Raw
  * listener that does not know `d` reads the row instead, as it would for a change without a decision.
  */
 export function announceDecisionQuery(schema: string, updated: RawBuilder<unknown>): RawBuilder<unknown> {
-  const decision = sql`case when octet_length(coalesce(u.decision_comment, '')) + octet_length(coalesce(u.decided_by, '')) < 6000
+  return sql`select pg_notify(${changeChannel(schema)}, ${decisionNotice("u")}) from ${updated} u`;
+}
+
+/** The text of a final change's notification, built from the approval row named `row` in the statement. */
+export function decisionNotice(row: string): RawBuilder<string> {
+  const u = sql.id(row);
+  const decision = sql`case when octet_length(coalesce(${u}.decision_comment, '')) + octet_length(coalesce(${u}.decided_by, '')) < 6000
     then json_build_array(
-      u.decided_by, u.decided_via, u.decision_comment, floor(extract(epoch from u.decided_at) * 1000)::bigint,
-      u.status = 'approved' or (u.status = 'timed_out' and u.timeout_action = 'approve'),
-      u.revision, u.decided_on_behalf_of
+      ${u}.decided_by, ${u}.decided_via, ${u}.decision_comment, floor(extract(epoch from ${u}.decided_at) * 1000)::bigint,
+      ${u}.status = 'approved' or (${u}.status = 'timed_out' and ${u}.timeout_action = 'approve'),
+      ${u}.revision, ${u}.decided_on_behalf_of
     ) end`;
-  return sql`select pg_notify(${changeChannel(schema)}, json_strip_nulls(json_build_object('id', u.id, 'status', u.status, 'd', ${decision}))::text)
-    from ${updated} u`;
+  return sql<string>`json_strip_nulls(json_build_object('id', ${u}.id, 'status', ${u}.status, 'd', ${decision}))::text`;
 }
 
 /** The order of the decision's fields in a notification's `d`; `decidedAt` in milliseconds since the epoch. */

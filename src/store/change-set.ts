@@ -1,0 +1,257 @@
+/**
+ * Several approvals' changes written by ONE statement of fixed text, each change's rows passed as JSON:
+ * most of a change's database time is per statement (executor start-up, `add_jobs`' own statements,
+ * the commit), not per row, so changes that arrive together are written together (see
+ * `core/change-batch.ts`). Each approval is written only while it is still the version its change was
+ * planned from, and everything else of that change only when it was: the caller learns, approval by
+ * approval, which changes were written and which lost a race.
+ *
+ * It covers the common shape of a vote: the approval row (its status and decision), a vote, audit events,
+ * timers removed, jobs added, `onDecision` handlers' jobs and the NOTIFY. Other changes (edits, a new
+ * deadline, a step that passes, starts or escalates) are written as one statement each (`changeParts`).
+ */
+import { CompiledQuery, type RawBuilder, sql } from "kysely";
+import type { ActionVote } from "../domain/types.ts";
+import { changeChannel, decisionNotice } from "./changes.ts";
+import type { Db } from "./connection.ts";
+import { APPROVAL_COLUMNS, VOTE_COLUMNS } from "./database.ts";
+
+/** One approval's change, as rows. */
+export interface SetChange {
+  id: string;
+  /** The version the change was planned from: written only while the approval is still at it. */
+  version: number;
+  status: string | null;
+  decision: { decidedBy: string | null; onBehalfOf: string | null; via: string; comment: string | null } | null;
+  vote: {
+    step: number;
+    reviewer: string;
+    voter: string;
+    onBehalfOf: string | null;
+    outcome: string;
+    comment: string | null;
+    via: string;
+    revision: number;
+    onceKey: string;
+    actions: Record<string, ActionVote> | null;
+  } | null;
+  events: {
+    type: string;
+    actor: string;
+    channel: string | null;
+    step: number | null;
+    comment: string | null;
+    data: unknown;
+  }[];
+  removeKeys: string[];
+  /** graphile-worker jobs, as `add_jobs` takes them. */
+  jobs: { task: string; key: string; payload: unknown; delayMs?: number; runAt?: Date; maxAttempts: number }[];
+  /** The approval became final: each registered `onDecision` handler of its type gets a job. */
+  resume: boolean;
+  /** The NOTIFY: "decision" builds it from the decided row (see `decisionNotice`); a text is sent as it is. */
+  announce: "decision" | { payload: string } | null;
+}
+
+/**
+ * Where a change set is written: the schemas, and the part that adds the `onDecision` handlers' jobs for
+ * the approvals (a subquery of their rows) that became final. The same for every call on a schema pair.
+ */
+export interface ChangeSetTarget {
+  schema: string;
+  workerSchema: string;
+  resumeJobs: (final: RawBuilder<unknown>) => RawBuilder<unknown>;
+}
+
+/** What one written change returned, as JSON rows; absent from the result when it lost the race. */
+export interface SetChangeWritten {
+  approval: unknown;
+  vote: unknown;
+}
+
+/**
+ * The statement per schema pair, compiled once: the same text every time, so it is prepared once per
+ * connection. Its own constants stay parameters; the five JSON arrays take the places of their markers.
+ */
+const compiled = new Map<string, { sql: string; parameters: readonly unknown[] }>();
+const MARK = "\u0000countersign-change-set:";
+
+function statementFor(db: Db, target: ChangeSetTarget, json: string[]): CompiledQuery {
+  const key = `${target.schema}\u0000${target.workerSchema}`;
+  let statement = compiled.get(key);
+  if (statement === undefined) {
+    statement = buildStatement(target).compile(db.withoutPlugins());
+    compiled.set(key, statement);
+  }
+  const parameters = statement.parameters.map((value) =>
+    typeof value === "string" && value.startsWith(MARK) ? json[Number(value.slice(MARK.length))] : value,
+  );
+  return CompiledQuery.raw(statement.sql, parameters);
+}
+
+const qualified = (alias: string, columns: readonly string[]) =>
+  sql.raw(columns.map((column) => `${alias}."${column}"`).join(", "));
+
+/**
+ * The statement, parameterised by five JSON arrays: the changes, their votes, the events, the timers'
+ * keys and the jobs. Every row names its approval; rows of an approval that was
+ * not updated are left out. Events and jobs are written in the order given (`n`): the audit chain links
+ * each event to the one before it.
+ */
+function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
+  const t = (table: string) => sql.id(schema, table);
+  const p = (n: number) => sql`${`${MARK}${n - 1}`}::json`;
+  const written = sql`(select id from updated)`;
+  return sql`with input as (
+      select * from json_to_recordset(${p(1)}) as c(id uuid, version int, status text,
+        decides bool, decided_by text, on_behalf_of text, via text, comment text, resume bool, announce text)
+    ),
+    updated as (
+      update ${t("approval")} a set version = a.version + 1, updated_at = now(),
+        status = coalesce(c.status, a.status),
+        decided_by = case when c.decides then c.decided_by else a.decided_by end,
+        decided_on_behalf_of = case when c.decides then c.on_behalf_of else a.decided_on_behalf_of end,
+        decided_via = case when c.decides then c.via else a.decided_via end,
+        decision_comment = case when c.decides then c.comment else a.decision_comment end,
+        decided_at = case when c.decides then now() else a.decided_at end
+      from input c
+      where a.id = c.id and a.version = c.version
+      returning ${qualified("a", APPROVAL_COLUMNS)}
+    ),
+    voted as (
+      insert into ${t("vote")}
+        (approval_id, position, reviewer, voter, on_behalf_of, outcome, comment, via, revision, once_key, actions)
+      select v.approval_id, v.position, v.reviewer, v.voter, v.on_behalf_of, v.outcome, v.comment, v.via,
+        v.revision, v.once_key, v.actions
+      from json_to_recordset(${p(2)}) as v(approval_id uuid, position int, reviewer text, voter text,
+        on_behalf_of text, outcome text, comment text, via text, revision int, once_key text, actions jsonb)
+      where v.approval_id in ${written}
+      returning ${qualified("vote", VOTE_COLUMNS)}
+    ),
+    events as (
+      insert into ${t("event")} (approval_id, type, actor, channel, step, comment, data)
+      select e.approval_id, e.type, e.actor, e.channel, e.step, e.comment, e.data
+      from json_to_recordset(${p(3)}) as e(n int, approval_id uuid, type text, actor text, channel text,
+        step int, comment text, data jsonb)
+      where e.approval_id in ${written}
+      order by e.n
+      returning id
+    ),
+    removed as (
+      delete from ${sql.id(workerSchema, "_private_jobs")} j
+      where j.key = any(array(
+          select r.key from json_to_recordset(${p(4)}) as r(approval_id uuid, key text)
+          where r.approval_id in ${written}))
+        and j.locked_at is null
+      returning j.id
+    ),
+    jobs as (
+      select count(*) from ${sql.id(workerSchema, "add_jobs")}(array(
+        select (
+          s.identifier, s.payload, null, coalesce(s.run_at, now() + s.delay_ms * interval '1 millisecond'),
+          s.max_attempts, s.job_key, null, null
+        )::${sql.id(workerSchema, "job_spec")}
+        from json_to_recordset(${p(5)}) as s(n int, approval_id uuid, identifier text, job_key text, payload json,
+          run_at timestamptz, delay_ms float8, max_attempts smallint)
+        where s.approval_id in ${written}
+        order by s.n
+      ))
+      -- add_jobs costs a plan and a NOTIFY even when given no jobs.
+      where json_array_length(${p(5)}) > 0 and exists (select 1 from updated)
+    ),
+    resumed as (${resumeJobs(sql`(select u.* from updated u join input c on c.id = u.id where c.resume)`)}),
+    announced as (
+      select pg_notify(${changeChannel(schema)}, case when c.announce = 'decision' then ${decisionNotice("u")} else c.announce end)
+      from updated u join input c on c.id = u.id
+      where c.announce is not null
+    )
+    select
+      (select coalesce(json_agg(u), '[]'::json) from updated u) as updated,
+      (select coalesce(json_agg(v), '[]'::json) from voted v) as voted,
+      (select count(*) from events) as events,
+      (select count(*) from removed) as removed,
+      (select * from jobs) as jobs,
+      (select * from resumed) as resumed,
+      (select count(*) from announced) as announced`;
+}
+
+/**
+ * Writes `changes` (of distinct approvals) in one statement; resolves with what each written change
+ * returned, by approval id. A change absent from the result lost the race: nothing of it was written.
+ * One failing row (a constraint) fails the statement whole: nothing of any change was written.
+ */
+export async function writeChangeSet(
+  db: Db,
+  target: ChangeSetTarget,
+  changes: SetChange[],
+): Promise<Map<string, SetChangeWritten>> {
+  const json = JSON.stringify;
+  let n = 0;
+  const params = [
+    json(
+      changes.map((c) => ({
+        id: c.id,
+        version: c.version,
+        status: c.status,
+        decides: c.decision !== null,
+        decided_by: c.decision?.decidedBy ?? null,
+        on_behalf_of: c.decision?.onBehalfOf ?? null,
+        via: c.decision?.via ?? null,
+        comment: c.decision?.comment ?? null,
+        resume: c.resume,
+        announce: c.announce === null ? null : c.announce === "decision" ? "decision" : c.announce.payload,
+      })),
+    ),
+    json(
+      changes.flatMap(({ id, vote }) =>
+        vote
+          ? [
+              {
+                approval_id: id,
+                position: vote.step,
+                reviewer: vote.reviewer,
+                voter: vote.voter,
+                on_behalf_of: vote.onBehalfOf,
+                outcome: vote.outcome,
+                comment: vote.comment,
+                via: vote.via,
+                revision: vote.revision,
+                once_key: vote.onceKey,
+                actions: vote.actions,
+              },
+            ]
+          : [],
+      ),
+    ),
+    json(
+      changes.flatMap(({ id, events }) => events.map((e) => ({ n: n++, approval_id: id, ...e, data: e.data ?? {} }))),
+    ),
+    json(changes.flatMap(({ id, removeKeys }) => removeKeys.map((key) => ({ approval_id: id, key })))),
+    json(
+      changes.flatMap(({ id, jobs }) =>
+        jobs.map((job) => ({
+          n: n++,
+          approval_id: id,
+          identifier: job.task,
+          job_key: job.key,
+          payload: job.payload,
+          run_at: job.runAt?.toISOString() ?? null,
+          delay_ms: job.delayMs ?? 0,
+          max_attempts: job.maxAttempts,
+        })),
+      ),
+    ),
+  ];
+  const { rows } = await db.executeQuery<{
+    updated: { id: string }[];
+    voted: { approval_id: string }[];
+  }>(statementFor(db, target, params));
+  const result = rows[0];
+  const written = new Map<string, SetChangeWritten>();
+  if (!result) return written;
+  for (const approval of result.updated) written.set(approval.id, { approval, vote: undefined });
+  for (const vote of result.voted) {
+    const change = written.get(vote.approval_id);
+    if (change) change.vote = vote;
+  }
+  return written;
+}
