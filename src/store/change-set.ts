@@ -70,12 +70,12 @@ export interface SetChangeWritten {
 
 /**
  * The statement per schema pair, compiled once: the same text every time, so it is prepared once per
- * connection. Its own constants stay parameters; the five JSON arrays take the places of their markers.
+ * connection. Its own constants stay parameters; its parameters (five JSON arrays and the ids) take the places of their markers.
  */
 const compiled = new Map<string, { sql: string; parameters: readonly unknown[] }>();
 const MARK = "\u0000countersign-change-set:";
 
-function statementFor(db: Db, target: ChangeSetTarget, json: string[]): CompiledQuery {
+function statementFor(db: Db, target: ChangeSetTarget, json: unknown[]): CompiledQuery {
   const key = `${target.schema}\u0000${target.workerSchema}`;
   let statement = compiled.get(key);
   if (statement === undefined) {
@@ -100,10 +100,17 @@ const qualified = (alias: string, columns: readonly string[]) =>
 function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
   const t = (table: string) => sql.id(schema, table);
   const p = (n: number) => sql`${`${MARK}${n - 1}`}::json`;
+  // The approvals' ids as an array too: a prepared statement's generic plan then still finds them by
+  // the primary key (with only the JSON to go by, it read the whole approval table).
+  const ids = sql`${`${MARK}5`}::uuid[]`;
   const written = sql`(select id from updated)`;
   return sql`with input as (
       select * from json_to_recordset(${p(1)}) as c(id uuid, version int, status text,
         decides bool, decided_by text, on_behalf_of text, via text, comment text, resume bool, announce text)
+    ),
+    free as (
+      select a.id from ${t("approval")} a where a.id = any(${ids})
+      for no key update skip locked
     ),
     updated as (
       update ${t("approval")} a set version = a.version + 1, updated_at = now(),
@@ -114,7 +121,7 @@ function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
         decision_comment = case when c.decides then c.comment else a.decision_comment end,
         decided_at = case when c.decides then now() else a.decided_at end
       from input c
-      where a.id = c.id and a.version = c.version
+      where a.id = any(${ids}) and a.id = c.id and a.version = c.version and a.id in (select id from free)
       returning ${qualified("a", APPROVAL_COLUMNS)}
     ),
     voted as (
@@ -165,6 +172,7 @@ function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
       where c.announce is not null
     )
     select
+      (select coalesce(json_agg(f.id), '[]'::json) from free f) as free,
       (select coalesce(json_agg(u), '[]'::json) from updated u) as updated,
       (select coalesce(json_agg(v), '[]'::json) from voted v) as voted,
       (select count(*) from events) as events,
@@ -175,15 +183,21 @@ function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
 }
 
 /**
- * Writes `changes` (of distinct approvals) in one statement; resolves with what each written change
- * returned, by approval id. A change absent from the result lost the race: nothing of it was written.
- * One failing row (a constraint) fails the statement whole: nothing of any change was written.
+ * What became of a change set: what each written change returned, by approval id, and the approvals
+ * another transaction held locked (left alone: their changes are for the caller to write one by one, so
+ * that a host's long transaction holds up the changes of its own approval only). A change in neither
+ * lost the race: nothing of it was written.
  */
-export async function writeChangeSet(
-  db: Db,
-  target: ChangeSetTarget,
-  changes: SetChange[],
-): Promise<Map<string, SetChangeWritten>> {
+export interface ChangeSetResult {
+  written: Map<string, SetChangeWritten>;
+  busy: Set<string>;
+}
+
+/**
+ * Writes `changes` (of distinct approvals) in one statement. One failing row (a constraint) fails the
+ * statement whole: nothing of any change was written.
+ */
+export async function writeChangeSet(db: Db, target: ChangeSetTarget, changes: SetChange[]): Promise<ChangeSetResult> {
   const json = JSON.stringify;
   let n = 0;
   const params = [
@@ -240,18 +254,21 @@ export async function writeChangeSet(
         })),
       ),
     ),
+    changes.map(({ id }) => id),
   ];
   const { rows } = await db.executeQuery<{
+    free: string[];
     updated: { id: string }[];
     voted: { approval_id: string }[];
   }>(statementFor(db, target, params));
   const result = rows[0];
   const written = new Map<string, SetChangeWritten>();
-  if (!result) return written;
+  if (!result) throw new Error("countersign: a change set returned no row");
   for (const approval of result.updated) written.set(approval.id, { approval, vote: undefined });
   for (const vote of result.voted) {
     const change = written.get(vote.approval_id);
     if (change) change.vote = vote;
   }
-  return written;
+  const free = new Set(result.free);
+  return { written, busy: new Set(changes.flatMap(({ id }) => (free.has(id) ? [] : [id]))) };
 }

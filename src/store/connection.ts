@@ -28,6 +28,8 @@ export interface Database {
   transaction<T>(work: (db: Db) => Promise<T>, host?: HostDb): Promise<T>;
   /** Runs work outside an explicit transaction: reads, or a single statement (atomic by itself). */
   run<T>(work: (db: Db) => Promise<T>): Promise<T>;
+  /** As `run`, on one connection of the pool held until `work` ends (statements one after another). */
+  session<T>(work: (db: Db) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -72,6 +74,7 @@ export function createDatabase(pool: pg.Pool, schema: string, workerSchema: stri
         return own.transaction().execute(inScope(work));
       }),
     run: (work) => translateErrors(() => work(db)),
+    session: (work) => translateErrors(() => db.connection().execute(inScope(work))),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Decisions that arrive together are written by one statement (see `core/change-batch.ts`). To make them
- * arrive together on purpose, the two writes the pool runs at once are held on row locks of a
- * transaction of the test's own; the decisions that come in meanwhile wait, and are written when the
- * locks go. Everything is checked in the database: rows, audit chains, jobs and NOTIFYs.
+ * arrive together on purpose, the one write the pool runs at a time is held on a lock of the test's own
+ * (the audit table's, which every decision writes); the decisions that come in meanwhile wait, and are
+ * written when the lock goes. Everything is checked in the database: rows, audit chains, jobs and NOTIFYs.
  */
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -35,12 +35,12 @@ const request = (title: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-/** A transaction holding the approvals' rows: a change of one of them waits until `release`. */
-async function hold(ids: string[]) {
+/** A transaction holding the audit table: every decision's write waits until `release`. */
+async function holdWrites() {
   const client = new pg.Client({ connectionString: testDatabaseUrl() });
   await client.connect();
   await client.query("begin");
-  await client.query(`select 1 from "${bed.schema}".approval where id = any($1::uuid[]) for update`, [ids]);
+  await client.query(`lock table "${bed.schema}".event in share mode`);
   return {
     async release() {
       await client.query("rollback");
@@ -60,23 +60,23 @@ async function activity() {
   return rows[0] ?? { waiting: 0, running: 0 };
 }
 
-/** Starts the decisions on `ids` while two writes are held, and waits until each has read and planned. */
+/** Starts the decisions on `ids` while the write of `held` waits, and waits until each has read and planned. */
 async function decideWhileHeld(
-  held: string[],
+  held: string,
   ids: string[],
   decide: (id: string, i: number) => Promise<Approval>,
 ): Promise<PromiseSettledResult<Approval>[]> {
-  const lock = await hold(held);
-  const first = held.map((id) => bed.approvals.decide(id, { reviewer: "r@x.com", outcome: "approve" }));
-  await eventually(async () => (await activity()).waiting === held.length);
+  const lock = await holdWrites();
+  const first = bed.approvals.decide(held, { reviewer: "r@x.com", outcome: "approve" });
+  await eventually(async () => (await activity()).waiting === 1);
   const readsBefore = reads;
   const rest = ids.map((id, i) => decide(id, i));
-  // Every read sent and answered: the changes now wait for a write to free up.
+  // Every read sent and answered: the changes now wait for the write to end.
   await eventually(async () => reads - readsBefore >= ids.length && (await activity()).running === 0);
   await sleep(100);
-  expect(changeSets).toBe(held.length);
+  expect(changeSets).toBe(1);
   await lock.release();
-  await Promise.all(first);
+  await first;
   return Promise.allSettled(rest);
 }
 
@@ -93,8 +93,38 @@ async function jobKeys(id: string): Promise<string[]> {
 }
 
 describe("decisions written together", () => {
+  it("a host's open transaction on one approval holds up no decision of another", async () => {
+    const shared = await bed.approvals.requestApproval(
+      request("shared", {
+        reviewers: undefined,
+        steps: [{ name: "two", reviewers: ["h@x.com", "p@x.com"], quorum: 2 }],
+      }),
+    );
+    const others = await Promise.all([1, 2, 3].map((i) => bed.approvals.requestApproval(request(`other ${i}`))));
+    const host = new pg.Client({ connectionString: testDatabaseUrl() });
+    await host.connect();
+    try {
+      await host.query("begin");
+      await bed.approvals.decide(shared.id, { reviewer: "h@x.com", outcome: "approve" }, { db: host });
+      // The host's transaction holds the approval's row until it commits.
+      const onShared = bed.approvals.decide(shared.id, { reviewer: "p@x.com", outcome: "approve" });
+      const decided = await Promise.all(
+        others.map(({ id }) => bed.approvals.decide(id, { reviewer: "r@x.com", outcome: "approve" })),
+      );
+      expect(decided.map((a) => a.status)).toEqual(["approved", "approved", "approved"]);
+      await eventually(async () => (await activity()).waiting === 1);
+      await host.query("commit");
+      const final = await onShared;
+      expect(final.status).toBe("approved");
+      expect(votersOf(final)).toEqual(["h@x.com", "p@x.com"]);
+      expect(await bed.approvals.verifyAudit({ id: shared.id })).toMatchObject({ ok: true, checked: 3 });
+    } finally {
+      await host.end();
+    }
+  });
+
   it("decisions that arrive while the writes are busy go in one statement, each written whole", async () => {
-    const held = await Promise.all([1, 2].map((i) => bed.approvals.requestApproval(request(`held ${i}`))));
+    const held = await bed.approvals.requestApproval(request("held"));
     const queued = await Promise.all(
       Array.from({ length: 10 }, (_, i) => bed.approvals.requestApproval(request(`queued ${i}`))),
     );
@@ -109,12 +139,12 @@ describe("decisions written together", () => {
     await listener.query(`listen "countersign:${bed.schema}"`);
     try {
       const results = await decideWhileHeld(
-        held.map((a) => a.id),
+        held.id,
         queued.map((a) => a.id),
         (id, i) => bed.approvals.decide(id, { reviewer: "r@x.com", outcome: "approve", comment: `ok ${i}` }),
       );
-      // The two held writes, then one for the ten that waited.
-      expect(changeSets).toBe(3);
+      // The held write, then one for the ten that waited.
+      expect(changeSets).toBe(2);
       expect(results.map((r) => r.status)).toEqual(queued.map(() => "fulfilled"));
       for (const [i, { id }] of queued.entries()) {
         const result = results[i] as PromiseFulfilledResult<Approval>;
@@ -143,19 +173,16 @@ describe("decisions written together", () => {
   });
 
   it("a second change of one approval waits for the next statement and is planned again on the first", async () => {
-    const held = await Promise.all([1, 2].map((i) => bed.approvals.requestApproval(request(`held ${i}`))));
+    const held = await bed.approvals.requestApproval(request("held"));
     const pair = await bed.approvals.requestApproval(
       request("pair", { reviewers: undefined, steps: [{ name: "two", reviewers: ["x@x.com", "y@x.com"], quorum: 2 }] }),
     );
     const other = await bed.approvals.requestApproval(request("other"));
-    const results = await decideWhileHeld(
-      held.map((a) => a.id),
-      [pair.id, pair.id, other.id],
-      (id, i) =>
-        bed.approvals.decide(id, {
-          reviewer: id === other.id ? "r@x.com" : i === 0 ? "x@x.com" : "y@x.com",
-          outcome: "approve",
-        }),
+    const results = await decideWhileHeld(held.id, [pair.id, pair.id, other.id], (id, i) =>
+      bed.approvals.decide(id, {
+        reviewer: id === other.id ? "r@x.com" : i === 0 ? "x@x.com" : "y@x.com",
+        outcome: "approve",
+      }),
     );
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
     const after = await bed.approvals.get(pair.id);
@@ -171,18 +198,18 @@ describe("decisions written together", () => {
       begin if new.comment = 'boom' then raise exception 'refused by the test''s trigger'; end if; return new; end $$;
       create trigger refuse_boom before insert on "${bed.schema}".vote for each row execute function ${trigger}()`);
     try {
-      const held = await Promise.all([1, 2].map((i) => bed.approvals.requestApproval(request(`held ${i}`))));
+      const held = await bed.approvals.requestApproval(request("held"));
       const queued = await Promise.all(
         Array.from({ length: 4 }, (_, i) => bed.approvals.requestApproval(request(`queued ${i}`))),
       );
       const results = await decideWhileHeld(
-        held.map((a) => a.id),
+        held.id,
         queued.map((a) => a.id),
         (id, i) =>
           bed.approvals.decide(id, { reviewer: "r@x.com", outcome: "approve", comment: i === 1 ? "boom" : "fine" }),
       );
-      // The held two, the set that failed whole, then each of its four alone.
-      expect(changeSets).toBe(3);
+      // The held write and the set that failed whole; then each of its four alone.
+      expect(changeSets).toBe(2);
       expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
       const refused = (results[1] as PromiseRejectedResult).reason;
       expect(String(refused)).toMatch(/refused by the test's trigger/);
