@@ -12,7 +12,6 @@
  * constraint) wrote nothing and is written again change by change, so each caller gets its own outcome.
  */
 import type { ApprovalFacts } from "../domain/facts.ts";
-import { ApprovalError } from "../errors.ts";
 import type { Plan } from "../domain/plan.ts";
 import { addResumeJobsQuery } from "../scheduler/queue.ts";
 import { type ChangeSetResult, type ChangeSetTarget, type SetChange, writeChangeSet } from "../store/change-set.ts";
@@ -134,13 +133,14 @@ class ChangeBatcher {
   }
 }
 
-/** An error PostgreSQL raised on the statement (it has a SQLSTATE), on a connection still in use. */
+/**
+ * PostgreSQL refused what the statement wrote (bad data, a constraint, a trigger's exception) or gave up
+ * on it (a serialization failure, a deadlock): written one by one, the changes get their own outcomes. A
+ * connection or server fault (classes 08, 53, 57, or no SQLSTATE at all) is not the rows' doing.
+ */
 function refusedByDatabase(error: unknown): boolean {
-  return (
-    !(error instanceof ApprovalError) &&
-    typeof (error as { code?: unknown }).code === "string" &&
-    (error as { severity?: unknown }).severity !== undefined
-  );
+  const { code } = error as { code?: unknown };
+  return typeof code === "string" && /^(22|23|40|P0)/.test(code);
 }
 
 const batchers = new WeakMap<Database, ChangeBatcher>();
