@@ -10,12 +10,13 @@ import type { Approval, AuditEvent, EventType, JsonValue, VoteOutcome } from "..
 import { actionFields, editableFields, editsFromForm } from "../domain/editable.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import { hashToken, isWellFormedToken, tokenMatches } from "../security/tokens.ts";
-import { type FactsRead, loadApproval, readAsReviewer, readFactsByToken } from "../store/approval-reads.ts";
+import { type FactsRead, loadApproval, readAsReviewer } from "../store/approval-reads.ts";
 import { toApproval } from "../store/rows.ts";
 import { firstSighting, listEvents } from "../store/event-store.ts";
 import { parseInput } from "../validation.ts";
 import type { EngineContext } from "./context.ts";
 import { decide, decideOnFacts } from "./engine.ts";
+import { readLink } from "./link-reads.ts";
 import { approvalId as approvalIdSchema, decideSchema } from "./inputs.ts";
 
 /** An approval as one reviewer sees it. */
@@ -152,7 +153,7 @@ export function createReviewerPort(ctx: EngineContext): ReviewerPort {
   return {
     async decideByLink(token, toDecision, options = {}) {
       if (!isWellFormedToken(token)) return undefined;
-      const link = await database.run((db) => readFactsByToken(db, hashToken(token)));
+      const link = await readLink(database, hashToken(token));
       if (!link || link.expired || !tokenMatches(token, link.tokenHash)) return undefined;
       const { reviewer, read } = link;
       const approval = toApproval(read.rows);

@@ -7,7 +7,16 @@
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ApprovalError, type Approval } from "../../src/index.ts";
-import { eventually, sleep, testDatabaseUrl, useTestBed, watchStatements } from "../support/test-bed.ts";
+import { tokenFor } from "../support/http-servers.ts";
+import {
+  eventually,
+  PUBLIC_URL,
+  sleep,
+  TEST_SECRET,
+  testDatabaseUrl,
+  useTestBed,
+  watchStatements,
+} from "../support/test-bed.ts";
 
 const bed = useTestBed("change_batch");
 
@@ -16,12 +25,15 @@ const isChangeSet = (text: string) => text.includes("with input as (");
 
 let changeSets = 0;
 let reads = 0;
+let linkReads = 0;
 let stopWatching = () => {};
 beforeEach(() => {
   changeSets = 0;
   reads = 0;
+  linkReads = 0;
   stopWatching = watchStatements(({ text }) => {
     if (isChangeSet(text)) changeSets++;
+    if (text.includes("json_array_elements_text")) linkReads++;
     else if (text.trimStart().toLowerCase().startsWith("select")) reads++;
   });
 });
@@ -222,6 +234,48 @@ describe("decisions written together", () => {
       for (const i of [0, 2, 3]) expect((await bed.approvals.get(queued[i]!.id)).status).toBe("approved");
     } finally {
       await bed.pool.query(`drop trigger refuse_boom on "${bed.schema}".vote; drop function ${trigger}()`);
+    }
+  });
+});
+
+describe("links read together", () => {
+  it("decisions through links that arrive while a read runs are read by one statement; an unknown link among them is a 404", async () => {
+    const held = await bed.approvals.requestApproval(request("held read"));
+    const queued = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => bed.approvals.requestApproval(request(`link ${i}`))),
+    );
+    const tokens = await Promise.all(
+      [held, ...queued].map(({ id }) => tokenFor(bed.pool, bed.schema, TEST_SECRET, id, "r@x.com")),
+    );
+    const known = tokens[1] ?? "";
+    const unknown = `${known.slice(0, -1)}${known.endsWith("A") ? "B" : "A"}`;
+    const post = (token: string) =>
+      bed.approvals.fetch(
+        new Request(`${PUBLIC_URL}/r/${token}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ decision: "approve", comment: "read together" }),
+        }),
+      );
+    const holder = new pg.Client({ connectionString: testDatabaseUrl() });
+    await holder.connect();
+    await holder.query("begin");
+    await holder.query(`lock table "${bed.schema}".token in access exclusive mode`);
+    const first = post(tokens[0] ?? "");
+    await eventually(async () => (await activity()).waiting === 1);
+    const rest = [...tokens.slice(1), unknown].map(post);
+    // The requests reach the reader in well under this; none is read while the first read waits.
+    await sleep(300);
+    expect(linkReads).toBe(1);
+    await holder.query("rollback");
+    await holder.end();
+    const responses = await Promise.all([first, ...rest]);
+    expect(linkReads).toBe(2);
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 404]);
+    for (const { id } of queued) {
+      const approval = await bed.approvals.get(id);
+      expect(approval.status).toBe("approved");
+      expect(approval.decision).toMatchObject({ decidedBy: "r@x.com", comment: "read together" });
     }
   });
 });
