@@ -8,7 +8,7 @@ import type { Plan } from "../domain/plan.ts";
 import type { PayloadEdit } from "../domain/types.ts";
 import { AlreadyDecidedError } from "../errors.ts";
 import { jobKey, jobSpec } from "../scheduler/jobs.ts";
-import { addJobsQuery, addResumeJobsQuery, removeJobsQuery } from "../scheduler/queue.ts";
+import { addJobsQuery, addResumeJobsQuery, jobRow, removeJobsQuery } from "../scheduler/queue.ts";
 import { changeParts, GUARD, isDuplicateVote } from "../store/approval-writes.ts";
 import { announceDecisionQuery, announceQuery } from "../store/changes.ts";
 import type { Db } from "../store/connection.ts";
@@ -151,7 +151,7 @@ export function asSetChange(ctx: EngineContext, facts: ApprovalFacts, plan: Plan
     vote: plan.vote,
     events: [...plan.events, ...rounds.events],
     removeKeys: plan.removeTimers.map(jobKey),
-    jobs: rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts })),
+    jobs: rounds.jobs.map((job) => jobRow(jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }))),
     resume: plan.resume,
     announce: plan.announce ? (decision ? "decision" : { payload: JSON.stringify(plan.announce) }) : null,
   };

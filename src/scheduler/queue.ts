@@ -4,8 +4,21 @@
  * the database's clock.
  */
 import { type RawBuilder, sql } from "kysely";
+import type { JobRow } from "../store/change-set.ts";
 import type { Db } from "../store/connection.ts";
 import { type JobSpec, RESUME_ATTEMPTS, resumeKey, resumeTask } from "./jobs.ts";
+
+/** A job as the JSON row the statements turn into graphile-worker's `job_spec` (run time by the database's clock). */
+export function jobRow(job: JobSpec): JobRow {
+  return {
+    identifier: job.task,
+    job_key: job.key,
+    payload: job.payload,
+    run_at: job.runAt?.toISOString() ?? null,
+    delay_ms: job.delayMs ?? 0,
+    max_attempts: job.maxAttempts,
+  };
+}
 
 /**
  * The SELECT that adds `jobs` through graphile-worker's `add_jobs`: a statement of its own, or a part of
@@ -22,14 +35,7 @@ export function addJobsQuery(
     ...(onlyIfRowsIn ? [sql`exists (select 1 from ${onlyIfRowsIn})`] : []),
     ...(onlyIf ? [onlyIf] : []),
   ];
-  const specs = jobs.map((job) => ({
-    identifier: job.task,
-    job_key: job.key,
-    payload: job.payload,
-    run_at: job.runAt?.toISOString() ?? null,
-    delay_ms: job.delayMs ?? 0,
-    max_attempts: job.maxAttempts,
-  }));
+  const specs = jobs.map(jobRow);
   return sql`
     select count(*) from ${sql.id(workerSchema, "add_jobs")}(array(
       select (

@@ -11,10 +11,21 @@
  * deadline, a step that passes, starts or escalates) are written as one statement each (`changeParts`).
  */
 import { CompiledQuery, type RawBuilder, sql } from "kysely";
-import type { ActionVote } from "../domain/types.ts";
+import type { Plan, PlannedEvent } from "../domain/plan.ts";
 import { changeChannel, decisionNotice } from "./changes.ts";
 import type { Db } from "./connection.ts";
 import { APPROVAL_COLUMNS, VOTE_COLUMNS } from "./database.ts";
+
+/** A graphile-worker job as the JSON row a statement turns into a `job_spec` (see `jobRow`). */
+export interface JobRow {
+  identifier: string;
+  job_key: string;
+  payload: unknown;
+  /** An ISO time, or null for now() plus `delay_ms`. */
+  run_at: string | null;
+  delay_ms: number;
+  max_attempts: number;
+}
 
 /** One approval's change, as rows. */
 export interface SetChange {
@@ -23,29 +34,10 @@ export interface SetChange {
   version: number;
   status: string | null;
   decision: { decidedBy: string | null; onBehalfOf: string | null; via: string; comment: string | null } | null;
-  vote: {
-    step: number;
-    reviewer: string;
-    voter: string;
-    onBehalfOf: string | null;
-    outcome: string;
-    comment: string | null;
-    via: string;
-    revision: number;
-    onceKey: string;
-    actions: Record<string, ActionVote> | null;
-  } | null;
-  events: {
-    type: string;
-    actor: string;
-    channel: string | null;
-    step: number | null;
-    comment: string | null;
-    data: unknown;
-  }[];
+  vote: Plan["vote"];
+  events: PlannedEvent[];
   removeKeys: string[];
-  /** graphile-worker jobs, as `add_jobs` takes them. */
-  jobs: { task: string; key: string; payload: unknown; delayMs?: number; runAt?: Date; maxAttempts: number }[];
+  jobs: JobRow[];
   /** The approval became final: each registered `onDecision` handler of its type gets a job. */
   resume: boolean;
   /** The NOTIFY: "decision" builds it from the decided row (see `decisionNotice`); a text is sent as it is. */
@@ -238,24 +230,9 @@ export async function writeChangeSet(db: Db, target: ChangeSetTarget, changes: S
           : [],
       ),
     ),
-    json(
-      changes.flatMap(({ id, events }) => events.map((e) => ({ n: n++, approval_id: id, ...e, data: e.data ?? {} }))),
-    ),
+    json(changes.flatMap(({ id, events }) => events.map((e) => ({ n: n++, approval_id: id, ...e })))),
     json(changes.flatMap(({ id, removeKeys }) => removeKeys.map((key) => ({ approval_id: id, key })))),
-    json(
-      changes.flatMap(({ id, jobs }) =>
-        jobs.map((job) => ({
-          n: n++,
-          approval_id: id,
-          identifier: job.task,
-          job_key: job.key,
-          payload: job.payload,
-          run_at: job.runAt?.toISOString() ?? null,
-          delay_ms: job.delayMs ?? 0,
-          max_attempts: job.maxAttempts,
-        })),
-      ),
-    ),
+    json(changes.flatMap(({ id, jobs }) => jobs.map((job) => ({ n: n++, approval_id: id, ...job })))),
   ];
   const { rows } = await db.executeQuery<{
     free: string[];
