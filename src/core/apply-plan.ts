@@ -85,11 +85,9 @@ export async function applyPlan(
   delegateRounds(ctx, plan.jobs, GUARD).forEach((part, i) => {
     parts[`delegates_${i}`] = part;
   });
-  const rounds = expandRounds(ctx, plan.jobs);
-  const events = [...plan.events, ...rounds.events];
+  const { events, removeKeys, specs } = planRows(ctx, plan);
   if (events.length > 0) parts.events = eventsInsertQuery(schema, id, events, GUARD);
-  if (plan.removeTimers.length > 0) parts.removed = removeJobsQuery(workerSchema, plan.removeTimers.map(jobKey), GUARD);
-  const specs = rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }));
+  if (removeKeys.length > 0) parts.removed = removeJobsQuery(workerSchema, removeKeys, GUARD);
   if (specs.length > 0) parts.jobs = addJobsQuery(workerSchema, specs, GUARD);
   if (plan.resume) {
     parts.resumed = addResumeJobsQuery(workerSchema, schema, GUARD);
@@ -121,6 +119,19 @@ export async function applyPlan(
   ]);
 }
 
+/**
+ * What a plan writes besides the rows it names: its audit events (with those of rounds nobody can
+ * receive), the keys of the timers it removes, and its jobs, rounds expanded into deliveries.
+ */
+function planRows(ctx: EngineContext, plan: Plan) {
+  const rounds = expandRounds(ctx, plan.jobs);
+  return {
+    events: [...plan.events, ...rounds.events],
+    removeKeys: plan.removeTimers.map(jobKey),
+    specs: rounds.jobs.map((job) => jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts })),
+  };
+}
+
 /** What a written change returned (its rows as JSON) as what the caller builds the approval from. */
 export function appliedFromJson(written: SetChangeWritten, steps: unknown[] = []): Applied {
   const vote = written.vote as Parameters<typeof voteFromJson>[0] | undefined;
@@ -142,16 +153,16 @@ export function asSetChange(ctx: EngineContext, facts: ApprovalFacts, plan: Plan
   if (plan.revision || set.deadline || set.currentStep !== undefined) return undefined;
   if (steps.passed !== undefined || steps.started !== undefined || steps.escalated) return undefined;
   if (plan.jobs.some(asksDelegates)) return undefined;
-  const rounds = expandRounds(ctx, plan.jobs);
+  const { events, removeKeys, specs } = planRows(ctx, plan);
   return {
     id: facts.id,
     version: facts.version,
     status: set.status ?? null,
     decision: decision ?? null,
     vote: plan.vote,
-    events: [...plan.events, ...rounds.events],
-    removeKeys: plan.removeTimers.map(jobKey),
-    jobs: rounds.jobs.map((job) => jobRow(jobSpec(job, { deliveryAttempts: ctx.options.delivery.maxAttempts }))),
+    events,
+    removeKeys,
+    jobs: specs.map(jobRow),
     resume: plan.resume,
     announce: plan.announce ? (decision ? "decision" : { payload: JSON.stringify(plan.announce) }) : null,
   };

@@ -138,6 +138,7 @@ function selectWaitingJobs(workerSchema: string, condition: RawBuilder<unknown>)
 
 /** A resume job's key, as SQL over the approval's id and the handler's name (see `resumeKey`). */
 const [KEY_HEAD, KEY_MIDDLE] = resumeKey("\u0000", "").split("\u0000") as [string, string];
+// Its constants are literals, so a statement compiled once (`compiledOnce`) can carry this part.
 
 /**
  * The SELECT that adds, for each approval in `updated` (a CTE or subquery of approval rows that became
@@ -152,8 +153,8 @@ export function addResumeJobsQuery(
   return sql`
     select count(*) from ${sql.id(workerSchema, "add_jobs")}(array(
       select (
-        ${resumeTask("")} || h.name, json_build_object('approvalId', u.id, 'handler', h.name), null, now(),
-        ${RESUME_ATTEMPTS}::smallint, ${KEY_HEAD} || u.id || ${KEY_MIDDLE} || h.name, null, null
+        ${sql.lit(resumeTask(""))} || h.name, json_build_object('approvalId', u.id, 'handler', h.name), null, now(),
+        ${sql.lit(RESUME_ATTEMPTS)}::smallint, ${sql.lit(KEY_HEAD)} || u.id || ${sql.lit(KEY_MIDDLE)} || h.name, null, null
       )::${sql.id(workerSchema, "job_spec")}
       from ${matching}
     ))

@@ -9,8 +9,8 @@ import { APPROVAL_COLUMNS, type ApprovalRow, VOTE_COLUMNS } from "./database.ts"
  * A constant column list as one piece of SQL, built once: listing the approval's columns identifier by
  * identifier built and compiled some seventy nodes on every request and change.
  */
-const columnList = (columns: readonly string[]) =>
-  sql.raw(columns.map((column) => `"${column.replaceAll('"', '""')}"`).join(", "));
+export const columnList = (columns: readonly string[], table?: string) =>
+  sql.raw(columns.map((column) => `${table ? `${table}.` : ""}"${column.replaceAll('"', '""')}"`).join(", "));
 const APPROVAL_RETURNING = columnList(APPROVAL_COLUMNS);
 const VOTE_RETURNING = columnList(VOTE_COLUMNS);
 

@@ -10,10 +10,12 @@
  * timers removed, jobs added, `onDecision` handlers' jobs and the NOTIFY. Other changes (edits, a new
  * deadline, a step that passes, starts or escalates) are written as one statement each (`changeParts`).
  */
-import { CompiledQuery, type RawBuilder, sql } from "kysely";
+import { type QueryResult, type RawBuilder, sql } from "kysely";
 import type { Plan, PlannedEvent } from "../domain/plan.ts";
 import { changeChannel, decisionNotice } from "./changes.ts";
 import type { Db } from "./connection.ts";
+import { columnList } from "./approval-writes.ts";
+import { compiledOnce } from "./compiled-once.ts";
 import { APPROVAL_COLUMNS, VOTE_COLUMNS } from "./database.ts";
 
 /** A graphile-worker job as the JSON row a statement turns into a `job_spec` (see `jobRow`). */
@@ -60,46 +62,45 @@ export interface SetChangeWritten {
   vote: unknown;
 }
 
+type ChangeSetParams = { changes: string; votes: string; events: string; timers: string; jobs: string };
+
+type ChangeSetRow = { free: string[]; updated: { id: string }[]; voted: { approval_id: string }[] };
+
 /**
- * The statement per schema pair, compiled once: the same text every time, so it is prepared once per
- * connection. Its own constants stay parameters; the five JSON arrays take the places of their markers.
+ * The statement per schema pair, compiled once (`compiledOnce`, per pair since it names both schemas):
+ * the same text every time, so it is prepared once per connection.
  */
-const compiled = new Map<string, { sql: string; parameters: readonly unknown[] }>();
-const MARK = "\u0000countersign-change-set:";
+const statements = new Map<string, (db: Db, params: ChangeSetParams) => Promise<QueryResult<ChangeSetRow>>>();
 
-function statementFor(db: Db, target: ChangeSetTarget, json: string[]): CompiledQuery {
+function statementFor(target: ChangeSetTarget) {
   const key = `${target.schema}\u0000${target.workerSchema}`;
-  let statement = compiled.get(key);
-  if (statement === undefined) {
-    statement = buildStatement(target).compile(db.withoutPlugins());
-    compiled.set(key, statement);
+  let statement = statements.get(key);
+  if (!statement) {
+    statement = compiledOnce<ChangeSetParams, ChangeSetRow>((db, params) => ({
+      compile: () => buildStatement(target, params).compile(db.withoutPlugins()),
+    }));
+    statements.set(key, statement);
   }
-  const parameters = statement.parameters.map((value) =>
-    typeof value === "string" && value.startsWith(MARK) ? json[Number(value.slice(MARK.length))] : value,
-  );
-  return CompiledQuery.raw(statement.sql, parameters);
+  return statement;
 }
-
-const qualified = (alias: string, columns: readonly string[]) =>
-  sql.raw(columns.map((column) => `${alias}."${column}"`).join(", "));
 
 /**
  * The statement, parameterised by five JSON arrays: the changes, their votes, the events, the timers'
- * keys and the jobs. Every row names its approval; rows of an approval that was
- * not updated are left out. Events and jobs are written in the order given (`n`): the audit chain links
- * each event to the one before it.
+ * keys and the jobs (its constants are literals: `compiledOnce` takes only the parameters given). Every
+ * row names its approval; rows of an approval that was not updated are left out. Events and jobs are
+ * written in the order given (`n`): the audit chain links each event to the one before it.
  */
-function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
+function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget, params: ChangeSetParams) {
   const t = (table: string) => sql.id(schema, table);
-  const p = (n: number) => sql`${`${MARK}${n - 1}`}::json`;
+  const p = (name: keyof ChangeSetParams) => sql`${params[name]}::json`;
   // The approvals are found by primary key through an array of their ids: joined to the JSON's rows
   // instead, a generic plan made while the table was small read it whole. Taken from the JSON (not a
   // parameter of its own), so the custom and the generic plan cost the same and the generic one is kept:
   // with the array as a parameter, at 1,000,000 approvals PostgreSQL planned the statement on every call.
   const ids = sql`array(select id from input)`;
   const written = sql`(select id from updated)`;
-  return sql`with input as (
-      select * from json_to_recordset(${p(1)}) as c(id uuid, version int, status text,
+  return sql<ChangeSetRow>`with input as (
+      select * from json_to_recordset(${p("changes")}) as c(id uuid, version int, status text,
         decides bool, decided_by text, on_behalf_of text, via text, comment text, resume bool, announce text)
     ),
     free as (
@@ -116,22 +117,22 @@ function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
         decided_at = case when c.decides then now() else a.decided_at end
       from input c
       where a.id = any(${ids}) and a.id = c.id and a.version = c.version and a.id in (select id from free)
-      returning ${qualified("a", APPROVAL_COLUMNS)}
+      returning ${columnList(APPROVAL_COLUMNS, "a")}
     ),
     voted as (
       insert into ${t("vote")}
         (approval_id, position, reviewer, voter, on_behalf_of, outcome, comment, via, revision, once_key, actions)
       select v.approval_id, v.position, v.reviewer, v.voter, v.on_behalf_of, v.outcome, v.comment, v.via,
         v.revision, v.once_key, v.actions
-      from json_to_recordset(${p(2)}) as v(approval_id uuid, position int, reviewer text, voter text,
+      from json_to_recordset(${p("votes")}) as v(approval_id uuid, position int, reviewer text, voter text,
         on_behalf_of text, outcome text, comment text, via text, revision int, once_key text, actions jsonb)
       where v.approval_id in ${written}
-      returning ${qualified("vote", VOTE_COLUMNS)}
+      returning ${columnList(VOTE_COLUMNS)}
     ),
     events as (
       insert into ${t("event")} (approval_id, type, actor, channel, step, comment, data)
       select e.approval_id, e.type, e.actor, e.channel, e.step, e.comment, e.data
-      from json_to_recordset(${p(3)}) as e(n int, approval_id uuid, type text, actor text, channel text,
+      from json_to_recordset(${p("events")}) as e(n int, approval_id uuid, type text, actor text, channel text,
         step int, comment text, data jsonb)
       where e.approval_id in ${written}
       order by e.n
@@ -140,7 +141,7 @@ function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
     removed as (
       delete from ${sql.id(workerSchema, "_private_jobs")} j
       where j.key = any(array(
-          select r.key from json_to_recordset(${p(4)}) as r(approval_id uuid, key text)
+          select r.key from json_to_recordset(${p("timers")}) as r(approval_id uuid, key text)
           where r.approval_id in ${written}))
         and j.locked_at is null
       returning j.id
@@ -151,17 +152,17 @@ function buildStatement({ schema, workerSchema, resumeJobs }: ChangeSetTarget) {
           s.identifier, s.payload, null, coalesce(s.run_at, now() + s.delay_ms * interval '1 millisecond'),
           s.max_attempts, s.job_key, null, null
         )::${sql.id(workerSchema, "job_spec")}
-        from json_to_recordset(${p(5)}) as s(n int, approval_id uuid, identifier text, job_key text, payload json,
+        from json_to_recordset(${p("jobs")}) as s(n int, approval_id uuid, identifier text, job_key text, payload json,
           run_at timestamptz, delay_ms float8, max_attempts smallint)
         where s.approval_id in ${written}
         order by s.n
       ))
       -- add_jobs costs a plan and a NOTIFY even when given no jobs.
-      where json_array_length(${p(5)}) > 0 and exists (select 1 from updated)
+      where json_array_length(${p("jobs")}) > 0 and exists (select 1 from updated)
     ),
     resumed as (${resumeJobs(sql`(select u.* from updated u join input c on c.id = u.id where c.resume)`)}),
     announced as (
-      select pg_notify(${changeChannel(schema)}, case when c.announce = 'decision' then ${decisionNotice("u")} else c.announce end)
+      select pg_notify(${sql.lit(changeChannel(schema))}, case when c.announce = 'decision' then ${decisionNotice("u")} else c.announce end)
       from updated u join input c on c.id = u.id
       where c.announce is not null
     )
@@ -194,8 +195,8 @@ export interface ChangeSetResult {
 export async function writeChangeSet(db: Db, target: ChangeSetTarget, changes: SetChange[]): Promise<ChangeSetResult> {
   const json = JSON.stringify;
   let n = 0;
-  const params = [
-    json(
+  const params: ChangeSetParams = {
+    changes: json(
       changes.map((c) => ({
         id: c.id,
         version: c.version,
@@ -209,7 +210,7 @@ export async function writeChangeSet(db: Db, target: ChangeSetTarget, changes: S
         announce: c.announce === null ? null : c.announce === "decision" ? "decision" : c.announce.payload,
       })),
     ),
-    json(
+    votes: json(
       changes.flatMap(({ id, vote }) =>
         vote
           ? [
@@ -230,15 +231,11 @@ export async function writeChangeSet(db: Db, target: ChangeSetTarget, changes: S
           : [],
       ),
     ),
-    json(changes.flatMap(({ id, events }) => events.map((e) => ({ n: n++, approval_id: id, ...e })))),
-    json(changes.flatMap(({ id, removeKeys }) => removeKeys.map((key) => ({ approval_id: id, key })))),
-    json(changes.flatMap(({ id, jobs }) => jobs.map((job) => ({ n: n++, approval_id: id, ...job })))),
-  ];
-  const { rows } = await db.executeQuery<{
-    free: string[];
-    updated: { id: string }[];
-    voted: { approval_id: string }[];
-  }>(statementFor(db, target, params));
+    events: json(changes.flatMap(({ id, events }) => events.map((e) => ({ n: n++, approval_id: id, ...e })))),
+    timers: json(changes.flatMap(({ id, removeKeys }) => removeKeys.map((key) => ({ approval_id: id, key })))),
+    jobs: json(changes.flatMap(({ id, jobs }) => jobs.map((job) => ({ n: n++, approval_id: id, ...job })))),
+  };
+  const { rows } = await statementFor(target)(db, params);
   const result = rows[0];
   const written = new Map<string, SetChangeWritten>();
   if (!result) throw new Error("countersign: a change set returned no row");
